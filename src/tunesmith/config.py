@@ -1,0 +1,153 @@
+"""Configs as dataclasses with JSON-native fields; defaults live here, not in the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, Self
+
+from tunesmith.errors import ConfigError
+
+
+class _Config:
+    """Shared to_dict/from_dict/validation for the config dataclasses."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - known)
+        if unknown:
+            msg = (
+                f"unknown {cls.__name__} key {unknown[0]!r}; known keys: {', '.join(sorted(known))}"
+            )
+            raise ConfigError(msg)
+        obj = cls(**data)
+        obj.validate()
+        return obj
+
+    def validate(self) -> None:
+        """Raise ConfigError for a value out of range."""
+
+
+def _check(ok: bool, name: str, value: Any, rule: str) -> None:
+    if not ok:
+        raise ConfigError(f"--{name.replace('_', '-')} must be {rule} (got {value!r})")
+
+
+@dataclass
+class DataConfig(_Config):
+    """How pieces become token sequences (what `tunesmith prepare` does)."""
+
+    encoding: str = "steps"  # time-step encoding: pitch at onset, "_" held, "r" rest
+    steps_per_quarter: int = 4  # 4 = a sixteenth-note grid
+    melody: str = "highest-mean"  # part with the highest mean pitch; or "skyline"
+    transpose: bool = True  # to C major / A minor by the piece's key
+    min_notes: int = 8  # shorter melodies are skipped
+    max_steps: int = 4096  # longer melodies are cut (a run-away file must not fill memory)
+
+    def validate(self) -> None:
+        _check(self.encoding in ("steps",), "encoding", self.encoding, "'steps'")
+        _check(
+            1 <= self.steps_per_quarter <= 48,
+            "steps_per_quarter",
+            self.steps_per_quarter,
+            "between 1 and 48",
+        )
+        _check(
+            self.melody in ("highest-mean", "skyline"),
+            "melody",
+            self.melody,
+            "'highest-mean' or 'skyline'",
+        )
+        _check(self.min_notes >= 1, "min_notes", self.min_notes, "at least 1")
+        _check(self.max_steps >= 16, "max_steps", self.max_steps, "at least 16")
+
+
+@dataclass
+class ModelConfig(_Config):
+    """The network's shape (the seeds' defaults)."""
+
+    kind: str = "lstm"  # lstm | gru
+    embedding_dim: int = 128
+    hidden_size: int = 256
+    num_layers: int = 2
+    dropout: float = 0.3
+
+    def validate(self) -> None:
+        _check(self.kind in ("lstm", "gru"), "model", self.kind, "'lstm' or 'gru'")
+        for name in ("embedding_dim", "hidden_size", "num_layers"):
+            value = getattr(self, name)
+            _check(isinstance(value, int) and value >= 1, name, value, "a whole number >= 1")
+        _check(0.0 <= self.dropout < 1.0, "dropout", self.dropout, "in [0, 1)")
+
+
+@dataclass
+class TrainConfig(_Config):
+    """The optimisation: Adam, clipping, schedule, early stopping, checkpoints."""
+
+    epochs: int = 50
+    batch_size: int = 64
+    sequence_length: int = 64
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0  # max gradient norm; 0 turns clipping off
+    lr_schedule: str = "plateau"  # plateau | cosine | constant
+    lr_factor: float = 0.5  # plateau: multiply the rate by this when validation stalls
+    lr_patience: int = 1  # plateau: epochs without improvement before the rate drops
+    early_stopping: int = 5  # stop after this many epochs without improvement; 0 = never
+    val_fraction: float = 0.1  # share of pieces held out for validation
+    seed: int = 0
+    save_every: int = 0  # also checkpoint every N steps inside an epoch; 0 = epoch ends only
+    time_limit: float = 0.0  # seconds; stop (and save) after this long; 0 = no limit
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+
+    def validate(self) -> None:
+        for name in ("epochs", "batch_size", "sequence_length"):
+            value = getattr(self, name)
+            _check(isinstance(value, int) and value >= 1, name, value, "a whole number >= 1")
+        _check(self.learning_rate > 0, "learning_rate", self.learning_rate, "positive")
+        _check(self.grad_clip >= 0, "grad_clip", self.grad_clip, ">= 0")
+        _check(
+            self.lr_schedule in ("plateau", "cosine", "constant"),
+            "lr_schedule",
+            self.lr_schedule,
+            "'plateau', 'cosine' or 'constant'",
+        )
+        _check(0 < self.lr_factor < 1, "lr_factor", self.lr_factor, "in (0, 1)")
+        _check(0.0 < self.val_fraction < 0.9, "val_fraction", self.val_fraction, "in (0, 0.9)")
+        _check(self.early_stopping >= 0, "early_stopping", self.early_stopping, ">= 0")
+        _check(self.save_every >= 0, "save_every", self.save_every, ">= 0")
+        _check(self.time_limit >= 0, "time_limit", self.time_limit, ">= 0")
+
+
+def load_toml(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Read a TOML config with optional ``[model]`` and ``[train]`` tables."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from exc
+    extra = sorted(set(data) - {"model", "train"})
+    if extra:
+        raise ConfigError(f"{path}: unknown table [{extra[0]}]; use [model] and [train]")
+    return {k: dict(v) for k, v in data.items()}
+
+
+def write_json(path: str | Path, data: Any) -> None:
+    """Write JSON atomically: a crash leaves the old file or the new one, never half of one."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_json(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))

@@ -1,0 +1,46 @@
+"""The Encoding interface and the registry of schemes, chosen by name."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from tunesmith.config import DataConfig
+from tunesmith.errors import ConfigError
+from tunesmith.melody import Melody
+
+
+class Encoding(Protocol):
+    """Turns a melody into token strings and back. Pure: no I/O, no torch."""
+
+    name: str
+
+    def encode(self, melody: Melody) -> list[str]:
+        """Tokens of one melody (no piece separators)."""
+        ...
+
+    def decode(self, tokens: Sequence[str]) -> Melody:
+        """A melody from tokens; piece separators end it."""
+        ...
+
+    def seed_tokens(self, pitches: Sequence[int]) -> list[str]:
+        """Tokens for seed notes given as bare pitches (each a quarter note long)."""
+        ...
+
+    def base_tokens(self) -> list[str]:
+        """Tokens every vocabulary of this scheme holds, whatever the data."""
+        ...
+
+    def steps(self, tokens: Sequence[str]) -> int:
+        """Length in grid steps of a token sequence."""
+        ...
+
+
+def get_encoding(config: DataConfig) -> Encoding:
+    """The encoding a config names."""
+    from tunesmith.encodings.steps import StepsEncoding
+
+    schemes = {"steps": StepsEncoding}
+    if config.encoding not in schemes:
+        raise ConfigError(f"unknown encoding {config.encoding!r}; choose one of {list(schemes)}")
+    return schemes[config.encoding](config)

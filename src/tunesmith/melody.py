@@ -1,0 +1,119 @@
+"""The internal music model: a monophonic melody of notes on an integer time grid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from tunesmith.errors import EncodingError
+from tunesmith.keys import Key
+
+#: MIDI's pitch range.
+MIN_PITCH, MAX_PITCH = 0, 127
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A note on the grid: MIDI pitch, onset step and length in steps (at least 1)."""
+
+    pitch: int
+    start: int
+    duration: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.duration
+
+
+@dataclass(slots=True)
+class Melody:
+    """A monophonic line: notes sorted by onset that never overlap; gaps are rests.
+
+    ``length`` is the total number of steps, so a trailing rest survives a round trip.
+    """
+
+    notes: list[Note]
+    steps_per_quarter: int = 4
+    length: int = 0
+    tempo: float = 120.0
+    time_signature: tuple[int, int] = (4, 4)
+    key: Key | None = None
+    name: str = ""
+    source: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        last_end = max((n.end for n in self.notes), default=0)
+        self.length = max(self.length, last_end)
+
+    @property
+    def steps_per_bar(self) -> int:
+        num, den = self.time_signature
+        return max(1, round(num * 4 / den * self.steps_per_quarter))
+
+    @property
+    def pitches(self) -> list[int]:
+        return [n.pitch for n in self.notes]
+
+    def transpose(self, semitones: int) -> Melody:
+        """Return a copy shifted by ``semitones``; raise if a pitch leaves MIDI's range."""
+        if semitones == 0:
+            return replace(self, notes=list(self.notes))
+        notes = [replace(n, pitch=n.pitch + semitones) for n in self.notes]
+        bad = [n.pitch for n in notes if not MIN_PITCH <= n.pitch <= MAX_PITCH]
+        if bad:
+            msg = f"transposing by {semitones} semitones puts pitch {bad[0]} outside 0-127"
+            raise EncodingError(msg)
+        key = self.key.transpose(semitones) if self.key else None
+        return replace(self, notes=notes, key=key)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "notes": [[n.pitch, n.start, n.duration] for n in self.notes],
+            "steps_per_quarter": self.steps_per_quarter,
+            "length": self.length,
+            "tempo": self.tempo,
+            "time_signature": list(self.time_signature),
+            "key": self.key.name if self.key else None,
+            "name": self.name,
+            "source": self.source,
+            "meta": self.meta,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Melody:
+        return cls(
+            notes=[Note(int(p), int(s), int(d)) for p, s, d in data["notes"]],
+            steps_per_quarter=int(data["steps_per_quarter"]),
+            length=int(data["length"]),
+            tempo=float(data["tempo"]),
+            time_signature=(int(data["time_signature"][0]), int(data["time_signature"][1])),
+            key=Key.parse(data["key"]) if data.get("key") else None,
+            name=data.get("name", ""),
+            source=data.get("source", ""),
+            meta=dict(data.get("meta", {})),
+        )
+
+
+def make_monophonic(notes: list[Note]) -> list[Note]:
+    """Skyline: where notes overlap keep the highest, so at most one note sounds at a time.
+
+    Of notes starting together the highest wins. A lower note that starts while a higher
+    one still sounds is dropped; a higher note that starts cuts the sounding one short.
+    """
+    by_onset: dict[int, Note] = {}
+    for n in notes:
+        if n.duration <= 0:
+            continue
+        best = by_onset.get(n.start)
+        if best is None or n.pitch > best.pitch or (n.pitch == best.pitch and n.end > best.end):
+            by_onset[n.start] = n
+    line: list[Note] = []
+    for n in sorted(by_onset.values(), key=lambda x: x.start):
+        if line and n.start < line[-1].end:
+            prev = line[-1]
+            if n.pitch <= prev.pitch:
+                continue
+            line[-1] = replace(prev, duration=n.start - prev.start)
+        line.append(n)
+    return line

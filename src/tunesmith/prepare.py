@@ -1,0 +1,287 @@
+"""Build a prepared corpus: read sources in parallel (cached), extract melodies, encode, save.
+
+A prepared corpus is a folder:
+
+- ``tokens.npy``: every piece's token ids, each piece preceded by the end token, one more
+  end token last; memory-mapped when read, so a large corpus is never loaded whole;
+- ``vocab.json``: the vocabulary; ``manifest.json``: options, sources, every piece's
+  offset and length, and every skipped file or tune with its reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tunesmith import __version__
+from tunesmith.cache import CACHE_VERSION, MelodyCache, default_cache_dir
+from tunesmith.config import DataConfig, read_json, write_json
+from tunesmith.encodings import END, Vocab, get_encoding
+from tunesmith.errors import CorpusError, SourceError
+from tunesmith.extract import extract_melody
+from tunesmith.melody import Melody
+from tunesmith.sources import Item, find_items, read_item
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass
+class PrepareReport:
+    """What a prepare did: counts, skips with reasons, sizes, time."""
+
+    out: str
+    items: int = 0
+    kept: int = 0
+    from_cache: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    tokens: int = 0
+    vocab_size: int = 0
+    seconds: float = 0.0
+    up_to_date: bool = False
+
+    @property
+    def skip_reasons(self) -> Counter[str]:
+        """Skips counted by kind of reason (the reason without its details)."""
+        return Counter(reason.split(" (")[0] for _, reason in self.skipped)
+
+
+def _read_one(item: Item, config: DataConfig) -> dict[str, Any]:
+    """Read and extract one item; a failure becomes a skip entry, never an exception."""
+    try:
+        melody = extract_melody(read_item(item), config)
+        return {"melody": melody.to_dict()}
+    except SourceError as exc:
+        reason = str(exc)
+        prefix = f"{item.label}: "
+        return {"skip": reason[len(prefix) :] if reason.startswith(prefix) else reason}
+    except RecursionError:
+        return {"skip": "too deeply nested to read"}
+    except Exception as exc:  # a reader library's own bug must not stop a corpus
+        log.debug("unexpected error reading %s", item.label, exc_info=True)
+        return {"skip": f"unreadable ({type(exc).__name__}: {exc})"}
+
+
+def _read_chunk(items: list[Item], config: DataConfig) -> list[dict[str, Any]]:
+    return [_read_one(item, config) for item in items]
+
+
+def read_melodies(
+    items: list[Item],
+    config: DataConfig,
+    *,
+    jobs: int = 0,
+    cache: MelodyCache | None = None,
+    strict: bool = False,
+    on_progress: ProgressFn | None = None,
+) -> tuple[list[Melody], list[tuple[str, str]], int]:
+    """Read every item, in parallel processes, taking what the cache already holds.
+
+    :return: melodies in item order, skips as (item label, reason), count served from cache.
+    :raise SourceError: with ``strict``, at the first item that cannot be used.
+    """
+    cache = cache or MelodyCache(None, {})
+    keys = [cache.key(it) for it in items]
+    entries: list[dict[str, Any] | None] = [cache.get(k) for k in keys]
+    if strict:  # a skip remembered from an earlier, lenient run fails a strict one too
+        for item, entry in zip(items, entries, strict=True):
+            if entry is not None and "skip" in entry:
+                raise SourceError(f"{item.label}: {entry['skip']}")
+    todo = [i for i, e in enumerate(entries) if e is None]
+    done = len(items) - len(todo)
+    if on_progress:
+        on_progress(done, len(items))
+
+    def store(i: int, entry: dict[str, Any]) -> None:
+        nonlocal done
+        entries[i] = entry
+        cache.put(keys[i], entry)
+        done += 1
+        if strict and "skip" in entry:
+            raise SourceError(f"{items[i].label}: {entry['skip']}")
+        if on_progress:
+            on_progress(done, len(items))
+
+    jobs = jobs or os.cpu_count() or 1
+    if jobs == 1 or len(todo) < 8:
+        for i in todo:
+            store(i, _read_one(items[i], config))
+    else:
+        # Small chunks keep the progress bar moving and the two cores evenly loaded.
+        size = max(1, min(32, len(todo) // (jobs * 8)))
+        chunks = [todo[k : k + size] for k in range(0, len(todo), size)]
+        # spawn, not fork: the parent may hold torch's thread pools, which fork copies unsafely.
+        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+            futures = [pool.submit(_read_chunk, [items[i] for i in c], config) for c in chunks]
+            try:
+                for chunk, fut in zip(chunks, futures, strict=True):
+                    for i, entry in zip(chunk, fut.result(), strict=True):
+                        store(i, entry)
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+
+    melodies, skipped = [], []
+    for item, entry in zip(items, entries, strict=True):
+        assert entry is not None
+        if "melody" in entry:
+            melodies.append(Melody.from_dict(entry["melody"]))
+        else:
+            skipped.append((item.label, entry["skip"]))
+    return melodies, skipped, len(items) - len(todo)
+
+
+def _corpus_key(sources: list[str], config: DataConfig, cache: MelodyCache, items: list[Item]):
+    h = hashlib.sha256(f"{CACHE_VERSION}|{__version__}|{config.to_dict()}|{sources}".encode())
+    for it in items:
+        h.update((cache.key(it) or it.label).encode())
+    return h.hexdigest()
+
+
+def prepare_corpus(
+    sources: list[str],
+    out: str | Path,
+    config: DataConfig | None = None,
+    *,
+    jobs: int = 0,
+    strict: bool = False,
+    use_cache: bool = True,
+    limit: int = 0,
+    on_progress: ProgressFn | None = None,
+) -> PrepareReport:
+    """Read ``sources`` and write a prepared corpus to ``out``.
+
+    Nothing is parsed twice: melodies come from the cache when a file and the options are
+    unchanged, and a corpus folder already built from the same input is left as it is.
+
+    :param limit: use only the first ``limit`` files or tunes (0 = all).
+    :raise CorpusError: when no piece at all could be used.
+    """
+    config = config or DataConfig()
+    config.validate()
+    started = time.perf_counter()
+    out = Path(out)
+    items = find_items(sources)
+    if limit:
+        items = items[:limit]
+    cache = MelodyCache(default_cache_dir() if use_cache else None, config.to_dict())
+    corpus_key = _corpus_key(sources, config, cache, items)
+    manifest_path = out / "manifest.json"
+    if use_cache and manifest_path.exists():
+        try:
+            old = read_json(manifest_path)
+        except ValueError:
+            old = {}
+        fresh = old.get("corpus_key") == corpus_key and (out / "tokens.npy").exists()
+        if fresh and strict and old.get("skipped"):
+            first = old["skipped"][0]
+            raise SourceError(f"{first['item']}: {first['reason']}")
+        if fresh:
+            report = report_from_manifest(old, out)
+            report.up_to_date = True
+            if on_progress:
+                on_progress(len(items), len(items))
+            return report
+
+    melodies, skipped, from_cache = read_melodies(
+        items, config, jobs=jobs, cache=cache, strict=strict, on_progress=on_progress
+    )
+    if not melodies:
+        why = "; ".join(f"{label}: {reason}" for label, reason in skipped[:3])
+        raise CorpusError(f"no usable melody in {', '.join(sources)} ({why})")
+
+    encoding = get_encoding(config)
+    encoded = [encoding.encode(m) for m in melodies]
+    seen = {t for toks in encoded for t in toks} - set(encoding.base_tokens())
+    vocab = Vocab(encoding.base_tokens() + sorted(seen, key=_token_order), config.encoding)
+    dtype = np.uint16 if len(vocab) < 2**16 else np.int32
+    stream = [vocab.end_id]
+    pieces = []
+    for m, toks in zip(melodies, encoded, strict=True):
+        pieces.append(
+            {
+                "name": m.name,
+                "source": m.source,
+                "start": len(stream),
+                "length": len(toks),
+                "key": m.key.name if m.key else None,
+                "transposed": m.meta.get("transposed", 0),
+                "tempo": m.tempo,
+                "time_signature": list(m.time_signature),
+            }
+        )
+        stream.extend(vocab.encode(toks))
+        stream.append(vocab.end_id)
+
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / ".tokens.npy.tmp"
+    with open(tmp, "wb") as f:
+        np.save(f, np.asarray(stream, dtype=dtype))
+    os.replace(tmp, out / "tokens.npy")
+    vocab.save(out / "vocab.json")
+    report = PrepareReport(
+        out=str(out),
+        items=len(items),
+        kept=len(melodies),
+        from_cache=from_cache,
+        skipped=skipped,
+        tokens=len(stream),
+        vocab_size=len(vocab),
+        seconds=time.perf_counter() - started,
+    )
+    write_json(
+        manifest_path,
+        {
+            "tunesmith_version": __version__,
+            "corpus_key": corpus_key,
+            "sources": sources,
+            "data": config.to_dict(),
+            "items": report.items,
+            "kept": report.kept,
+            "tokens": report.tokens,
+            "vocab_size": report.vocab_size,
+            "seconds": round(report.seconds, 3),
+            "skipped": [{"item": label, "reason": reason} for label, reason in skipped],
+            "pieces": pieces,
+        },
+    )
+    return report
+
+
+def report_from_manifest(manifest: dict[str, Any], out: Path) -> PrepareReport:
+    return PrepareReport(
+        out=str(out),
+        items=manifest["items"],
+        kept=manifest["kept"],
+        from_cache=manifest["items"],
+        skipped=[(s["item"], s["reason"]) for s in manifest["skipped"]],
+        tokens=manifest["tokens"],
+        vocab_size=manifest["vocab_size"],
+        seconds=manifest["seconds"],
+    )
+
+
+def is_prepared(path: str | Path) -> bool:
+    path = Path(path)
+    return (path / "manifest.json").is_file() and (path / "tokens.npy").is_file()
+
+
+def _token_order(token: str) -> tuple[int, str]:
+    """Numeric tokens (pitches) in pitch order, then the rest alphabetically."""
+    return (int(token), "") if token.isdigit() else (10**6, token)
+
+
+__all__ = ["END", "PrepareReport", "is_prepared", "prepare_corpus", "read_melodies"]

@@ -1,0 +1,39 @@
+"""What a reader hands on: a piece as parts of timed notes, before any melody is chosen."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tunesmith.keys import Key
+
+
+@dataclass(slots=True)
+class Part:
+    """One part or track: notes as (onset, duration, pitch), times in quarter notes."""
+
+    name: str
+    notes: list[tuple[float, float, int]]
+    is_drum: bool = False
+    program: int = 0
+
+    @property
+    def mean_pitch(self) -> float:
+        return sum(p for _, _, p in self.notes) / len(self.notes) if self.notes else 0.0
+
+
+@dataclass(slots=True)
+class Piece:
+    """A whole piece as read from a file, with what the file says about key and metre.
+
+    ``key`` is a full key the file states (tonic and mode); ``tonic`` a tonic alone, as
+    Essen's ABC headers give it. Either may be missing: the key is then found by analysis.
+    """
+
+    name: str
+    source: str
+    parts: list[Part]
+    tempo: float = 120.0
+    time_signature: tuple[int, int] = (4, 4)
+    key: Key | None = None
+    tonic: int | None = None
+    meta: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,34 @@
+"""Read MIDI files with symusic."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tunesmith.errors import SourceError
+from tunesmith.sources.base import Part, Piece
+
+
+def read_midi(path: str | Path) -> Piece:
+    """Read a type 0 or 1 MIDI file; times are converted to quarter notes.
+
+    Key signatures in MIDI files are often absent or wrong, so the key is left to analysis.
+    """
+    from symusic import Score
+
+    path = Path(path)
+    try:
+        score = Score(str(path), ttype="quarter")
+    except Exception as exc:  # symusic raises plain RuntimeError/ValueError on bad bytes
+        raise SourceError(f"{path}: not a readable MIDI file ({exc})") from exc
+    parts = []
+    for i, track in enumerate(score.tracks):
+        arr = track.notes.numpy()
+        notes = [
+            (float(t), float(d), int(p))
+            for t, d, p in zip(arr["time"], arr["duration"], arr["pitch"], strict=True)
+        ]
+        parts.append(Part(track.name or f"track {i}", notes, track.is_drum, int(track.program)))
+    tempo = float(score.tempos[0].qpm) if len(score.tempos) else 120.0
+    ts = score.time_signatures
+    time_signature = (int(ts[0].numerator), int(ts[0].denominator)) if len(ts) else (4, 4)
+    return Piece(path.stem, str(path), parts, tempo, time_signature)

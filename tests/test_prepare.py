@@ -1,0 +1,189 @@
+"""prepare_corpus: real Nottingham MIDI plus broken files, the cache, strictness, jobs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tunesmith.config import DataConfig, read_json
+from tunesmith.encodings import END, Vocab, get_encoding
+from tunesmith.errors import CorpusError, SourceError
+from tunesmith.extract import extract_melody
+from tunesmith.prepare import is_prepared, prepare_corpus
+from tunesmith.sources import Item, read_item
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cache of this test's own, so what it holds does not depend on other tests."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("TUNESMITH_CACHE", str(folder))
+    return folder
+
+
+@pytest.fixture
+def bad_folder(tmp_path: Path, nottingham_midi: Path) -> Path:
+    """One truncated MIDI file and one ABC file without a tune."""
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "cut.mid").write_bytes((nottingham_midi / "ashover1.mid").read_bytes()[:40])
+    (folder / "letter.abc").write_text("Dear editor,\nthis file holds no tune at all.\n")
+    return folder
+
+
+def _load(out: Path) -> tuple[np.ndarray, Vocab, dict]:
+    return (
+        np.load(out / "tokens.npy"),
+        Vocab.load(out / "vocab.json"),
+        read_json(out / "manifest.json"),
+    )
+
+
+def test_prepare_report_files_cache_and_up_to_date(
+    tmp_path: Path, cache: Path, midi_sample: Path, bad_folder: Path
+) -> None:
+    out = tmp_path / "corpus"
+    sources = [str(midi_sample), str(bad_folder)]
+    seen: list[tuple[int, int]] = []
+    report = prepare_corpus(sources, out, jobs=1, on_progress=lambda d, t: seen.append((d, t)))
+
+    # the report counts every item and names the two skips with their reasons
+    assert report.items == 26
+    assert report.kept == 24
+    assert report.from_cache == 0
+    assert not report.up_to_date
+    skipped = dict(report.skipped)
+    assert set(skipped) == {str(bad_folder / "cut.mid"), str(bad_folder / "letter.abc")}
+    assert skipped[str(bad_folder / "cut.mid")].startswith("not a readable MIDI file")
+    assert skipped[str(bad_folder / "letter.abc")].startswith("no ABC tune")
+    assert sum(report.skip_reasons.values()) == 2
+    assert seen[-1] == (26, 26)
+    assert is_prepared(out)
+
+    # the files on disk agree with the report
+    tokens, vocab, manifest = _load(out)
+    assert len(tokens) == report.tokens
+    assert len(vocab) == report.vocab_size
+    assert vocab.tokens[:3] == [END, "_", "r"]
+    assert manifest["items"] == 26 and manifest["kept"] == 24
+    assert manifest["sources"] == sources
+    assert manifest["data"] == DataConfig().to_dict()
+    assert [s["item"] for s in manifest["skipped"]] == [label for label, _ in report.skipped]
+    pieces = manifest["pieces"]
+    assert len(pieces) == 24
+    assert [Path(p["source"]).name for p in pieces] == sorted(f.name for f in midi_sample.iterdir())
+
+    # every piece sits between end tokens, back to back, with no end token inside
+    end = vocab.end_id
+    assert tokens[0] == end and tokens[-1] == end
+    assert int((tokens == end).sum()) == 25
+    position = 1
+    for piece in pieces:
+        assert piece["start"] == position
+        assert tokens[piece["start"] - 1] == end
+        assert tokens[piece["start"] + piece["length"]] == end
+        assert end not in tokens[piece["start"] : piece["start"] + piece["length"]]
+        position = piece["start"] + piece["length"] + 1
+    assert position == len(tokens)
+
+    # a piece decodes to the melody of its file
+    first = pieces[0]
+    encoding = get_encoding(DataConfig())
+    ids = tokens[first["start"] : first["start"] + first["length"]].tolist()
+    decoded = encoding.decode(vocab.decode(ids))
+    expected = extract_melody(read_item(Item(first["source"])), DataConfig())
+    assert decoded.notes == expected.notes
+    assert first["key"] == expected.key.name
+    assert first["transposed"] == expected.meta["transposed"]
+
+    # the same input again: nothing is done
+    mtime = (out / "tokens.npy").stat().st_mtime_ns
+    again = prepare_corpus(sources, out, jobs=1)
+    assert again.up_to_date
+    assert (again.items, again.kept, again.tokens) == (26, 24, report.tokens)
+    assert again.skipped == report.skipped
+    assert (out / "tokens.npy").stat().st_mtime_ns == mtime
+
+    # without the output folder, every item comes from the cache, with the same result
+    shutil.rmtree(out)
+    rebuilt = prepare_corpus(sources, out, jobs=1)
+    assert not rebuilt.up_to_date
+    assert rebuilt.from_cache == rebuilt.items == 26
+    assert rebuilt.kept == 24 and rebuilt.skipped == report.skipped
+    tokens2, vocab2, manifest2 = _load(out)
+    assert np.array_equal(tokens2, tokens)
+    assert vocab2.tokens == vocab.tokens
+    assert manifest2["pieces"] == pieces
+
+    # without the cache the same corpus is built from scratch
+    fresh = prepare_corpus(sources, tmp_path / "fresh", jobs=1, use_cache=False)
+    assert fresh.from_cache == 0
+    assert np.array_equal(np.load(tmp_path / "fresh" / "tokens.npy"), tokens)
+
+
+def test_prepare_limit(tmp_path: Path, cache: Path, midi_sample: Path) -> None:
+    report = prepare_corpus([str(midi_sample)], tmp_path / "out", jobs=1, limit=5)
+    assert report.items == 5 and report.kept == 5
+    assert len(read_json(tmp_path / "out" / "manifest.json")["pieces"]) == 5
+
+
+def test_options_change_invalidates(tmp_path: Path, cache: Path, midi_sample: Path) -> None:
+    out = tmp_path / "out"
+    prepare_corpus([str(midi_sample)], out, jobs=1, limit=4)
+    other = prepare_corpus([str(midi_sample)], out, DataConfig(transpose=False), jobs=1, limit=4)
+    assert not other.up_to_date and other.from_cache == 0
+    assert all(p["transposed"] == 0 for p in read_json(out / "manifest.json")["pieces"])
+
+
+def test_strict_stops_at_the_bad_file(
+    tmp_path: Path, cache: Path, midi_sample: Path, bad_folder: Path
+) -> None:
+    out = tmp_path / "strict"
+    with pytest.raises(SourceError, match=r"cut\.mid: not a readable MIDI file"):
+        prepare_corpus([str(bad_folder), str(midi_sample)], out, jobs=1, strict=True)
+    assert not is_prepared(out)
+
+
+def test_strict_after_a_lenient_prepare(
+    tmp_path: Path, cache: Path, midi_sample: Path, bad_folder: Path
+) -> None:
+    sources = [str(midi_sample), str(bad_folder)]
+    lenient = prepare_corpus(sources, tmp_path / "lenient", jobs=1)
+    assert len(lenient.skipped) == 2
+    with pytest.raises(SourceError, match=r"not a readable MIDI file|no ABC tune"):
+        prepare_corpus(sources, tmp_path / "strict", jobs=1, strict=True)
+
+
+def test_no_usable_music(tmp_path: Path, cache: Path, bad_folder: Path) -> None:
+    with pytest.raises(CorpusError, match="no usable melody") as info:
+        prepare_corpus([str(bad_folder)], tmp_path / "out", jobs=1)
+    assert "cut.mid" in str(info.value)
+    assert not is_prepared(tmp_path / "out")
+
+
+def test_no_music_files_at_all(tmp_path: Path, cache: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(SourceError, match="holds no music files"):
+        prepare_corpus([str(empty)], tmp_path / "out", jobs=1)
+
+
+def test_parallel_and_serial_agree(tmp_path: Path, cache: Path, nottingham_midi: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    # enough items (more than 8) that two worker processes are used
+    for f in sorted(nottingham_midi.glob("*.mid"))[100:112]:
+        (src / f.name).symlink_to(f)
+    (src / "cut.mid").write_bytes((nottingham_midi / "ashover1.mid").read_bytes()[:40])
+    serial = prepare_corpus([str(src)], tmp_path / "one", jobs=1, use_cache=False)
+    parallel = prepare_corpus([str(src)], tmp_path / "two", jobs=2, use_cache=False)
+    assert (parallel.items, parallel.kept) == (serial.items, serial.kept) == (13, 12)
+    assert parallel.skipped == serial.skipped
+    t1, v1, m1 = _load(tmp_path / "one")
+    t2, v2, m2 = _load(tmp_path / "two")
+    assert np.array_equal(t1, t2)
+    assert v1.tokens == v2.tokens
+    assert m1["pieces"] == m2["pieces"]
