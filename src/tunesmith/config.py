@@ -92,7 +92,10 @@ class TrainConfig(_Config):
     """The optimisation: Adam, clipping, schedule, early stopping, checkpoints."""
 
     epochs: int = 50
-    batch_size: int = 64
+    # 16 windows of 64 tokens are 1,024 targets a step (a tutorial's batch of 64 windows has 64
+    # targets). On 300 Essen tunes, 2-core CPU, 90 s: batch 16 reaches 0.38 nats/token, batch 64
+    # only 0.59 (more, smaller steps win while the corpus is small; see README).
+    batch_size: int = 16
     sequence_length: int = 64
     learning_rate: float = 1e-3
     weight_decay: float = 0.0

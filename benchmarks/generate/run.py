@@ -1,0 +1,200 @@
+"""Generation steps per second: tunesmith's ``sample_ids`` against slower ways of sampling.
+
+Default LSTM and GRU (``ModelConfig()``), random weights, vocabulary 40, 512 new tokens
+after a 16-token prime:
+
+- ``sample_ids`` (one network step per token, oneDNN off) at batch 1 and batch 16
+  (tokens/s = batch x steps/s);
+- the same one-step loop written plainly under ``torch.no_grad()`` with oneDNN left ON
+  (torch's default), batch 1; and that plain loop with oneDNN off, as a control;
+- "tutorial style": re-run the whole 64-token window for every new token, batch 1 (its
+  prime is 64 tokens, so every step runs a full window; --quick times 16 steps).
+
+Target: >= 2,000 steps/s at batch 1 for ``sample_ids``.
+
+Run: ``python benchmarks/generate/run.py`` or ``--quick``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+import warnings
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import common
+import torch
+from torch import nn
+
+from tunesmith.config import ModelConfig
+from tunesmith.models import build_model
+from tunesmith.sample import sample_ids
+
+VOCAB = 40
+PRIME = 16
+WINDOW = 64
+
+
+def primes(batch: int, seed: int, length: int = PRIME) -> list[list[int]]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(VOCAB, (batch, length), generator=g).tolist()
+
+
+def run_sample_ids(model: nn.Module, batch: int, steps: int) -> float:
+    g = torch.Generator().manual_seed(0)
+    p = primes(batch, 1)
+    with warnings.catch_warnings():
+        # sample_ids toggles oneDNN before it filters torch's TF32 warning; keep output clean.
+        warnings.filterwarnings("ignore", message="TF32 acceleration", category=UserWarning)
+        t0 = time.perf_counter()
+        out = sample_ids(model, p, steps, generator=g)
+        elapsed = time.perf_counter() - t0
+    assert all(len(o) == PRIME + steps for o in out)
+    return elapsed
+
+
+def onednn_off():
+    """oneDNN switched off, without torch's warning about Intel-GPU TF32."""
+    stack = contextlib.ExitStack()
+    stack.enter_context(warnings.catch_warnings())
+    warnings.filterwarnings("ignore", message="TF32 acceleration", category=UserWarning)
+    stack.enter_context(torch.backends.mkldnn.flags(enabled=False))
+    return stack
+
+
+@torch.no_grad()
+def run_plain_loop(model: nn.Module, batch: int, steps: int, onednn: bool) -> float:
+    """One network step per token, the state carried; sampling from the softmax."""
+    model.eval()
+    g = torch.Generator().manual_seed(0)
+    ctx = contextlib.nullcontext() if onednn else onednn_off()
+    t0 = time.perf_counter()
+    with ctx:
+        x = torch.tensor(primes(batch, 1))
+        logits, state = model(x)
+        out = [x]
+        for _ in range(steps):
+            probs = logits[:, -1].softmax(-1)
+            nxt = torch.multinomial(probs, 1, generator=g)
+            out.append(nxt)
+            logits, state = model(nxt, state)
+    elapsed = time.perf_counter() - t0
+    assert torch.cat(out, 1).shape == (batch, PRIME + steps)
+    return elapsed
+
+
+@torch.no_grad()
+def run_window_loop(model: nn.Module, steps: int) -> float:
+    """Tutorial style: the last 64 tokens through the network, from scratch, per new token.
+
+    The prime fills the window, so every step runs a full 64-token window."""
+    model.eval()
+    g = torch.Generator().manual_seed(0)
+    seq = primes(1, 1, WINDOW)[0]
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        window = torch.tensor([seq[-WINDOW:]])
+        logits, _ = model(window)
+        probs = logits[0, -1].softmax(-1)
+        seq.append(int(torch.multinomial(probs, 1, generator=g)))
+    elapsed = time.perf_counter() - t0
+    assert len(seq) == WINDOW + steps
+    return elapsed
+
+
+def main() -> None:
+    p = common.parser(__doc__.splitlines()[0])
+    p.add_argument("--steps", type=int, default=None, help="new tokens per run (512)")
+    p.add_argument("--rounds", type=int, default=None, help="runs per case, median (5)")
+    p.add_argument("--kinds", default="lstm,gru")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    args = p.parse_args()
+    steps = args.steps or (64 if args.quick else 512)
+    rounds = args.rounds or (1 if args.quick else 5)
+    window_steps = max(16, steps // 4) if args.quick else steps
+    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(common.describe_machine())
+
+    cases = [
+        ("sample_ids (oneDNN off)", 1, lambda m: run_sample_ids(m, 1, steps), steps),
+        ("sample_ids (oneDNN off)", 16, lambda m: run_sample_ids(m, 16, steps), steps),
+        ("plain loop, oneDNN on", 1, lambda m: run_plain_loop(m, 1, steps, True), steps),
+        ("plain loop, oneDNN off", 1, lambda m: run_plain_loop(m, 1, steps, False), steps),
+        ("tutorial: re-run 64-window", 1, lambda m: run_window_loop(m, window_steps), window_steps),
+    ]
+    results = []
+    for kind in kinds:
+        torch.manual_seed(0)
+        model = build_model(ModelConfig(kind=kind), VOCAB)
+        model.eval()
+        for name, batch, fn, n in cases:
+            fn(model)  # warm-up, not timed
+            rates = []
+            for _ in range(rounds):
+                rates.append(n / fn(model))
+            s = common.summary(rates)
+            results.append(
+                {
+                    "kind": kind,
+                    "method": name,
+                    "batch": batch,
+                    "steps": n,
+                    "steps_per_s": s["median"],
+                    "steps_per_s_runs": rates,
+                    "tokens_per_s": s["median"] * batch,
+                    "ms_per_step": 1000 / s["median"],
+                }
+            )
+            common.progress(
+                f"{kind} {name} batch {batch}: {s['median']:,.0f} steps/s "
+                f"({s['median'] * batch:,.0f} tokens/s)"
+            )
+        base = next(r for r in results if r["kind"] == kind and r["batch"] == 1)
+        for r in results:
+            if r["kind"] == kind:
+                r["vs_sample_ids_b1"] = r["steps_per_s"] / base["steps_per_s"]
+
+    common.print_table(
+        f"generation, vocabulary {VOCAB}, prime {PRIME}, {steps} new tokens, median of {rounds}",
+        ["model", "method", "batch", "steps/s", "tokens/s", "ms/step", "x sample_ids b1"],
+        [
+            [
+                r["kind"],
+                r["method"],
+                r["batch"],
+                r["steps_per_s"],
+                r["tokens_per_s"],
+                r["ms_per_step"],
+                r["vs_sample_ids_b1"],
+            ]
+            for r in results
+        ],
+    )
+    for r in results:
+        if r["method"].startswith("sample_ids") and r["batch"] == 1:
+            ok = "meets" if r["steps_per_s"] >= 2000 else "BELOW"
+            print(f"{r['kind']}: sample_ids batch 1 = {r['steps_per_s']:,.0f} steps/s ({ok} 2,000)")
+    common.write_results(
+        __file__,
+        "generate",
+        args.quick,
+        {
+            "vocab_size": VOCAB,
+            "prime": PRIME,
+            "steps": steps,
+            "window_steps": window_steps,
+            "window": WINDOW,
+            "rounds": rounds,
+            "model": ModelConfig().to_dict(),
+        },
+        results,
+    )
+
+
+if __name__ == "__main__":
+    main()

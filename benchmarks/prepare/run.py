@@ -1,0 +1,136 @@
+"""Pieces per second for ``prepare_corpus``: cold, from the cache, and up to date.
+
+For each corpus (the Nottingham MIDI folder, the bundled Essen ABC tunes):
+
+1. cold: a fresh, empty ``TUNESMITH_CACHE`` and a fresh out dir; every item is parsed;
+2. cached: a second, new out dir with the same cache; every item comes from the cache;
+3. up to date: the second out dir again; the corpus key matches, nothing is read.
+
+Run: ``python benchmarks/prepare/run.py`` (all of both corpora) or ``--quick`` (200 each).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import common
+
+from tunesmith.prepare import prepare_corpus
+
+
+def run_stage(name: str, source: str, out: Path, limit: int, jobs: int) -> dict:
+    common.progress(f"{name}: prepare {source} -> {out.name} (limit {limit or 'all'})")
+    seconds, report = common.timed(
+        lambda: prepare_corpus([source], out, jobs=jobs, use_cache=True, limit=limit)
+    )
+    row = {
+        "stage": name,
+        "items": report.items,
+        "kept": report.kept,
+        "skipped": len(report.skipped),
+        "from_cache": report.from_cache,
+        "up_to_date": report.up_to_date,
+        "tokens": report.tokens,
+        "vocab_size": report.vocab_size,
+        "seconds": seconds,
+        "items_per_s": report.items / seconds,
+        "kept_per_s": report.kept / seconds,
+    }
+    common.progress(
+        f"{name}: {report.items} items ({report.kept} kept) in {seconds:.2f} s "
+        f"= {row['items_per_s']:.1f} items/s, from cache {report.from_cache}"
+    )
+    return row
+
+
+def bench_corpus(label: str, source: str, limit: int, jobs: int, keep: bool) -> list[dict]:
+    tmp = Path(tempfile.mkdtemp(prefix=f"tunesmith-bench-prepare-{label}-"))
+    old_cache = os.environ.get("TUNESMITH_CACHE")
+    os.environ["TUNESMITH_CACHE"] = str(tmp / "cache")  # fresh and empty
+    try:
+        rows = [
+            run_stage("cold", source, tmp / "out1", limit, jobs),
+            run_stage("cached", source, tmp / "out2", limit, jobs),
+            run_stage("up to date", source, tmp / "out2", limit, jobs),
+        ]
+    finally:
+        if old_cache is None:
+            os.environ.pop("TUNESMITH_CACHE", None)
+        else:
+            os.environ["TUNESMITH_CACHE"] = old_cache
+        if keep:
+            common.progress(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    cold, cached, fresh = rows
+    # Check that each stage did what it is meant to measure.
+    if cached["from_cache"] != cached["items"]:
+        common.progress(f"WARNING {label}: cached run read {cached['from_cache']} from cache")
+    if not fresh["up_to_date"]:
+        common.progress(f"WARNING {label}: third run was not 'up to date'")
+    if cold["from_cache"]:
+        common.progress(f"WARNING {label}: cold run found {cold['from_cache']} in the cache")
+    for r in rows:
+        r["corpus"] = label
+        r["speedup_vs_cold"] = cold["seconds"] / r["seconds"]
+    return rows
+
+
+def main() -> None:
+    p = common.parser(__doc__.splitlines()[0])
+    p.add_argument("--limit", type=int, default=None, help="items per corpus (0 = all)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--nottingham", default=str(common.NOTTINGHAM_MIDI))
+    p.add_argument("--only", choices=["nottingham", "essen"], default=None)
+    p.add_argument("--keep", action="store_true", help="keep the temp dirs (to inspect)")
+    args = p.parse_args()
+    limit = args.limit if args.limit is not None else (200 if args.quick else 0)
+
+    corpora = []
+    if args.only in (None, "nottingham"):
+        if Path(args.nottingham).is_dir():
+            corpora.append(("nottingham-midi", args.nottingham))
+        else:
+            common.progress(f"skipping Nottingham: {args.nottingham} is not a folder")
+    if args.only in (None, "essen"):
+        corpora.append(("essen-abc", "essen"))
+
+    print(common.describe_machine())
+    rows = []
+    for label, source in corpora:
+        rows += bench_corpus(label, source, limit, args.jobs, args.keep)
+
+    common.print_table(
+        f"prepare_corpus, jobs={args.jobs} (items = files or ABC tunes read)",
+        ["corpus", "stage", "items", "kept", "from cache", "seconds", "items/s", "x cold"],
+        [
+            [
+                r["corpus"],
+                r["stage"],
+                r["items"],
+                r["kept"],
+                r["from_cache"],
+                r["seconds"],
+                r["items_per_s"],
+                r["speedup_vs_cold"],
+            ]
+            for r in rows
+        ],
+    )
+    common.write_results(
+        __file__,
+        "prepare",
+        args.quick,
+        {"limit": limit, "jobs": args.jobs, "corpora": dict(corpora)},
+        rows,
+    )
+
+
+if __name__ == "__main__":
+    main()

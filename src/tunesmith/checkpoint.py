@@ -1,0 +1,222 @@
+"""A run folder: weights in safetensors, everything else JSON. Loading never unpickles.
+
+::
+
+    RUN/config.json        data, model and training configs; versions; best epoch
+    RUN/vocab.json         the vocabulary
+    RUN/model.safetensors  the best weights (lowest validation loss): what generate uses
+    RUN/openings.json      openings of training pieces, to start generation from
+    RUN/last/              the latest state, for --resume: model.safetensors,
+                           optimizer.safetensors (Adam moments and RNG states), state.json
+    RUN/metrics.csv, RUN/loss.png
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from tunesmith import __version__
+from tunesmith.config import DataConfig, ModelConfig, TrainConfig, read_json, write_json
+from tunesmith.encodings import Vocab
+from tunesmith.errors import CheckpointError, TunesmithError
+from tunesmith.models import build_model
+
+
+@dataclass
+class Run:
+    """A trained run, loaded: model in eval mode, its configs and vocabulary."""
+
+    path: Path
+    model: nn.Module
+    vocab: Vocab
+    data: DataConfig
+    model_config: ModelConfig
+    train: TrainConfig
+    info: dict[str, Any]
+
+
+def _save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
+    os.replace(tmp, path)
+
+
+def model_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Weights by name, without the wrappers' prefixes (DDP's ``module.``, compile's)."""
+    state = {}
+    for k, v in model.state_dict().items():
+        for prefix in ("module.", "_orig_mod."):
+            k = k.removeprefix(prefix)
+        state[k] = v
+    return state
+
+
+def save_weights(model: nn.Module, path: str | Path) -> None:
+    _save_tensors(model_state(model), Path(path))
+
+
+def write_run_files(run_dir: Path, info: dict[str, Any], vocab: Vocab) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "config.json", info)
+    vocab.save(run_dir / "vocab.json")
+
+
+def run_info(data: DataConfig, model: ModelConfig, train: TrainConfig, **extra: Any) -> dict:
+    import symusic
+
+    return {
+        "tunesmith_version": __version__,
+        "torch_version": torch.__version__,
+        "symusic_version": getattr(symusic, "__version__", "unknown"),
+        "data": data.to_dict(),
+        "model": model.to_dict(),
+        "train": train.to_dict(),
+        **extra,
+    }
+
+
+def read_run_info(run_dir: str | Path) -> dict[str, Any]:
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError(f"{run_dir}: no such run folder; train one with 'tunesmith train'")
+    path = run_dir / "config.json"
+    try:
+        info = read_json(path)
+    except FileNotFoundError:
+        raise CheckpointError(f"{run_dir}: not a tunesmith run (no config.json)") from None
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: damaged ({exc})") from exc
+    if not isinstance(info, dict) or not {"data", "model", "train"} <= set(info):
+        raise CheckpointError(f"{path}: not a tunesmith run config")
+    return info
+
+
+def _load_weights(model: nn.Module, path: Path) -> None:
+    if path.suffix in (".pt", ".pth", ".pkl", ".ckpt"):
+        raise CheckpointError(f"{path}: pickle files are never loaded; weights must be safetensors")
+    try:
+        state = load_file(str(path))
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: missing; the run is incomplete") from None
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: damaged weights file ({exc})") from exc
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        msg = f"{path}: weights do not fit the model in config.json ({str(exc).splitlines()[0]})"
+        raise CheckpointError(msg) from exc
+
+
+def load_run(run_dir: str | Path, *, weights: str = "best", device: str = "cpu") -> Run:
+    """Load a run for generation or evaluation.
+
+    :param weights: ``best`` (model.safetensors) or ``last`` (last/model.safetensors).
+    """
+    run_dir = Path(run_dir)
+    info = read_run_info(run_dir)
+    try:
+        data = DataConfig.from_dict(info["data"])
+        model_config = ModelConfig.from_dict(info["model"])
+        train = TrainConfig.from_dict(info["train"])
+    except TunesmithError as exc:
+        raise CheckpointError(f"{run_dir / 'config.json'}: {exc}") from exc
+    vocab = Vocab.load(run_dir / "vocab.json")
+    if vocab.encoding != data.encoding:
+        msg = (
+            f"{run_dir}: vocabulary is for the {vocab.encoding!r} encoding but the run "
+            f"was trained on {data.encoding!r}"
+        )
+        raise CheckpointError(msg)
+    model = build_model(model_config, len(vocab))
+    path = (
+        run_dir / "model.safetensors"
+        if weights == "best"
+        else run_dir / "last" / "model.safetensors"
+    )
+    _load_weights(model, path)
+    model.to(device).eval()
+    return Run(run_dir, model, vocab, data, model_config, train, info)
+
+
+# ---------------------------------------------------------------------------- resume state
+
+
+def save_last(
+    run_dir: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    state: dict[str, Any],
+) -> None:
+    """Write the full training state to ``last/`` so that a crash leaves a whole one.
+
+    The new state is written beside the old and swapped in by renames.
+    """
+    tmp, last, old = run_dir / "last.tmp", run_dir / "last", run_dir / "last.old"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_weights(model, tmp / "model.safetensors")
+    opt = optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {"rng.torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = s
+    for idx, pstate in opt["state"].items():
+        for name, value in pstate.items():
+            t = value if torch.is_tensor(value) else torch.tensor(value)
+            tensors[f"opt.{idx}.{name}"] = t
+    _save_tensors(tensors, tmp / "optimizer.safetensors")
+    write_json(
+        tmp / "state.json",
+        {**state, "param_groups": opt["param_groups"], "scheduler": scheduler.state_dict()},
+    )
+    if last.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(last, old)
+    os.replace(tmp, last)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_last(
+    run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any
+) -> dict[str, Any]:
+    """Restore what :func:`save_last` wrote; return the loop's own state (epoch, step...)."""
+    folder = run_dir / "last"
+    if not (folder / "state.json").exists() and (run_dir / "last.old" / "state.json").exists():
+        folder = run_dir / "last.old"  # a crash fell between the two renames
+    if not (folder / "state.json").exists():
+        raise CheckpointError(f"{run_dir}: nothing to resume (no last/state.json)")
+    try:
+        state = read_json(folder / "state.json")
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{folder / 'state.json'}: damaged ({exc})") from exc
+    _load_weights(model, folder / "model.safetensors")
+    try:
+        tensors = load_file(str(folder / "optimizer.safetensors"))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{folder / 'optimizer.safetensors'}: damaged ({exc})") from exc
+    opt_state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("opt."):
+            _, idx, name = key.split(".", 2)
+            opt_state.setdefault(int(idx), {})[name] = value
+    try:
+        optimizer.load_state_dict({"state": opt_state, "param_groups": state.pop("param_groups")})
+        scheduler.load_state_dict(state.pop("scheduler"))
+    except (ValueError, KeyError, RuntimeError) as exc:
+        raise CheckpointError(f"{folder}: training state does not fit this run ({exc})") from exc
+    torch.set_rng_state(tensors["rng.torch"])
+    if torch.cuda.is_available():
+        cuda = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
+        if len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda)
+    return state

@@ -1,0 +1,36 @@
+"""Choosing the device: CUDA, then Apple's MPS, then the CPU, unless one is named."""
+
+from __future__ import annotations
+
+import torch
+
+from tunesmith.errors import ConfigError
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """The device for ``name`` (auto, cpu, cuda, cuda:N, mps); fail clearly if it is absent."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(
+            f"--device {name!r} is not a device; use auto, cpu, cuda, cuda:N or mps"
+        ) from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"--device {name}: CUDA is not available on this machine; use auto or cpu"
+            )
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            msg = f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)"
+            raise ConfigError(msg)
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"--device {name}: MPS is not available on this machine; use auto or cpu")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"--device {name!r}: only cpu, cuda and mps are supported")
+    return device

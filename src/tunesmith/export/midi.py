@@ -1,0 +1,77 @@
+"""Writing melodies to Standard MIDI Files with symusic."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+from symusic import KeySignature, Note, Score, Tempo, TimeSignature, Track
+
+from tunesmith.errors import ConfigError
+from tunesmith.melody import Melody
+
+
+def write_midi(
+    melodies: Melody | Sequence[Melody],
+    path: str | Path,
+    *,
+    program: int = 0,
+    velocity: int = 90,
+    ticks_per_quarter: int = 480,
+) -> Path:
+    """Write one melody, or several as one track each, to a MIDI file.
+
+    The first melody's tempo, time signature and key become the file's. A time signature
+    whose denominator is not a power of two cannot be stored in MIDI and is left out.
+    The file is written to a temporary name in the same folder and then moved into place,
+    so a reader never sees half a file; missing parent folders are created.
+
+    :param melodies: a melody or a sequence of melodies.
+    :param path: where to write the ``.mid`` file.
+    :param program: General MIDI program number 0-127 for every track.
+    :param velocity: MIDI velocity 1-127 for every note.
+    :param ticks_per_quarter: the file's time resolution.
+    :return: the path written.
+    :raises ConfigError: for no melodies or an out-of-range program, velocity or resolution.
+    """
+    items = [melodies] if isinstance(melodies, Melody) else list(melodies)
+    if not items:
+        raise ConfigError("there are no melodies to write to a MIDI file")
+    if not 0 <= program <= 127:
+        raise ConfigError(f"MIDI program {program} is outside 0-127")
+    if not 1 <= velocity <= 127:
+        raise ConfigError(f"MIDI velocity {velocity} is outside 1-127")
+    if ticks_per_quarter < 1:
+        raise ConfigError(f"ticks per quarter must be positive, not {ticks_per_quarter}")
+
+    score = Score(ticks_per_quarter)
+    first = items[0]
+    score.tempos.append(Tempo(0, qpm=float(first.tempo)))
+    num, den = first.time_signature
+    if num > 0 and den > 0 and den & (den - 1) == 0:
+        score.time_signatures.append(TimeSignature(0, num, den))
+    if first.key is not None:
+        tonality = 0 if first.key.mode == "major" else 1
+        score.key_signatures.append(KeySignature(0, first.key.sharps, tonality))
+    for index, melody in enumerate(items):
+        track = Track(name=melody.name or f"melody {index + 1}", program=program, is_drum=False)
+        spq = melody.steps_per_quarter
+        for note in melody.notes:
+            start = note.start * ticks_per_quarter // spq
+            end = note.end * ticks_per_quarter // spq
+            track.notes.append(Note(start, max(1, end - start), note.pitch, velocity))
+        score.tracks.append(track)
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # A fresh name rather than mkstemp, so the file gets the usual permissions (not 0600).
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        score.dump_midi(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target

@@ -1,0 +1,199 @@
+"""Generation end to end: prompt, sample, decode, put in key and tempo, write MIDI and pictures."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+
+from tunesmith.checkpoint import load_run
+from tunesmith.config import read_json
+from tunesmith.device import pick_device
+from tunesmith.encodings import END, get_encoding
+from tunesmith.errors import ConfigError, EncodingError
+from tunesmith.export.instruments import parse_instrument
+from tunesmith.export.midi import write_midi
+from tunesmith.export.pianoroll import write_pianoroll
+from tunesmith.keys import Key, find_key, pitch_name
+from tunesmith.melody import Melody
+from tunesmith.prompt import parse_seed, read_primer
+from tunesmith.sample import check_sampling, sample_ids
+
+MAX_LENGTH = 100_000
+
+
+@dataclass
+class GenerateOptions:
+    """What to generate; defaults match the CLI's."""
+
+    length: int = 256  # new steps after the prime
+    bars: int = 0  # if set, overrides length: this many bars of 4/4
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    num: int = 4
+    seed_notes: str | None = None
+    primer: str | None = None
+    tempo: float | None = None  # default: the primer's tempo, else 120
+    key: str | None = None  # default: the primer's key, else the model's (C major / A minor)
+    instrument: str = "piano"
+    seed: int | None = None  # random seed; None draws one (and reports it)
+    prefix: str = "melody"
+    device: str = "cpu"
+
+
+@dataclass
+class Generated:
+    midi: Path
+    pianoroll: Path
+    melody: Melody
+
+    @property
+    def summary(self) -> str:
+        m = self.melody
+        if not m.notes:
+            return "no notes (all rests)"
+        lo, hi = min(m.pitches), max(m.pitches)
+        seconds = m.length / m.steps_per_quarter * 60.0 / m.tempo
+        key = m.key.name if m.key else "?"
+        return (
+            f"{len(m.notes)} notes, {pitch_name(lo)}-{pitch_name(hi)}, {key}, "
+            f"{seconds:.1f} s at {m.tempo:g} bpm"
+        )
+
+
+def _check(options: GenerateOptions) -> None:
+    check_sampling(options.temperature, options.top_k, options.top_p)
+    if not 1 <= options.num <= 256:
+        raise ConfigError(f"--num must be between 1 and 256 (got {options.num})")
+    if not 1 <= options.length <= MAX_LENGTH:
+        raise ConfigError(
+            f"--length must be between 1 and {MAX_LENGTH} steps (got {options.length})"
+        )
+    if options.bars < 0 or options.bars * 64 > MAX_LENGTH:
+        raise ConfigError(f"--bars must be between 1 and {MAX_LENGTH // 64} (got {options.bars})")
+    if options.tempo is not None and not 10 <= options.tempo <= 400:
+        raise ConfigError(f"--tempo must be between 10 and 400 bpm (got {options.tempo:g})")
+    if options.seed_notes is not None and options.primer:
+        raise ConfigError("give --seed-notes or --primer, not both")
+
+
+def generate(run_dir: str | Path, out_dir: str | Path, options: GenerateOptions) -> list[Generated]:
+    """Sample ``options.num`` melodies from the run and write each as MIDI plus a piano roll.
+
+    Keys: a model trained on music transposed to C major / A minor writes in those keys.
+    ``--key`` moves the result's tonic there (the melody keeps its own mode; without seed
+    notes, a minor ``--key`` starts from minor openings). Seed notes are the result's own
+    pitches: with ``--key`` they are moved into the model's key and back again.
+    """
+    _check(options)
+    program = parse_instrument(options.instrument)
+    target = Key.parse(options.key) if options.key else None
+    run = load_run(run_dir, device=str(pick_device(options.device)))
+    encoding = get_encoding(run.data)
+    vocab = run.vocab
+    rng = random.Random(options.seed)
+    seed = options.seed if options.seed is not None else rng.randrange(2**31)
+    rng = random.Random(seed)
+
+    # ---- the prime, with the key it puts the model in and the shift back out of it:
+    # seed notes and primers are moved into the model's key and back by the same amount;
+    # a training piece's opening has a known key, moved to --key's tonic if one is asked.
+    tempo = options.tempo
+    primes: list[list[str]]
+    keys: list[Key | None]
+    shifts: list[int]
+    if options.primer:
+        primer = read_primer(options.primer, run.data)
+        tempo = tempo or primer.tempo
+        into = primer.key.shift_to_c() if run.data.transpose and primer.key else 0
+        key = primer.key.transpose(into) if primer.key else None
+        back = key.shift_to(Key(target.tonic, key.mode)) if target and key else -into
+        primes, keys, shifts = [encoding.encode(primer.transpose(into))], [key], [back]
+    elif options.seed_notes is not None:
+        parsed = parse_seed(options.seed_notes, set(encoding.base_tokens()))
+        into = target.shift_to_c() if target and run.data.transpose else 0
+        if parsed.tokens:
+            toks = [_shift_token(t, into) for t in parsed.tokens]
+        else:
+            toks = encoding.seed_tokens([p + into for p in parsed.pitches])
+        unknown = [t for t in toks if t not in vocab]
+        if unknown:
+            note = _shift_token(unknown[0], -into)
+            name = f"{pitch_name(int(note))} (MIDI {note})" if note.isdigit() else repr(note)
+            msg = (
+                f"seed note {name} never occurs in the training data "
+                f"({_pitch_span(vocab.tokens, -into)}); choose another"
+            )
+            raise EncodingError(msg)
+        primes, keys, shifts = [toks], [target.transpose(into) if target else None], [-into]
+    else:
+        openings = read_json(run.path / "openings.json")
+        if target:
+            same_mode = [o for o in openings if o["key"] and o["key"].endswith(target.mode)]
+            openings = same_mode or openings
+        chosen = [rng.choice(openings) for _ in range(options.num)]
+        primes = [o["tokens"] for o in chosen]
+        keys = [Key.parse(o["key"]) if o["key"] else None for o in chosen]
+        shifts = [k.shift_to(Key(target.tonic, k.mode)) if target and k else 0 for k in keys]
+    if len(primes) == 1:
+        primes, keys, shifts = primes * options.num, keys * options.num, shifts * options.num
+
+    # ---- sample
+    steps = options.length
+    if options.bars:
+        steps = options.bars * run.data.steps_per_quarter * 4
+    generator = torch.Generator().manual_seed(seed)
+    ids = sample_ids(
+        run.model,
+        [[vocab.end_id, *vocab.encode(p)] for p in primes],
+        steps,
+        temperature=options.temperature,
+        top_k=options.top_k,
+        top_p=options.top_p,
+        banned=[vocab.end_id],
+        generator=generator,
+    )
+
+    # ---- decode, put in key and tempo, write
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for i, (row, key, shift) in enumerate(zip(ids, keys, shifts, strict=True), start=1):
+        melody = encoding.decode(vocab.decode(row[1:]))
+        key = key or find_key(melody.pitches, [n.duration for n in melody.notes])
+        melody = replace(melody, key=key, tempo=tempo or 120.0)
+        melody = _transpose_in_range(melody, shift)
+        melody.name = f"{options.prefix}-{i:02d}"
+        midi = write_midi(melody, out_dir / f"{melody.name}.mid", program=program)
+        png = write_pianoroll(melody, out_dir / f"{melody.name}.png")
+        results.append(Generated(midi, png, melody))
+    for r in results:
+        r.melody.meta["seed"] = seed
+    return results
+
+
+def _transpose_in_range(melody: Melody, shift: int) -> Melody:
+    """Transpose, moving by an octave the other way if the shift would leave 0-127."""
+    for s in (shift, shift - 12, shift + 12):
+        try:
+            return melody.transpose(s)
+        except EncodingError:
+            continue
+    return melody
+
+
+def _shift_token(token: str, semitones: int) -> str:
+    return str(int(token) + semitones) if token.isdigit() else token
+
+
+def _pitch_span(tokens: list[str], semitones: int) -> str:
+    pitches = [int(t) + semitones for t in tokens if t.isdigit()]
+    if not pitches:
+        return "no pitches"
+    return f"pitches {pitch_name(min(pitches))} to {pitch_name(max(pitches))}"
+
+
+__all__ = ["END", "GenerateOptions", "Generated", "generate"]

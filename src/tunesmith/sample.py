@@ -1,0 +1,114 @@
+"""Sampling: token ids from a trained model, one network step per new token, many at once."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from tunesmith.errors import ConfigError
+
+
+def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
+    """Keep the ``top_k`` likeliest tokens and the smallest set whose mass reaches ``top_p``.
+
+    :param logits: (batch, vocab), already divided by the temperature.
+    """
+    if top_k and top_k < logits.size(-1):
+        kth = torch.topk(logits, top_k, dim=-1).values[..., -1, None]
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
+        cum = sorted_logits.softmax(-1).cumsum(-1)
+        # Drop a token when the mass before it already reaches top_p (the first always stays).
+        drop_sorted = (cum - sorted_logits.softmax(-1)) >= top_p
+        drop = drop_sorted.scatter(-1, order, drop_sorted)
+        logits = logits.masked_fill(drop, float("-inf"))
+    return logits
+
+
+def check_sampling(temperature: float, top_k: int, top_p: float) -> None:
+    if not 0.0 < temperature <= 10.0:
+        raise ConfigError(f"--temperature must be in (0, 10] (got {temperature})")
+    if top_k < 0:
+        raise ConfigError(f"--top-k must be 0 (off) or positive (got {top_k})")
+    if not 0.0 < top_p <= 1.0:
+        raise ConfigError(f"--top-p must be in (0, 1] (got {top_p})")
+
+
+@torch.no_grad()
+def sample_ids(
+    model: nn.Module,
+    primes: Sequence[Sequence[int]],
+    steps: int,
+    *,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    banned: Sequence[int] = (),
+    generator: torch.Generator | None = None,
+) -> list[list[int]]:
+    """Continue each prime by ``steps`` sampled tokens; all primes are sampled as one batch.
+
+    The primes are run through the network once; after that each new token costs one step
+    that carries the recurrent state forward, never a re-run of the window. oneDNN's LSTM
+    kernels are slow for one step at a time on a CPU, so they are switched off here.
+
+    :param primes: token ids to start from, one list per output; they may differ in length.
+    :param banned: ids never sampled (the piece separator, so a melody runs its full length).
+    :return: each prime followed by its continuation.
+    """
+    check_sampling(temperature, top_k, top_p)
+    if not primes or any(len(p) == 0 for p in primes):
+        raise ConfigError("every prime needs at least one token")
+    model.eval()
+    with warnings.catch_warnings():
+        # Toggling oneDNN makes torch warn about Intel-GPU TF32, which does not concern us.
+        warnings.filterwarnings("ignore", message="TF32 acceleration", category=UserWarning)
+        return _sample(model, primes, steps, temperature, top_k, top_p, banned, generator)
+
+
+def _sample(
+    model: nn.Module,
+    primes: Sequence[Sequence[int]],
+    steps: int,
+    temperature: float,
+    top_k: int,
+    top_p: float,
+    banned: Sequence[int],
+    generator: torch.Generator | None,
+) -> list[list[int]]:
+    device = next(model.parameters()).device
+    out = [list(p) for p in primes]
+    with torch.backends.mkldnn.flags(enabled=False):
+        # Primes of unequal length: feed the common part as a batch, then the rest one
+        # step at a time, each row taking its own prime token while it has one.
+        common = min(len(p) for p in primes)
+        x = torch.tensor([p[:common] for p in primes], device=device)
+        logits, state = model(x)
+        last = logits[:, -1]
+        longest = max(len(p) for p in primes)
+        for t in range(common, longest + steps):
+            probs = _probabilities(last, temperature, top_k, top_p, banned)
+            nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1).tolist()
+            for row, p in enumerate(primes):
+                if t < len(p):
+                    nxt[row] = p[t]
+                elif len(out[row]) < len(p) + steps:
+                    out[row].append(nxt[row])
+            if t == longest + steps - 1:
+                break
+            logits, state = model(torch.tensor(nxt, device=device)[:, None], state)
+            last = logits[:, -1]
+    return out
+
+
+def _probabilities(
+    logits: torch.Tensor, temperature: float, top_k: int, top_p: float, banned: Sequence[int]
+) -> torch.Tensor:
+    logits = logits.float() / temperature
+    if banned:
+        logits[:, list(banned)] = float("-inf")
+    return filter_logits(logits, top_k, top_p).softmax(-1).cpu()

@@ -1,0 +1,326 @@
+"""The training loop, top to bottom: data, model, optimiser, epochs, validation, checkpoints.
+
+Every position of every window is a training target, the split is by piece, and the
+state saved in ``RUN/last`` (weights, Adam moments, scheduler, RNG, position in the epoch)
+lets ``--resume`` continue exactly where a run stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from tunesmith.checkpoint import (
+    load_last,
+    read_run_info,
+    run_info,
+    save_last,
+    save_weights,
+    write_run_files,
+)
+from tunesmith.config import ModelConfig, TrainConfig, write_json
+from tunesmith.dataset import Corpus, count_windows, eval_lanes, train_batches, windows
+from tunesmith.device import pick_device
+from tunesmith.errors import CheckpointError, ConfigError, TunesmithError
+from tunesmith.models import build_model, count_parameters
+
+log = logging.getLogger(__name__)
+
+METRICS = [
+    "epoch",
+    "step",
+    "train_loss",
+    "val_loss",
+    "val_perplexity",
+    "val_accuracy",
+    "lr",
+    "tokens_per_s",
+    "seconds",
+]
+
+#: Validation gains smaller than this (nats per token) do not reset early stopping.
+MIN_DELTA = 1e-4
+
+EventFn = Callable[[str, dict[str, Any]], None]
+
+
+class TrainingError(TunesmithError):
+    """Training cannot go on (the loss diverged)."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    epochs_done: int
+    best_epoch: int
+    best_val_loss: float
+    stopped: str  # "epochs" | "early stopping" | "time limit" | "interrupted"
+    parameters: int
+    seconds: float
+
+
+@torch.no_grad()
+def evaluate_loss(
+    model: nn.Module, stream: torch.Tensor, seq_len: int, batch_size: int, device: torch.device
+) -> tuple[float, float]:
+    """Mean cross-entropy (nats per token) and accuracy over ``stream``.
+
+    The stream is cut into ``batch_size`` contiguous lanes read ``seq_len`` tokens at a time
+    with the recurrent state carried over, so every token is predicted from all the music
+    before it (as when generating), not from a window's worth.
+    """
+    was_training = model.training
+    model.eval()
+    total, correct, count = 0.0, 0, 0
+    for x, y in eval_lanes(stream, batch_size):
+        x, y = x.to(device), y.to(device)
+        state = None
+        for t in range(0, x.size(1), seq_len):
+            logits, state = model(x[:, t : t + seq_len], state)
+            target = y[:, t : t + seq_len]
+            total += F.cross_entropy(logits.flatten(0, 1), target.flatten(), reduction="sum").item()
+            correct += (logits.argmax(-1) == target).sum().item()
+            count += target.numel()
+    model.train(was_training)
+    return total / max(count, 1), correct / max(count, 1)
+
+
+def _make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig):
+    if config.lr_schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="min", factor=config.lr_factor, patience=config.lr_patience
+        )
+    if config.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.epochs)
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+
+
+def _append_metrics(path: Path, row: dict[str, Any]) -> list[dict[str, float]]:
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=METRICS)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+    with path.open(newline="") as f:
+        return [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
+def train_model(
+    data_dir: str | Path,
+    run_dir: str | Path,
+    model_config: ModelConfig | None = None,
+    train_config: TrainConfig | None = None,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    on_event: EventFn | None = None,
+) -> TrainResult:
+    """Train a model on a prepared corpus, writing checkpoints and metrics to ``run_dir``.
+
+    :param resume: continue the run in ``run_dir`` from ``run_dir/last``; its configs are
+        kept, except ``epochs`` and ``time_limit`` which may be raised.
+    :param overwrite: replace an existing run in ``run_dir`` instead of refusing.
+    :param on_event: called with ("epoch_start" | "batch" | "epoch_end" | "saved", data).
+    """
+    emit = on_event or (lambda kind, data: None)
+    run_dir = Path(run_dir)
+    corpus = Corpus.open(data_dir)
+    model_config = model_config or ModelConfig()
+    train_config = train_config or TrainConfig()
+
+    # ---- the run folder: new, replaced, or resumed
+    if resume:
+        info = read_run_info(run_dir)
+        if info.get("data") != corpus.manifest["data"]:
+            raise CheckpointError(f"{run_dir}: was trained on data prepared with other options")
+        model_config = ModelConfig.from_dict(info["model"])
+        saved = TrainConfig.from_dict(info["train"])
+        saved.epochs, saved.time_limit = train_config.epochs, train_config.time_limit
+        train_config = saved
+    elif (run_dir / "config.json").exists() and not overwrite:
+        raise CheckpointError(
+            f"{run_dir}: a run is already there; use --resume to continue it, "
+            "--overwrite to replace it, or another --out"
+        )
+    model_config.validate()
+    train_config.validate()
+    cfg = train_config
+    device = pick_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+
+    # ---- data: split by piece, one token stream per side
+    train_idx, val_idx = corpus.split(cfg.val_fraction, cfg.seed)
+    train_stream = corpus.stream(train_idx).to(device)
+    val_stream = corpus.stream(val_idx)
+    if count_windows(train_stream, cfg.sequence_length) == 0:
+        raise ConfigError(
+            f"--sequence-length {cfg.sequence_length} is longer than the training data "
+            f"({len(train_stream)} tokens); use a shorter one or more music"
+        )
+
+    # ---- model, optimiser, schedule
+    model = build_model(model_config, len(corpus.vocab)).to(device)
+    optimizer = torch.optim.Adam(
+        model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
+    )
+    scheduler = _make_scheduler(optimizer, cfg)
+    n_params = count_parameters(model)
+
+    state: dict[str, Any] = {
+        "epoch": 0,
+        "batch": 0,
+        "step": 0,
+        "best_val_loss": math.inf,
+        "best_epoch": 0,
+        "bad_epochs": 0,
+        "seconds": 0.0,
+        "loss_sum": 0.0,
+        "loss_count": 0,
+    }
+    if resume:
+        state.update(load_last(run_dir, model, optimizer, scheduler))
+    else:
+        if overwrite:
+            for name in ("metrics.csv", "loss.png", "model.safetensors"):
+                (run_dir / name).unlink(missing_ok=True)
+        info = run_info(
+            corpus.data_config,
+            model_config,
+            cfg,
+            corpus=str(Path(data_dir).resolve()),
+            vocab_size=len(corpus.vocab),
+            parameters=n_params,
+            train_pieces=len(train_idx),
+            val_pieces=len(val_idx),
+        )
+        write_run_files(run_dir, info, corpus.vocab)
+        bar = corpus.manifest["data"]["steps_per_quarter"] * 4
+        write_json(run_dir / "openings.json", corpus.openings(train_idx, bar))
+
+    def checkpoint() -> None:
+        save_last(run_dir, model, optimizer, scheduler, state)
+        emit("saved", {"epoch": state["epoch"], "batch": state["batch"]})
+
+    # ---- the loop
+    model.train()
+    started = time.perf_counter() - state["seconds"]
+    stopped = "epochs"
+    metrics_path = run_dir / "metrics.csv"
+    try:
+        while state["epoch"] < cfg.epochs:
+            epoch = state["epoch"]
+            batches = train_batches(
+                train_stream, cfg.sequence_length, cfg.batch_size, cfg.seed, epoch
+            )
+            emit(
+                "epoch_start",
+                {
+                    "epoch": epoch + 1,
+                    "epochs": cfg.epochs,
+                    "batches": len(batches),
+                    "done": state["batch"],
+                },
+            )
+            epoch_t0, epoch_tokens = time.perf_counter(), 0
+            for b in range(state["batch"], len(batches)):
+                # forward, backward, clip, step
+                x, y = windows(train_stream, batches[b], cfg.sequence_length)
+                logits, _ = model(x)
+                loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.grad_clip > 0:
+                    nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                optimizer.step()
+                value = loss.item()
+                if not math.isfinite(value):
+                    raise TrainingError(
+                        f"the loss became {value} at step {state['step']}; the last good "
+                        f"checkpoint is in {run_dir / 'last'}; try a lower --learning-rate"
+                    )
+                state["batch"], state["step"] = b + 1, state["step"] + 1
+                state["loss_sum"] += value
+                state["loss_count"] += 1
+                epoch_tokens += y.numel()
+                emit("batch", {"batch": b + 1, "loss": value})
+                if cfg.save_every and state["step"] % cfg.save_every == 0:
+                    state["seconds"] = time.perf_counter() - started
+                    checkpoint()
+                if cfg.time_limit and time.perf_counter() - started > cfg.time_limit:
+                    stopped = "time limit"
+                    break
+
+            # ---- end of epoch (or of the time): validate, schedule, keep the best
+            elapsed = time.perf_counter() - epoch_t0
+            train_loss = state["loss_sum"] / max(state["loss_count"], 1)
+            val_loss, val_acc = evaluate_loss(
+                model, val_stream, cfg.sequence_length, cfg.batch_size, device
+            )
+            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+                scheduler.step(val_loss)
+            else:
+                scheduler.step()
+            state["seconds"] = time.perf_counter() - started
+            row = {
+                "epoch": epoch + 1,
+                "step": state["step"],
+                "train_loss": round(train_loss, 5),
+                "val_loss": round(val_loss, 5),
+                "val_perplexity": round(math.exp(val_loss), 4),
+                "val_accuracy": round(val_acc, 5),
+                "lr": optimizer.param_groups[0]["lr"],
+                "tokens_per_s": round(epoch_tokens / max(elapsed, 1e-9)),
+                "seconds": round(state["seconds"], 2),
+            }
+            rows = _append_metrics(metrics_path, row)
+            # Any gain keeps the weights; only a real one (MIN_DELTA) resets the patience.
+            improved = val_loss < state["best_val_loss"]
+            real_gain = val_loss < state["best_val_loss"] - MIN_DELTA
+            state["bad_epochs"] = 0 if real_gain else state["bad_epochs"] + 1
+            if improved:
+                state["best_val_loss"], state["best_epoch"] = val_loss, epoch + 1
+                save_weights(model, run_dir / "model.safetensors")
+            state.update(epoch=epoch + 1, batch=0, loss_sum=0.0, loss_count=0)
+            checkpoint()
+            _plot(rows, run_dir / "loss.png")
+            emit("epoch_end", {**row, "best": improved})
+            if stopped == "time limit":
+                break
+            if cfg.early_stopping and state["bad_epochs"] >= cfg.early_stopping:
+                stopped = "early stopping"
+                break
+    except KeyboardInterrupt:
+        # Ctrl-C: keep what was done, so --resume picks up from this very batch.
+        state["seconds"] = time.perf_counter() - started
+        checkpoint()
+        stopped = "interrupted"
+
+    return TrainResult(
+        run_dir=run_dir,
+        epochs_done=state["epoch"],
+        best_epoch=state["best_epoch"],
+        best_val_loss=state["best_val_loss"],
+        stopped=stopped,
+        parameters=n_params,
+        seconds=state["seconds"],
+    )
+
+
+def _plot(rows: list[dict[str, float]], path: Path) -> None:
+    try:
+        from tunesmith.export.plots import plot_training
+
+        plot_training(rows, path)
+    except Exception:  # a plot must never cost a training run
+        log.warning("could not draw %s", path, exc_info=True)
