@@ -137,3 +137,18 @@ def test_python_dash_m_works() -> None:
         [sys.executable, "-m", "tunesmith", "--help"], capture_output=True, text=True, check=False
     )
     assert r.returncode == 0 and "prepare" in r.stdout
+
+
+def test_resume_keeps_the_run_options(tiny_corpus: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    args = ["--hidden-size", "24", "--embedding-dim", "8", "--num-layers", "1"]
+    r = _run("train", tiny_corpus, "--out", run, "--epochs", "1", "--sequence-length", "32", *args)
+    assert r.exit_code == 0, r.output
+    r = _run("train", tiny_corpus, "--out", run, "--resume", "--epochs", "2")
+    assert r.exit_code == 0, r.output
+    r = _run("info", run)
+    assert "hidden_size=24" in r.output and "sequence_length=32" in r.output
+    assert "epochs=2" in r.output
+    assert [ln.split("│")[2].strip() for ln in r.output.splitlines() if "epochs trained" in ln] == [
+        "2"
+    ]

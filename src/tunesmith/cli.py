@@ -204,10 +204,17 @@ def train(
       tunesmith train data/essen --out runs/essen --resume --epochs 80
       tunesmith train essen --out runs/quick --time-limit 300
     """
+    from tunesmith.checkpoint import read_run_info
     from tunesmith.config import ModelConfig, TrainConfig, load_toml
-    from tunesmith.prepare import is_prepared
 
     with user_errors():
+        if resume:  # the run keeps its options; only --epochs and --time-limit may change
+            saved = read_run_info(out)["train"]
+            train_cfg = TrainConfig.from_dict(
+                {**saved, **_overrides(epochs=epochs, time_limit=time_limit)}
+            )
+            _run_training(_prepared(data, out), out, None, train_cfg, resume=True)
+            return
         tables = load_toml(config) if config else {}
         model_cfg = ModelConfig.from_dict(
             {
@@ -240,13 +247,19 @@ def train(
                 ),
             }
         )
-        if not is_prepared(data):
-            from tunesmith.config import DataConfig
+        _run_training(_prepared(data, out), out, model_cfg, train_cfg, overwrite=overwrite)
 
-            console.print(f"{data} is not a prepared corpus: preparing it into {out / 'data'}")
-            _print_report(_run_prepare([data], out / "data", DataConfig()))
-            data = str(out / "data")
-        _run_training(data, out, model_cfg, train_cfg, resume=resume, overwrite=overwrite)
+
+def _prepared(data: str, out: Path) -> str:
+    """DATA itself if it is a prepared corpus, else music to prepare into OUT/data first."""
+    from tunesmith.config import DataConfig
+    from tunesmith.prepare import is_prepared
+
+    if is_prepared(data):
+        return data
+    console.print(f"{data} is not a prepared corpus: preparing it into {out / 'data'}")
+    _print_report(_run_prepare([data], out / "data", DataConfig()))
+    return str(out / "data")
 
 
 def _run_training(data, out, model_cfg, train_cfg, **kwargs) -> None:

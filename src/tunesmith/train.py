@@ -129,15 +129,13 @@ def train_model(
     """Train a model on a prepared corpus, writing checkpoints and metrics to ``run_dir``.
 
     :param resume: continue the run in ``run_dir`` from ``run_dir/last``; its configs are
-        kept, except ``epochs`` and ``time_limit`` which may be raised.
+        kept, except ``epochs`` and ``time_limit``, taken from ``train_config`` if given.
     :param overwrite: replace an existing run in ``run_dir`` instead of refusing.
     :param on_event: called with ("epoch_start" | "batch" | "epoch_end" | "saved", data).
     """
     emit = on_event or (lambda kind, data: None)
     run_dir = Path(run_dir)
     corpus = Corpus.open(data_dir)
-    model_config = model_config or ModelConfig()
-    train_config = train_config or TrainConfig()
 
     # ---- the run folder: new, replaced, or resumed
     if resume:
@@ -146,13 +144,17 @@ def train_model(
             raise CheckpointError(f"{run_dir}: was trained on data prepared with other options")
         model_config = ModelConfig.from_dict(info["model"])
         saved = TrainConfig.from_dict(info["train"])
-        saved.epochs, saved.time_limit = train_config.epochs, train_config.time_limit
+        if train_config is not None:
+            saved.epochs, saved.time_limit = train_config.epochs, train_config.time_limit
+            write_json(run_dir / "config.json", {**info, "train": saved.to_dict()})
         train_config = saved
     elif (run_dir / "config.json").exists() and not overwrite:
         raise CheckpointError(
             f"{run_dir}: a run is already there; use --resume to continue it, "
             "--overwrite to replace it, or another --out"
         )
+    model_config = model_config or ModelConfig()
+    train_config = train_config or TrainConfig()
     model_config.validate()
     train_config.validate()
     cfg = train_config
@@ -214,7 +216,8 @@ def train_model(
 
     # ---- the loop
     model.train()
-    started = time.perf_counter() - state["seconds"]
+    session = time.perf_counter()  # --time-limit counts this session's time
+    started = session - state["seconds"]  # "seconds" counts the whole run's
     stopped = "epochs"
     metrics_path = run_dir / "metrics.csv"
     try:
@@ -257,7 +260,7 @@ def train_model(
                 if cfg.save_every and state["step"] % cfg.save_every == 0:
                     state["seconds"] = time.perf_counter() - started
                     checkpoint()
-                if cfg.time_limit and time.perf_counter() - started > cfg.time_limit:
+                if cfg.time_limit and time.perf_counter() - session > cfg.time_limit:
                     stopped = "time limit"
                     break
 
