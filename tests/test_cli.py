@@ -126,7 +126,9 @@ def test_corrupt_weights_are_reported(tiny_run: Path, tmp_path: Path) -> None:
     assert r.exit_code == 1 and "damaged" in r.output
 
 
-@pytest.mark.parametrize("command", ["prepare", "train", "generate", "info"])
+@pytest.mark.parametrize(
+    "command", ["prepare", "inspect", "train", "generate", "render", "evaluate", "info"]
+)
 def test_every_command_has_help_with_examples(command: str) -> None:
     r = _run(command, "--help")
     assert r.exit_code == 0 and "Examples" in r.output
@@ -152,3 +154,12 @@ def test_resume_keeps_the_run_options(tiny_corpus: Path, tmp_path: Path) -> None
     assert [ln.split("│")[2].strip() for ln in r.output.splitlines() if "epochs trained" in ln] == [
         "2"
     ]
+
+
+def test_inspect_shows_parts_key_and_tokens(nottingham_midi: Path) -> None:
+    r = _run("inspect", nottingham_midi / "ashover1.mid", "--bars", "2")
+    assert r.exit_code == 0, r.output
+    assert "track 0" in r.output and "←" in r.output and "3/4" in r.output
+    assert "bar   2:" in r.output and "G major" in r.output  # ashover1 is in G
+    r = _run("inspect", nottingham_midi / "ashover1.mid", "--tune", "5")
+    assert r.exit_code == 2 and "--tune 5" in r.output

@@ -187,3 +187,25 @@ def test_parallel_and_serial_agree(tmp_path: Path, cache: Path, nottingham_midi:
     assert np.array_equal(t1, t2)
     assert v1.tokens == v2.tokens
     assert m1["pieces"] == m2["pieces"]
+
+
+def test_a_file_that_takes_too_long_is_skipped_and_tried_again_later(
+    tmp_path: Path, midi_sample: Path
+) -> None:
+    """The per-file time limit skips a slow file without stopping the run, and does not
+    remember the skip: with time to spare the same file is read next time."""
+    import music21
+
+    chorale = next(iter(music21.corpus.getComposer("bach")))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / chorale.name).symlink_to(chorale)  # music21 needs ~0.1 s for it
+    midi = sorted(midi_sample.glob("*.mid"))[0]
+    (folder / midi.name).symlink_to(midi)  # symusic needs ~1 ms
+    report = prepare_corpus([str(folder)], tmp_path / "a", jobs=1, time_limit=0.02)
+    assert report.kept == 1
+    assert [r for _, r in report.skipped] == [
+        "took longer than 0.02 s to read (--time-limit-per-file)"
+    ]
+    report = prepare_corpus([str(folder)], tmp_path / "b", jobs=1)
+    assert report.kept == 2 and not report.skipped

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from tunesmith import __version__
-from tunesmith.errors import TunesmithError
+from tunesmith.errors import ConfigError, TunesmithError
 
 app = typer.Typer(
     name="tunesmith",
@@ -94,13 +94,16 @@ def prepare(
     cache: bool = typer.Option(
         True, help="Reuse melodies read before (cache in ~/.cache/tunesmith)."
     ),
+    time_limit_per_file: float = typer.Option(
+        60.0, help="Skip a file or tune that takes longer to read (seconds; 0 = no limit)."
+    ),
 ) -> None:
     """Read music and write a prepared, encoded corpus.
 
     [bold]Examples[/]
 
       tunesmith prepare essen --out data/essen
-      tunesmith prepare ~/midi/folk song.mid --out data/mine --melody skyline
+      tunesmith prepare ~/midi tune.mid --out data/mine --melody skyline
       tunesmith prepare chorales oneills --out data/mix --limit 500
     """
     from tunesmith.config import DataConfig
@@ -115,7 +118,14 @@ def prepare(
             }
         )
         report = _run_prepare(
-            sources, out, config, jobs=jobs, limit=limit, strict=strict, use_cache=cache
+            sources,
+            out,
+            config,
+            jobs=jobs,
+            limit=limit,
+            strict=strict,
+            use_cache=cache,
+            time_limit=time_limit_per_file,
         )
         _print_report(report)
 
@@ -296,6 +306,7 @@ def _run_training(data, out, model_cfg, train_cfg, **kwargs) -> None:
     )
     if result.stopped == "interrupted":
         console.print("interrupted: continue with the same command and --resume")
+        raise typer.Exit(130)  # the shell's code for a run stopped by Ctrl-C
 
 
 # ---------------------------------------------------------------------------- generate
@@ -324,6 +335,9 @@ def generate(
     instrument: str = typer.Option("piano", help="General MIDI name or program number."),
     seed: int = typer.Option(None, help="Random seed, for the same output again."),
     prefix: str = typer.Option("melody", help="File name prefix."),
+    audio: bool = typer.Option(False, "--audio", help="Also render a WAV with FluidSynth."),
+    score: bool = typer.Option(False, "--score", help="Also write MusicXML and an engraved SVG."),
+    soundfont: Path = typer.Option(None, help="SoundFont for --audio [default: the system's]."),
     device: str = typer.Option("cpu", help="cpu is fastest for one melody at a time."),
 ) -> None:
     """Generate melodies as MIDI files, each with a piano-roll PNG beside it.
@@ -333,6 +347,7 @@ def generate(
       tunesmith generate runs/essen --out out/
       tunesmith generate runs/essen --seed-notes "C4 D4 E4" --key G --bars 16 --num 8
       tunesmith generate runs/essen --primer tune.mid --temperature 0.8 --top-p 0.95
+      tunesmith generate runs/essen --num 1 --audio --score --instrument flute
     """
     from tunesmith.generate import GenerateOptions
     from tunesmith.generate import generate as run_generate
@@ -353,13 +368,152 @@ def generate(
             seed=seed,
             prefix=prefix,
             device=device,
+            audio=audio,
+            score=score,
+            soundfont=str(soundfont) if soundfont else None,
         )
         results = run_generate(run, out, options)
     for r in results:
-        console.print(f"[bold]{r.midi}[/]  {r.summary}", highlight=False)
+        extra = "".join(f" + {p.suffix[1:]}" for p in (r.wav, r.musicxml, r.svg) if p)
+        console.print(f"[bold]{r.midi}[/]{extra}  {r.summary}", highlight=False)
+    if results and results[0].warning:
+        err_console.print(f"[yellow]no audio:[/] {results[0].warning}", highlight=False)
     if results:
         console.print(
             f"piano rolls beside them (.png); random seed {results[0].melody.meta['seed']}"
+        )
+
+
+# ------------------------------------------------------------------------------ render
+
+
+@app.command()
+def render(
+    midi: Path = typer.Argument(..., help="A MIDI file."),
+    out: Path = typer.Option(None, "--out", "-o", help="WAV to write [default: beside it]."),
+    soundfont: Path = typer.Option(None, help="SoundFont [default: the system's GM one]."),
+) -> None:
+    """Render a MIDI file to WAV audio with FluidSynth.
+
+    [bold]Examples[/]
+
+      tunesmith render out/melody-01.mid
+      tunesmith render out/melody-01.mid --out song.wav --soundfont ~/sf2/MuseScore.sf2
+    """
+    from tunesmith.export.audio import render_wav
+
+    with user_errors():
+        wav = render_wav(midi, out, soundfont=soundfont)
+    console.print(f"[bold]{wav}[/]")
+
+
+# ---------------------------------------------------------------------------- evaluate
+
+
+@app.command()
+def evaluate(
+    run: Path = typer.Argument(..., help="A run folder written by 'tunesmith train'."),
+    data: Path = typer.Option(None, help="Prepared corpus [default: the run's own]."),
+    samples: int = typer.Option(100, help="Melodies to generate and compare."),
+    length: int = typer.Option(
+        0, help="Steps per melody [default: the lengths of held-out pieces, drawn at random]."
+    ),
+    seed: int = typer.Option(0, help="Random seed for the samples."),
+    out: Path = typer.Option(None, "--out", "-o", help="Report folder [default: RUN/eval]."),
+) -> None:
+    """Judge a run: held-out prediction, musical statistics, copying.
+
+    Held-out loss, perplexity and accuracy (by onsets, holds and rests, beside always-hold
+    and bigram references); generated vs held-out music on musical statistics; copying
+    from the training set. Writes report.md, report.json and features.png.
+
+    [bold]Examples[/]
+
+      tunesmith evaluate runs/essen
+      tunesmith evaluate runs/essen --samples 200 --length 512 --out reports/essen
+    """
+    from tunesmith.evaluate import evaluate_run, report_markdown, write_report
+
+    if not 1 <= samples <= 10_000 or not (length == 0 or 16 <= length <= 100_000):
+        err_console.print("[bold red]error:[/] --samples must be 1-10000, --length 0 or 16-100000")
+        raise typer.Exit(2)
+    with user_errors():
+        report = evaluate_run(
+            run,
+            data,
+            samples=samples,
+            length=length,
+            seed=seed,
+            on_progress=lambda what: console.print(f"[dim]{what} ...[/]"),
+        )
+        folder = write_report(report, out or run / "eval")
+    console.print(report_markdown(report).split("![features]")[0], highlight=False)
+    console.print(f"report: [bold]{folder / 'report.md'}[/] (and report.json, features.png)")
+
+
+# ----------------------------------------------------------------------------- inspect
+
+
+@app.command()
+def inspect(
+    file: Path = typer.Argument(..., help="A MIDI, MusicXML, Kern or ABC file."),
+    tune: int = typer.Option(1, help="Which tune of an ABC tune book."),
+    bars: int = typer.Option(4, help="Bars of the encoding to show."),
+    melody: str = typer.Option("highest-mean", help="Melody extraction: highest-mean or skyline."),
+) -> None:
+    """Show what tunesmith sees in a file: parts, key, metre, tempo, the melody and its tokens.
+
+    [bold]Examples[/]
+
+      tunesmith inspect song.mid
+      tunesmith inspect tunes.abc --tune 3 --bars 8
+    """
+    from tunesmith.config import DataConfig
+    from tunesmith.encodings import get_encoding
+    from tunesmith.extract import choose_part, extract_melody
+    from tunesmith.keys import pitch_name
+    from tunesmith.sources import find_items, read_item
+
+    with user_errors():
+        items = find_items([str(file)])
+        if not 1 <= tune <= len(items):
+            raise ConfigError(f"--tune {tune}: {file} holds {len(items)} tune(s)")
+        piece = read_item(items[tune - 1])
+        config = DataConfig.from_dict({"melody": melody})
+        chosen, why = choose_part(piece) if melody == "highest-mean" else (None, "skyline")
+        result = extract_melody(piece, config)
+    table = Table(title=f"{piece.name}  ({len(items)} tune(s) in the file)")
+    for column in ("part", "notes", "range", "mean pitch", "drums", "melody"):
+        table.add_column(column)
+    for part in piece.parts:
+        pitches = [p for _, _, p in part.notes]
+        span = f"{pitch_name(min(pitches))}-{pitch_name(max(pitches))}" if pitches else "-"
+        table.add_row(
+            part.name,
+            str(len(part.notes)),
+            span,
+            f"{part.mean_pitch:.1f}",
+            "yes" if part.is_drum else "",
+            "←" if part is chosen else "",
+        )
+    console.print(table)
+    stated = (
+        piece.key.name
+        if piece.key
+        else (f"tonic {pitch_name(piece.tonic)[:-1]}" if piece.tonic is not None else "none")
+    )
+    shift = result.meta.get("transposed", 0)
+    found = result.key.transpose(-shift).name if result.key else "?"
+    console.print(f"key stated: {stated}; found: {found}; transposed by {shift} semitones")
+    console.print(
+        f"time signature {piece.time_signature[0]}/{piece.time_signature[1]}, "
+        f"tempo {piece.tempo:g} bpm; melody: {why}; {len(result.notes)} notes"
+    )
+    tokens = get_encoding(config).encode(result)
+    per_bar = result.steps_per_bar
+    for b in range(min(bars, -(-len(tokens) // per_bar))):
+        console.print(
+            f"bar {b + 1:>3}: " + " ".join(tokens[b * per_bar : (b + 1) * per_bar]), highlight=False
         )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -13,15 +14,19 @@ from tunesmith.config import read_json
 from tunesmith.device import pick_device
 from tunesmith.encodings import END, get_encoding
 from tunesmith.errors import ConfigError, EncodingError
+from tunesmith.export.audio import AudioUnavailable, find_soundfont, render_wav
 from tunesmith.export.instruments import parse_instrument
 from tunesmith.export.midi import write_midi
 from tunesmith.export.pianoroll import write_pianoroll
+from tunesmith.export.score import write_musicxml, write_svg
 from tunesmith.keys import Key, find_key, pitch_name
 from tunesmith.melody import Melody
 from tunesmith.prompt import parse_seed, read_primer
 from tunesmith.sample import check_sampling, sample_ids
 
 MAX_LENGTH = 100_000
+# Output names stay inside --out: no separators, no "..", no hidden files.
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
 
 
 @dataclass
@@ -42,6 +47,9 @@ class GenerateOptions:
     seed: int | None = None  # random seed; None draws one (and reports it)
     prefix: str = "melody"
     device: str = "cpu"
+    audio: bool = False  # also a WAV (FluidSynth) beside each MIDI
+    score: bool = False  # also MusicXML and an engraved SVG of the first page
+    soundfont: str | None = None
 
 
 @dataclass
@@ -49,6 +57,10 @@ class Generated:
     midi: Path
     pianoroll: Path
     melody: Melody
+    wav: Path | None = None
+    musicxml: Path | None = None
+    svg: Path | None = None
+    warning: str | None = None  # why a WAV asked for could not be made
 
     @property
     def summary(self) -> str:
@@ -76,6 +88,12 @@ def _check(options: GenerateOptions) -> None:
         raise ConfigError(f"--bars must be between 1 and {MAX_LENGTH // 64} (got {options.bars})")
     if options.tempo is not None and not 10 <= options.tempo <= 400:
         raise ConfigError(f"--tempo must be between 10 and 400 bpm (got {options.tempo:g})")
+    if not _SAFE_NAME.fullmatch(options.prefix):
+        msg = (
+            f"--prefix {options.prefix!r} must be a plain file name (letters, digits, "
+            "'.', '_', '-'), not a path"
+        )
+        raise ConfigError(msg)
     if options.seed_notes is not None and options.primer:
         raise ConfigError("give --seed-notes or --primer, not both")
 
@@ -160,7 +178,10 @@ def generate(run_dir: str | Path, out_dir: str | Path, options: GenerateOptions)
     # ---- decode, put in key and tempo, write
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    results = []
+    results: list[Generated] = []
+    audio_missing: str | None = None
+    if options.audio and options.soundfont:
+        find_soundfont(options.soundfont)  # a wrong --soundfont is a mistake, not a gap
     for i, (row, key, shift) in enumerate(zip(ids, keys, shifts, strict=True), start=1):
         melody = encoding.decode(vocab.decode(row[1:]))
         key = key or find_key(melody.pitches, [n.duration for n in melody.notes])
@@ -169,7 +190,17 @@ def generate(run_dir: str | Path, out_dir: str | Path, options: GenerateOptions)
         melody.name = f"{options.prefix}-{i:02d}"
         midi = write_midi(melody, out_dir / f"{melody.name}.mid", program=program)
         png = write_pianoroll(melody, out_dir / f"{melody.name}.png")
-        results.append(Generated(midi, png, melody))
+        result = Generated(midi, png, melody)
+        if options.score:
+            result.musicxml = write_musicxml(melody, out_dir / f"{melody.name}.musicxml")
+            result.svg = write_svg(result.musicxml, out_dir / f"{melody.name}.svg")
+        if options.audio and not audio_missing:
+            try:
+                result.wav = render_wav(midi, soundfont=options.soundfont)
+            except AudioUnavailable as exc:  # the MIDI is written; say once what to install
+                audio_missing = str(exc)
+        result.warning = audio_missing
+        results.append(result)
     for r in results:
         r.melody.meta["seed"] = seed
     return results

@@ -10,12 +10,15 @@ A prepared corpus is a folder:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
+import signal
+import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -36,6 +39,9 @@ from tunesmith.sources import Item, find_items, read_item
 log = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int], None]
+
+#: Seconds one file or tune may take to read; music21 needs well under one for most.
+DEFAULT_TIME_LIMIT = 60.0
 
 
 @dataclass
@@ -58,11 +64,43 @@ class PrepareReport:
         return Counter(reason.split(" (")[0] for _, reason in self.skipped)
 
 
-def _read_one(item: Item, config: DataConfig) -> dict[str, Any]:
+class _TimeUp(BaseException):
+    """Raised by the alarm; a BaseException so that a reader's ``except Exception`` cannot
+    swallow it."""
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float) -> Iterator[None]:
+    """Interrupt the block after ``seconds`` (in a process's main thread on Unix; elsewhere
+    the block simply runs to its end)."""
+    usable = seconds > 0 and hasattr(signal, "setitimer")
+    usable = usable and threading.current_thread() is threading.main_thread()
+    if not usable:
+        yield
+        return
+
+    def alarm(signum: int, frame: Any) -> None:
+        raise _TimeUp
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _read_one(item: Item, config: DataConfig, time_limit: float = 0) -> dict[str, Any]:
     """Read and extract one item; a failure becomes a skip entry, never an exception."""
     try:
-        melody = extract_melody(read_item(item), config)
+        with _deadline(time_limit):
+            melody = extract_melody(read_item(item), config)
         return {"melody": melody.to_dict()}
+    except _TimeUp:
+        # Marked to be tried again next time: a busy machine is no fault of the file.
+        msg = f"took longer than {time_limit:g} s to read (--time-limit-per-file)"
+        return {"skip": msg, "retry": True}
     except SourceError as exc:
         reason = str(exc)
         prefix = f"{item.label}: "
@@ -74,8 +112,8 @@ def _read_one(item: Item, config: DataConfig) -> dict[str, Any]:
         return {"skip": f"unreadable ({type(exc).__name__}: {exc})"}
 
 
-def _read_chunk(items: list[Item], config: DataConfig) -> list[dict[str, Any]]:
-    return [_read_one(item, config) for item in items]
+def _read_chunk(items: list[Item], config: DataConfig, time_limit: float) -> list[dict[str, Any]]:
+    return [_read_one(item, config, time_limit) for item in items]
 
 
 def read_melodies(
@@ -85,9 +123,12 @@ def read_melodies(
     jobs: int = 0,
     cache: MelodyCache | None = None,
     strict: bool = False,
+    time_limit: float = 0,
     on_progress: ProgressFn | None = None,
 ) -> tuple[list[Melody], list[tuple[str, str]], int]:
     """Read every item, in parallel processes, taking what the cache already holds.
+
+    :param time_limit: seconds one file or tune may take before it is skipped (0 = none).
 
     :return: melodies in item order, skips as (item label, reason), count served from cache.
     :raise SourceError: with ``strict``, at the first item that cannot be used.
@@ -107,7 +148,8 @@ def read_melodies(
     def store(i: int, entry: dict[str, Any]) -> None:
         nonlocal done
         entries[i] = entry
-        cache.put(keys[i], entry)
+        if not entry.get("retry"):
+            cache.put(keys[i], entry)
         done += 1
         if strict and "skip" in entry:
             raise SourceError(f"{items[i].label}: {entry['skip']}")
@@ -117,14 +159,16 @@ def read_melodies(
     jobs = jobs or os.cpu_count() or 1
     if jobs == 1 or len(todo) < 8:
         for i in todo:
-            store(i, _read_one(items[i], config))
+            store(i, _read_one(items[i], config, time_limit))
     else:
         # Small chunks keep the progress bar moving and the two cores evenly loaded.
         size = max(1, min(32, len(todo) // (jobs * 8)))
         chunks = [todo[k : k + size] for k in range(0, len(todo), size)]
         # spawn, not fork: the parent may hold torch's thread pools, which fork copies unsafely.
         with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-            futures = [pool.submit(_read_chunk, [items[i] for i in c], config) for c in chunks]
+            futures = [
+                pool.submit(_read_chunk, [items[i] for i in c], config, time_limit) for c in chunks
+            ]
             try:
                 for chunk, fut in zip(chunks, futures, strict=True):
                     for i, entry in zip(chunk, fut.result(), strict=True):
@@ -160,6 +204,7 @@ def prepare_corpus(
     strict: bool = False,
     use_cache: bool = True,
     limit: int = 0,
+    time_limit: float = DEFAULT_TIME_LIMIT,
     on_progress: ProgressFn | None = None,
 ) -> PrepareReport:
     """Read ``sources`` and write a prepared corpus to ``out``.
@@ -168,6 +213,7 @@ def prepare_corpus(
     unchanged, and a corpus folder already built from the same input is left as it is.
 
     :param limit: use only the first ``limit`` files or tunes (0 = all).
+    :param time_limit: seconds one file or tune may take before it is skipped (0 = none).
     :raise CorpusError: when no piece at all could be used.
     """
     config = config or DataConfig()
@@ -197,7 +243,13 @@ def prepare_corpus(
             return report
 
     melodies, skipped, from_cache = read_melodies(
-        items, config, jobs=jobs, cache=cache, strict=strict, on_progress=on_progress
+        items,
+        config,
+        jobs=jobs,
+        cache=cache,
+        strict=strict,
+        time_limit=time_limit,
+        on_progress=on_progress,
     )
     if not melodies:
         why = "; ".join(f"{label}: {reason}" for label, reason in skipped[:3])

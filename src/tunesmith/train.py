@@ -48,6 +48,9 @@ METRICS = [
     "seconds",
 ]
 
+#: A loss above this (nats per token) has diverged: guessing uniformly costs log(vocab), ~4.
+DIVERGED = 1e4
+
 #: Validation gains smaller than this (nats per token) do not reset early stopping.
 MIN_DELTA = 1e-4
 
@@ -247,7 +250,7 @@ def train_model(
                     nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
                 optimizer.step()
                 value = loss.item()
-                if not math.isfinite(value):
+                if not math.isfinite(value) or value > DIVERGED:
                     raise TrainingError(
                         f"the loss became {value} at step {state['step']}; the last good "
                         f"checkpoint is in {run_dir / 'last'}; try a lower --learning-rate"
@@ -280,7 +283,7 @@ def train_model(
                 "step": state["step"],
                 "train_loss": round(train_loss, 5),
                 "val_loss": round(val_loss, 5),
-                "val_perplexity": round(math.exp(val_loss), 4),
+                "val_perplexity": round(math.exp(min(val_loss, 700.0)), 4),
                 "val_accuracy": round(val_acc, 5),
                 "lr": optimizer.param_groups[0]["lr"],
                 "tokens_per_s": round(epoch_tokens / max(elapsed, 1e-9)),

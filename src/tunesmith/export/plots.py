@@ -27,6 +27,18 @@ def _column(rows: Sequence[Mapping[str, float]], key: str) -> list[float]:
     return values
 
 
+def _exp(x):
+    import numpy as np
+
+    return np.exp(np.clip(x, -50, 50))
+
+
+def _log(x):
+    import numpy as np
+
+    return np.log(np.clip(x, 1e-12, None))
+
+
 def plot_training(rows: Sequence[Mapping[str, float]], path: str | Path) -> Path:
     """Plot per-epoch metrics: losses on the left, learning rate (log scale) on the right.
 
@@ -75,7 +87,12 @@ def plot_training(rows: Sequence[Mapping[str, float]], path: str | Path) -> Path
                 label=label,
             )
         loss_ax.legend(fontsize=8, frameon=False)
+        # Perplexity is exp(loss): the same curve read on a second scale.
+        ppl_ax = loss_ax.secondary_yaxis("right", functions=(_exp, _log))
+        ppl_ax.set_ylabel("perplexity", fontsize=9)
+        ppl_ax.tick_params(labelsize=8)
     loss_ax.set_xlabel("epoch", fontsize=9)
+    loss_ax.set_ylabel("cross-entropy (nats per token)", fontsize=9)
 
     if not any(not math.isnan(v) for v in lrs):
         lr_ax.text(0.5, 0.5, "no learning rate recorded", ha="center", va="center", color="#777777")
@@ -94,4 +111,40 @@ def plot_training(rows: Sequence[Mapping[str, float]], path: str | Path) -> Path
         ax.grid(color="#eeeeee", linewidth=0.6)
         for spine in ("top", "right"):
             ax.spines[spine].set_visible(False)
+    return save_figure(fig, path)
+
+
+def plot_features(features: Mapping[str, tuple[Sequence[float], Sequence[float]]], path) -> Path:
+    """Small multiples: for each feature, generated vs held-out histograms (normalised).
+
+    :param features: name -> (generated histogram, held-out histogram).
+    """
+    names = list(features)
+    cols = 4
+    rows = max(1, math.ceil(len(names) / cols))
+    fig = Figure(figsize=(12, 2.6 * rows), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows, cols, squeeze=False).flatten()
+    for ax, name in zip(axes, names, strict=False):
+        generated, held_out = features[name]
+        for values, color, label, offset in (
+            (held_out, _TRAIN_COLOR, "held-out", -0.2),
+            (generated, _VAL_COLOR, "generated", 0.2),
+        ):
+            total = sum(values) or 1.0
+            ax.bar(
+                [i + offset for i in range(len(values))],
+                [v / total for v in values],
+                width=0.4,
+                color=color,
+                label=label,
+            )
+        ax.set_title(name, loc="left", fontsize=10)
+        ax.tick_params(labelsize=7)
+        for spine in ("top", "right"):
+            ax.spines[spine].set_visible(False)
+    for ax in axes[len(names) :]:
+        ax.set_visible(False)
+    if names:
+        axes[0].legend(fontsize=8, frameon=False)
     return save_figure(fig, path)

@@ -1,0 +1,77 @@
+"""Scores: a melody as MusicXML (music21) and the first page engraved as SVG (verovio)."""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+from pathlib import Path
+
+from tunesmith.errors import TunesmithError
+from tunesmith.melody import Melody
+
+
+def melody_to_stream(melody: Melody):
+    """A music21 Score with one part: key, time signature, tempo, notes and rests."""
+    from music21 import key, metadata, meter, note, stream, tempo
+
+    spq = melody.steps_per_quarter
+    part = stream.Part()
+    if melody.key is not None:
+        tonic = melody.key.name.split()[0].replace("b", "-")
+        part.append(
+            key.Key(tonic if melody.key.mode == "major" else tonic.lower(), melody.key.mode)
+        )
+    part.append(meter.TimeSignature(f"{melody.time_signature[0]}/{melody.time_signature[1]}"))
+    part.append(tempo.MetronomeMark(number=round(melody.tempo)))
+    cursor = 0
+    for n in melody.notes:
+        if n.start > cursor:
+            part.append(note.Rest(quarterLength=Fraction(n.start - cursor, spq)))
+        part.append(note.Note(n.pitch, quarterLength=Fraction(n.duration, spq)))
+        cursor = n.end
+    if melody.length > cursor:
+        part.append(note.Rest(quarterLength=Fraction(melody.length - cursor, spq)))
+    score = stream.Score([part])
+    score.metadata = metadata.Metadata(
+        title=melody.name or "tunesmith melody", composer="tunesmith"
+    )
+    return score.makeNotation()
+
+
+def write_musicxml(melody: Melody, path: str | Path) -> Path:
+    """Write the melody as MusicXML; ties, bars and beams are made by music21."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.musicxml")
+    try:
+        melody_to_stream(melody).write("musicxml", fp=str(tmp))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_svg(musicxml: str | Path, path: str | Path, *, page: int = 1) -> Path:
+    """Engrave a page of a MusicXML file as SVG with verovio."""
+    try:
+        import verovio
+    except ImportError as exc:  # pragma: no cover - verovio is a dependency
+        raise TunesmithError("engraving needs verovio: pip install verovio") from exc
+    toolkit = verovio.toolkit()
+    toolkit.setOptions(
+        {
+            "pageWidth": 2100,
+            "pageHeight": 2970,
+            "scale": 40,
+            "adjustPageHeight": True,
+            "footer": "none",
+        }
+    )
+    if not toolkit.loadFile(str(musicxml)):
+        raise TunesmithError(f"{musicxml}: verovio could not read it")
+    svg = toolkit.renderToSVG(page)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(svg, encoding="utf-8")
+    os.replace(tmp, path)
+    return path

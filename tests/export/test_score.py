@@ -1,0 +1,38 @@
+"""Scores: MusicXML that parses back with the same notes, and an engraved SVG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from music21 import converter, key, meter, tempo
+
+from tunesmith.export.score import write_musicxml, write_svg
+from tunesmith.generate import GenerateOptions, generate
+from tunesmith.keys import Key
+from tunesmith.melody import Melody, Note
+
+
+def test_musicxml_round_trip(tmp_path: Path) -> None:
+    # A note across the bar line (tied in the score), a rest, a dotted note, 3/4 in G.
+    notes = [Note(67, 0, 4), Note(69, 4, 2), Note(71, 6, 10), Note(74, 20, 6), Note(72, 26, 2)]
+    melody = Melody(notes, length=32, key=Key(7, "major"), time_signature=(3, 4), tempo=96)
+    path = write_musicxml(melody, tmp_path / "m.musicxml")
+    score = converter.parse(path).stripTies()
+    got = [
+        (n.pitch.midi, float(n.offset) * 4, float(n.quarterLength) * 4)
+        for n in score.flatten().notes
+    ]
+    assert got == [(n.pitch, n.start, n.duration) for n in notes]
+    flat = score.flatten()
+    assert flat.getElementsByClass(key.KeySignature)[0].sharps == 1
+    assert flat.getElementsByClass(meter.TimeSignature)[0].ratioString == "3/4"
+    assert flat.getElementsByClass(tempo.MetronomeMark)[0].number == 96
+    svg = write_svg(path, tmp_path / "m.svg")
+    assert "<svg" in svg.read_text()[:500]
+
+
+def test_generate_with_score(tiny_run: Path, tmp_path: Path) -> None:
+    [g] = generate(tiny_run, tmp_path, GenerateOptions(num=1, bars=2, key="F", score=True))
+    parsed = converter.parse(g.musicxml).stripTies()
+    assert [n.pitch.midi for n in parsed.flatten().notes] == g.melody.pitches
+    assert g.svg is not None and g.svg.exists()

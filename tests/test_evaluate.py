@@ -1,0 +1,38 @@
+"""Evaluating a trained run end to end on real music."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from tunesmith.cli import app
+from tunesmith.evaluate import evaluate_run, write_report
+from tunesmith.stats import FEATURES
+
+
+def test_evaluate_report(tiny_run: Path, tmp_path: Path) -> None:
+    report = evaluate_run(tiny_run, samples=6, seed=1)
+    p = report["prediction"]
+    assert p["loss"] > 0 and 0 <= p["accuracy"] <= 1
+    assert abs(p["onset_share"] + p["hold_share"] + p.get("rest_share", 0) - 1) < 0.05
+    # Always predicting a hold is right exactly as often as holds occur.
+    assert abs(p["always_hold_accuracy"] - p["hold_share"]) < 1e-9
+    assert set(report["features"]) == set(FEATURES)
+    for f in report["features"].values():
+        assert 0 <= f["overlap"] <= 1 and 0 <= f["reference_overlap"] <= 1
+    c = report["copying"]
+    assert len(c["longest_steps"]) == 6 and 0 <= c["share_two_bars"] <= 1
+    out = write_report(report, tmp_path / "eval")
+    assert {"report.md", "report.json", "features.png"} <= {f.name for f in out.iterdir()}
+    assert "always hold" in (out / "report.md").read_text()
+
+
+def test_evaluate_command(tiny_run: Path, tmp_path: Path) -> None:
+    r = CliRunner().invoke(
+        app, ["evaluate", str(tiny_run), "--samples", "4", "--out", str(tmp_path / "e")]
+    )
+    assert r.exit_code == 0, r.output
+    assert "share of reference" in r.output and (tmp_path / "e" / "report.md").exists()
+    r = CliRunner().invoke(app, ["evaluate", str(tmp_path), "--samples", "4"])
+    assert r.exit_code == 1 and "not a tunesmith run" in r.output

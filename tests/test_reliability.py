@@ -1,0 +1,280 @@
+"""Bad files, killed runs, hostile inputs: nothing crashes, nothing is lost, nothing runs."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import NOTTINGHAM_ABC
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from symusic import Note, Score, Tempo, Track
+from typer.testing import CliRunner
+
+from tunesmith.cli import app
+from tunesmith.config import DataConfig
+from tunesmith.errors import CheckpointError, ConfigError
+from tunesmith.generate import GenerateOptions, generate
+from tunesmith.prepare import prepare_corpus, read_melodies
+from tunesmith.sources import find_items
+from tunesmith.train import TrainingError, train_model
+
+SUFFIXES = [".mid", ".abc", ".krn", ".xml", ".musicxml", ".mxl"]
+
+
+def _accounted(folder: Path, **kwargs) -> tuple[int, int, int]:
+    """Read every file under ``folder``; check each item is kept or skipped with a reason."""
+    items = find_items([str(folder)])
+    melodies, skipped, _ = read_melodies(items, DataConfig(), jobs=1, time_limit=20, **kwargs)
+    assert len(melodies) + len(skipped) == len(items)
+    assert all(reason for _, reason in skipped)
+    labels = {label.split("#")[0] for label, _ in skipped} | {
+        m.source.split("#")[0] for m in melodies
+    }
+    assert labels == {str(p) for p in folder.iterdir()}  # every file counted
+    return len(items), len(melodies), len(skipped)
+
+
+# ------------------------------------------------------------------------------ bad input
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.binary(max_size=600), suffix=st.sampled_from(SUFFIXES), text=st.booleans())
+def test_random_bytes_are_skipped_with_a_reason(tmp_path_factory, data, suffix, text) -> None:
+    folder = tmp_path_factory.mktemp("fuzz")
+    body = data.decode("latin-1") if text else data
+    if text and suffix == ".abc":
+        body = "X:1\nK:C\n" + body  # reach the tune parser, not only the splitter
+    path = folder / f"random{suffix}"
+    if isinstance(body, str):
+        path.write_text(body, encoding="latin-1")
+    else:
+        path.write_bytes(body)
+    _accounted(folder)
+
+
+def _mutate(data: bytes, rng: random.Random) -> bytes:
+    kind = rng.choice(["truncate", "flip", "splice"])
+    b = bytearray(data)
+    if kind == "truncate":
+        return bytes(b[: rng.randrange(len(b))])
+    if kind == "flip":
+        for _ in range(rng.randrange(1, 30)):
+            b[rng.randrange(len(b))] ^= 1 << rng.randrange(8)
+        return bytes(b)
+    cut = rng.randrange(len(b))
+    return bytes(b[:cut] + bytes(rng.randrange(256) for _ in range(50)) + b[cut:])
+
+
+def test_mutated_real_files_never_stop_a_run(tmp_path: Path, nottingham_midi: Path) -> None:
+    """Truncated, bit-flipped and spliced copies of real MIDI, ABC, Kern and MusicXML."""
+    import music21
+
+    rng = random.Random(20261122)
+    originals = sorted(nottingham_midi.glob("*.mid"))[:60]
+    originals += sorted(NOTTINGHAM_ABC.glob("*.abc"))[:2]
+    corpus = Path(music21.__file__).parent / "corpus"
+    originals += [corpus / "bach" / "bwv277.krn", corpus / "bach" / "bwv1.6.mxl"]
+    for i, original in enumerate(originals):
+        data = original.read_bytes()
+        if original.suffix == ".abc":  # a few tunes of the book keep it quick
+            data = data[:3000]
+        (tmp_path / f"m{i:03d}{original.suffix}").write_bytes(_mutate(data, rng))
+    items, _, skipped = _accounted(tmp_path)
+    assert items >= len(originals) and skipped > 0
+
+
+@pytest.mark.parametrize("suffix", SUFFIXES)
+def test_empty_files_are_skipped(tmp_path: Path, suffix: str) -> None:
+    (tmp_path / f"empty{suffix}").write_bytes(b"")
+    items, kept, skipped = _accounted(tmp_path)
+    assert (items, kept, skipped) == (1, 0, 1)
+
+
+def test_absurd_midi_is_bounded(tmp_path: Path) -> None:
+    """100,000 notes, a tempo of 10,000 bpm and a note two billion ticks late: read within
+    the per-file limit and cut at the configured length (no grid of two billion steps)."""
+    score = Score(480)
+    score.tempos.append(Tempo(0, qpm=10_000.0))
+    track = Track(name="noise", program=0, is_drum=False)
+    for i in range(100_000):
+        track.notes.append(Note(i * 60, 50, 40 + i % 50, 80))
+    track.notes.append(Note(2_000_000_000, 480, 60, 80))
+    score.tracks.append(track)
+    score.dump_midi(str(tmp_path / "absurd.mid"))
+    items = find_items([str(tmp_path)])
+    melodies, _, _ = read_melodies(items, DataConfig(), jobs=1, time_limit=30)
+    assert len(melodies) == 1 and melodies[0].length <= DataConfig().max_steps
+
+
+def test_interrupted_prepare_does_not_read_finished_files_again(
+    tmp_path: Path, midi_sample: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TUNESMITH_CACHE", str(tmp_path / "cache"))  # nothing read before
+
+    def stop_halfway(done: int, total: int) -> None:
+        if done == 12:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        prepare_corpus([str(midi_sample)], tmp_path / "d", jobs=1, on_progress=stop_halfway)
+    report = prepare_corpus([str(midi_sample)], tmp_path / "d", jobs=1)
+    assert report.from_cache == 12 and report.kept == 24
+
+
+# ----------------------------------------------------------------------------------- faults
+
+
+def _train_cmd(data: Path, run: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "tunesmith",
+        "train",
+        str(data),
+        "--out",
+        str(run),
+        "--hidden-size",
+        "32",
+        "--embedding-dim",
+        "16",
+        "--num-layers",
+        "1",
+        "--sequence-length",
+        "32",
+        *extra,
+    ]
+
+
+def _wait_for(predicate, seconds: float = 60) -> None:
+    end = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.05)
+
+
+def _state(run: Path) -> dict:
+    """The saved training state, as load_last finds it (after a kill between the two
+    renames of a save, it is in last.old)."""
+    for folder in ("last", "last.old"):
+        try:
+            return json.loads((run / folder / "state.json").read_text())
+        except (OSError, ValueError):
+            continue
+    return {}
+
+
+def test_sigkill_mid_epoch_then_resume(tiny_corpus: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    proc = subprocess.Popen(
+        _train_cmd(
+            tiny_corpus, run, "--epochs", "40", "--save-every", "3", "--early-stopping", "0"
+        ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        # Kill it inside an epoch, after at least one checkpoint from inside an epoch.
+        _wait_for(lambda: _state(run).get("batch", 0) > 0)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(30)
+    saved = _state(run)  # the last checkpoint is whole: it loads
+    assert saved["batch"] > 0
+    done = subprocess.run(
+        _train_cmd(tiny_corpus, run, "--resume", "--epochs", str(saved["epoch"] + 1)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    after = _state(run)
+    assert after["epoch"] == saved["epoch"] + 1 and after["step"] > saved["step"]
+    assert not (run / "last.tmp").exists() and not (run / "last.old").exists()
+
+
+def test_ctrl_c_saves_and_exits_cleanly(tiny_corpus: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    proc = subprocess.Popen(
+        _train_cmd(tiny_corpus, run, "--epochs", "400", "--early-stopping", "0"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for(lambda: (run / "metrics.csv").exists())  # training is under way
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in out and "Traceback" not in err
+    assert _state(run)["step"] > 0
+
+
+def test_a_diverging_loss_stops_with_a_clear_message(tiny_corpus: Path, tmp_path: Path) -> None:
+    from tunesmith.config import ModelConfig, TrainConfig
+
+    with pytest.raises(TrainingError, match="loss became"):
+        train_model(
+            tiny_corpus,
+            tmp_path / "run",
+            ModelConfig(hidden_size=16, embedding_dim=8, num_layers=1),
+            TrainConfig(epochs=3, learning_rate=1e30, grad_clip=0, sequence_length=32),
+        )
+
+
+# ----------------------------------------------------------------------------------- safety
+
+
+class _Payload:
+    """Unpickling this creates a file: proof that code ran."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_a_crafted_pickle_is_never_executed(tiny_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    marker = tmp_path / "pwned"
+    payload = pickle.dumps(_Payload(marker))
+    for name in ("model.pt", "optimizer.pt", "last/train_state.pt"):
+        (run / name).write_bytes(payload)
+    generate(run, tmp_path / "out", GenerateOptions(num=1, length=16))
+    (run / "model.safetensors").write_bytes(payload)  # a pickle under the right name
+    with pytest.raises(CheckpointError, match="damaged"):
+        generate(run, tmp_path / "out", GenerateOptions(num=1, length=16))
+    assert not marker.exists()
+
+
+def test_a_run_from_another_encoding_is_refused(tiny_run: Path, tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    vocab = json.loads((run / "vocab.json").read_text())
+    (run / "vocab.json").write_text(json.dumps({**vocab, "encoding": "events"}))
+    with pytest.raises(CheckpointError, match="encoding"):
+        generate(run, tmp_path / "out", GenerateOptions(num=1))
+
+
+@pytest.mark.parametrize("prefix", ["../escape", "/tmp/abs", "sub/dir", ".hidden", ""])
+def test_output_names_stay_in_the_output_folder(tiny_run: Path, tmp_path: Path, prefix: str):
+    with pytest.raises(ConfigError, match="--prefix"):
+        generate(tiny_run, tmp_path / "out", GenerateOptions(num=1, prefix=prefix))
+    r = CliRunner().invoke(
+        app, ["generate", str(tiny_run), "--out", str(tmp_path / "o"), "--prefix", prefix]
+    )
+    assert r.exit_code == 2 and "--prefix" in r.output
+    assert not any(p.suffix == ".mid" for p in tmp_path.parent.iterdir())
