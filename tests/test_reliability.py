@@ -257,6 +257,9 @@ def test_a_crafted_pickle_is_never_executed(tiny_run: Path, tmp_path: Path) -> N
     (run / "model.safetensors").write_bytes(payload)  # a pickle under the right name
     with pytest.raises(CheckpointError, match="damaged"):
         generate(run, tmp_path / "out", GenerateOptions(num=1, length=16))
+    (run / "model.safetensors").unlink()  # only the pickle left: refused, and said why
+    with pytest.raises(CheckpointError, match="never loads"):
+        generate(run, tmp_path / "out", GenerateOptions(num=1, length=16))
     assert not marker.exists()
 
 

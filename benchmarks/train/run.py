@@ -1,7 +1,7 @@
 """Training tokens per second at the default shape: the bare model vs tunesmith's own loop.
 
 For LSTM and GRU (``ModelConfig()`` defaults otherwise: embedding 128, hidden 256, 2 layers,
-dropout 0.3; batch 64 x sequence 64):
+dropout 0.3; TrainConfig(): batch 16 x sequence 64):
 
 - ceiling: forward + cross-entropy + backward + Adam step on random token batches of
   the same shape and vocabulary size; nothing else;
@@ -199,7 +199,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
 
     print(common.describe_machine())
-    tcfg = TrainConfig()  # batch 64, sequence 64, lr 1e-3, clip 1.0, seed 0
+    tcfg = TrainConfig()  # batch 16, sequence 64, lr 1e-3, clip 1.0, seed 0
     data_dir, corpus = prepare_essen(tunes)
     try:
         results, mm, stream, vocab = measure(

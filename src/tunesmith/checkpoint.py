@@ -106,6 +106,13 @@ def _load_weights(model: nn.Module, path: Path) -> None:
     try:
         state = load_file(str(path))
     except FileNotFoundError:
+        pickles = sorted(p.name for p in path.parent.glob("*.p*t") if p.suffix in (".pt", ".pth"))
+        if pickles:
+            msg = (
+                f"{path}: missing; {pickles[0]} beside it is a pickle file, which tunesmith "
+                "never loads (unpickling can run code); weights must be safetensors"
+            )
+            raise CheckpointError(msg) from None
         raise CheckpointError(f"{path}: missing; the run is incomplete") from None
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path}: damaged weights file ({exc})") from exc

@@ -1,0 +1,72 @@
+"""The info command: what a run folder or a prepared corpus holds."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from tunesmith.cli.app import app, console, user_errors
+from tunesmith.cli.data import print_report
+
+# -------------------------------------------------------------------------------- info
+
+
+@app.command()
+def info(path: Path = typer.Argument(..., help="A run folder or a prepared corpus.")) -> None:
+    """Describe a trained run (configs, size, training so far) or a prepared corpus.
+
+    [bold]Examples[/]
+
+      tunesmith info runs/essen
+      tunesmith info data/essen
+    """
+    from tunesmith.checkpoint import read_run_info
+    from tunesmith.config import read_json
+    from tunesmith.prepare import is_prepared, report_from_manifest
+
+    with user_errors():
+        if is_prepared(path) and not (path / "config.json").exists():
+            print_report(report_from_manifest(read_json(path / "manifest.json"), path))
+            return
+        meta = read_run_info(path)
+    table = Table(title=f"run: {path}", show_header=False)
+    table.add_row("model", " ".join(f"{k}={v}" for k, v in meta["model"].items()))
+    table.add_row("parameters", f"{meta.get('parameters', 0):,}")
+    table.add_row("vocabulary", str(meta.get("vocab_size")))
+    table.add_row(
+        "data",
+        f"{meta.get('corpus')}  ({meta.get('train_pieces')} train / "
+        f"{meta.get('val_pieces')} validation pieces)",
+    )
+    table.add_row("encoding", " ".join(f"{k}={v}" for k, v in meta["data"].items()))
+    table.add_row("training", " ".join(f"{k}={v}" for k, v in meta["train"].items()))
+    table.add_row(
+        "versions",
+        f"tunesmith {meta.get('tunesmith_version')}, torch "
+        f"{meta.get('torch_version')}, symusic {meta.get('symusic_version')}",
+    )
+    metrics = path / "metrics.csv"
+    if metrics.exists():
+        with metrics.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        if rows:
+            best = min(rows, key=lambda r: float(r["val_loss"]))
+            last = rows[-1]
+            table.add_row("epochs trained", last["epoch"])
+            table.add_row(
+                "best validation",
+                f"loss {best['val_loss']}, perplexity "
+                f"{best['val_perplexity']}, accuracy {best['val_accuracy']} "
+                f"(epoch {best['epoch']})",
+            )
+            table.add_row(
+                "last epoch",
+                f"train {last['train_loss']}, val {last['val_loss']}, "
+                f"lr {last['lr']}, {last['tokens_per_s']} tok/s",
+            )
+    resumable = (path / "last" / "state.json").exists()
+    table.add_row("resumable", "yes (--resume)" if resumable else "no")
+    console.print(table)

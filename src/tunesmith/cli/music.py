@@ -1,0 +1,150 @@
+"""Commands that make and judge music: generate, render, evaluate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from tunesmith.cli.app import app, console, err_console, user_errors
+
+# ---------------------------------------------------------------------------- generate
+
+
+@app.command()
+def generate(
+    run: Path = typer.Argument(..., help="A run folder written by 'tunesmith train'."),
+    out: Path = typer.Option(Path("out"), "--out", "-o", help="Folder for the MIDI files."),
+    length: int = typer.Option(256, help="New steps to generate (a step is a sixteenth)."),
+    bars: int = typer.Option(0, help="Generate this many 4/4 bars instead of --length."),
+    temperature: float = typer.Option(1.0, help="Below 1: safer; above 1: bolder."),
+    top_k: int = typer.Option(0, help="Sample only from the K likeliest tokens (0 = off)."),
+    top_p: float = typer.Option(
+        1.0, help="Sample from the smallest set holding this much probability (1 = off)."
+    ),
+    num: int = typer.Option(4, "--num", "-n", help="How many melodies."),
+    seed_notes: str = typer.Option(
+        None,
+        help="Start from these notes: '60,62,64', 'C4 D4 E4' "
+        "(quarter notes), or an encoded string '60 _ _ _ 62 _'.",
+    ),
+    primer: Path = typer.Option(None, help="Start from the melody of this file."),
+    tempo: float = typer.Option(None, help="Beats per minute. [default: the primer's, else 120]"),
+    key: str = typer.Option(None, help="Move the result to this tonic, e.g. G, 'F# minor', Bbm."),
+    instrument: str = typer.Option("piano", help="General MIDI name or program number."),
+    seed: int = typer.Option(None, help="Random seed, for the same output again."),
+    prefix: str = typer.Option("melody", help="File name prefix."),
+    audio: bool = typer.Option(False, "--audio", help="Also render a WAV with FluidSynth."),
+    score: bool = typer.Option(False, "--score", help="Also write MusicXML and an engraved SVG."),
+    soundfont: Path = typer.Option(None, help="SoundFont for --audio [default: the system's]."),
+    device: str = typer.Option("cpu", help="cpu is fastest for one melody at a time."),
+) -> None:
+    """Generate melodies as MIDI files, each with a piano-roll PNG beside it.
+
+    [bold]Examples[/]
+
+      tunesmith generate runs/essen --out out/
+      tunesmith generate runs/essen --seed-notes "C4 D4 E4" --key G --bars 16 --num 8
+      tunesmith generate runs/essen --primer tune.mid --temperature 0.8 --top-p 0.95
+      tunesmith generate runs/essen --num 1 --audio --score --instrument flute
+    """
+    from tunesmith.generate import GenerateOptions
+    from tunesmith.generate import generate as run_generate
+
+    with user_errors():
+        options = GenerateOptions(
+            length=length,
+            bars=bars,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            num=num,
+            seed_notes=seed_notes,
+            primer=str(primer) if primer else None,
+            tempo=tempo,
+            key=key,
+            instrument=instrument,
+            seed=seed,
+            prefix=prefix,
+            device=device,
+            audio=audio,
+            score=score,
+            soundfont=str(soundfont) if soundfont else None,
+        )
+        results = run_generate(run, out, options)
+    for r in results:
+        extra = "".join(f" + {p.suffix[1:]}" for p in (r.wav, r.musicxml, r.svg) if p)
+        console.print(f"[bold]{r.midi}[/]{extra}  {r.summary}", highlight=False)
+    if results and results[0].warning:
+        err_console.print(f"[yellow]no audio:[/] {results[0].warning}", highlight=False)
+    if results:
+        console.print(
+            f"piano rolls beside them (.png); random seed {results[0].melody.meta['seed']}"
+        )
+
+
+# ------------------------------------------------------------------------------ render
+
+
+@app.command()
+def render(
+    midi: Path = typer.Argument(..., help="A MIDI file."),
+    out: Path = typer.Option(None, "--out", "-o", help="WAV to write [default: beside it]."),
+    soundfont: Path = typer.Option(None, help="SoundFont [default: the system's GM one]."),
+) -> None:
+    """Render a MIDI file to WAV audio with FluidSynth.
+
+    [bold]Examples[/]
+
+      tunesmith render out/melody-01.mid
+      tunesmith render out/melody-01.mid --out song.wav --soundfont ~/sf2/MuseScore.sf2
+    """
+    from tunesmith.export.audio import render_wav
+
+    with user_errors():
+        wav = render_wav(midi, out, soundfont=soundfont)
+    console.print(f"[bold]{wav}[/]")
+
+
+# ---------------------------------------------------------------------------- evaluate
+
+
+@app.command()
+def evaluate(
+    run: Path = typer.Argument(..., help="A run folder written by 'tunesmith train'."),
+    data: Path = typer.Option(None, help="Prepared corpus [default: the run's own]."),
+    samples: int = typer.Option(100, help="Melodies to generate and compare."),
+    length: int = typer.Option(
+        0, help="Steps per melody [default: the lengths of held-out pieces, drawn at random]."
+    ),
+    seed: int = typer.Option(0, help="Random seed for the samples."),
+    out: Path = typer.Option(None, "--out", "-o", help="Report folder [default: RUN/eval]."),
+) -> None:
+    """Judge a run: held-out prediction, musical statistics, copying.
+
+    Held-out loss, perplexity and accuracy (by onsets, holds and rests, beside always-hold
+    and bigram references); generated vs held-out music on musical statistics; copying
+    from the training set. Writes report.md, report.json and features.png.
+
+    [bold]Examples[/]
+
+      tunesmith evaluate runs/essen
+      tunesmith evaluate runs/essen --samples 200 --length 512 --out reports/essen
+    """
+    from tunesmith.evaluate import evaluate_run, report_markdown, write_report
+
+    if not 1 <= samples <= 10_000 or not (length == 0 or 16 <= length <= 100_000):
+        err_console.print("[bold red]error:[/] --samples must be 1-10000, --length 0 or 16-100000")
+        raise typer.Exit(2)
+    with user_errors():
+        report = evaluate_run(
+            run,
+            data,
+            samples=samples,
+            length=length,
+            seed=seed,
+            on_progress=lambda what: console.print(f"[dim]{what} ...[/]"),
+        )
+        folder = write_report(report, out or run / "eval")
+    console.print(report_markdown(report).split("![features]")[0], highlight=False)
+    console.print(f"report: [bold]{folder / 'report.md'}[/] (and report.json, features.png)")

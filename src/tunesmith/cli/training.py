@@ -1,0 +1,154 @@
+"""The train command: options and TOML config into configs, progress, the summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from tunesmith.cli.app import app, console, progress_bar, user_errors
+from tunesmith.cli.data import print_report, run_prepare
+
+# ------------------------------------------------------------------------------- train
+
+
+def _overrides(**flags: Any) -> dict[str, Any]:
+    return {k: v for k, v in flags.items() if v is not None}
+
+
+@app.command()
+def train(
+    data: str = typer.Argument(
+        ...,
+        help="A prepared corpus, or music to prepare first "
+        "(a folder, a file, or essen/chorales/oneills).",
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Run folder for checkpoints and metrics."),
+    model: str = typer.Option(None, help="lstm or gru  [default: lstm]"),
+    embedding_dim: int = typer.Option(None, help="[default: 128]"),
+    hidden_size: int = typer.Option(None, help="[default: 256]"),
+    num_layers: int = typer.Option(None, help="[default: 2]"),
+    dropout: float = typer.Option(None, help="[default: 0.3]"),
+    epochs: int = typer.Option(None, help="[default: 50]"),
+    batch_size: int = typer.Option(None, help="Windows per step. [default: 16]"),
+    sequence_length: int = typer.Option(None, help="Tokens per training window. [default: 64]"),
+    learning_rate: float = typer.Option(None, "--learning-rate", "--lr", help="[default: 0.001]"),
+    grad_clip: float = typer.Option(None, help="Max gradient norm, 0 = off. [default: 1.0]"),
+    lr_schedule: str = typer.Option(None, help="plateau, cosine or constant. [default: plateau]"),
+    early_stopping: int = typer.Option(
+        None, help="Stop after N epochs without improvement, 0 = never. [default: 5]"
+    ),
+    val_fraction: float = typer.Option(None, help="Share of pieces held out. [default: 0.1]"),
+    seed: int = typer.Option(None, help="Random seed. [default: 0]"),
+    save_every: int = typer.Option(None, help="Also checkpoint every N steps. [default: 0]"),
+    time_limit: float = typer.Option(None, help="Stop after this many seconds. [default: none]"),
+    device: str = typer.Option(None, help="auto, cpu, cuda, cuda:N or mps. [default: auto]"),
+    config: Path = typer.Option(
+        None, help="TOML file with [model] and [train] tables; flags given here win."
+    ),
+    resume: bool = typer.Option(False, help="Continue the run in --out where it stopped."),
+    overwrite: bool = typer.Option(False, help="Replace a run already in --out."),
+) -> None:
+    """Train a melody model (LSTM or GRU) on a prepared corpus.
+
+    [bold]Examples[/]
+
+      tunesmith train data/essen --out runs/essen
+      tunesmith train data/essen --out runs/gru --model gru --hidden-size 512 --epochs 20
+      tunesmith train data/essen --out runs/essen --resume --epochs 80
+      tunesmith train essen --out runs/quick --time-limit 300
+    """
+    from tunesmith.checkpoint import read_run_info
+    from tunesmith.config import ModelConfig, TrainConfig, load_toml
+
+    with user_errors():
+        if resume:  # the run keeps its options; only --epochs and --time-limit may change
+            saved = read_run_info(out)["train"]
+            train_cfg = TrainConfig.from_dict(
+                {**saved, **_overrides(epochs=epochs, time_limit=time_limit)}
+            )
+            _run_training(_prepared(data, out), out, None, train_cfg, resume=True)
+            return
+        tables = load_toml(config) if config else {}
+        model_cfg = ModelConfig.from_dict(
+            {
+                **tables.get("model", {}),
+                **_overrides(
+                    kind=model,
+                    embedding_dim=embedding_dim,
+                    hidden_size=hidden_size,
+                    num_layers=num_layers,
+                    dropout=dropout,
+                ),
+            }
+        )
+        train_cfg = TrainConfig.from_dict(
+            {
+                **tables.get("train", {}),
+                **_overrides(
+                    epochs=epochs,
+                    batch_size=batch_size,
+                    sequence_length=sequence_length,
+                    learning_rate=learning_rate,
+                    grad_clip=grad_clip,
+                    lr_schedule=lr_schedule,
+                    early_stopping=early_stopping,
+                    val_fraction=val_fraction,
+                    seed=seed,
+                    save_every=save_every,
+                    time_limit=time_limit,
+                    device=device,
+                ),
+            }
+        )
+        _run_training(_prepared(data, out), out, model_cfg, train_cfg, overwrite=overwrite)
+
+
+def _prepared(data: str, out: Path) -> str:
+    """DATA itself if it is a prepared corpus, else music to prepare into OUT/data first."""
+    from tunesmith.config import DataConfig
+    from tunesmith.prepare import is_prepared
+
+    if is_prepared(data):
+        return data
+    console.print(f"{data} is not a prepared corpus: preparing it into {out / 'data'}")
+    print_report(run_prepare([data], out / "data", DataConfig()))
+    return str(out / "data")
+
+
+def _run_training(data, out, model_cfg, train_cfg, **kwargs) -> None:
+    from tunesmith.train import train_model
+
+    with progress_bar() as progress:
+        task = progress.add_task("epoch", total=None, info="")
+
+        def on_event(kind: str, d: dict[str, Any]) -> None:
+            if kind == "epoch_start":
+                progress.update(
+                    task,
+                    description=f"epoch {d['epoch']}/{d['epochs']}",
+                    total=d["batches"],
+                    completed=d["done"],
+                )
+            elif kind == "batch":
+                progress.update(task, completed=d["batch"], info=f"loss {d['loss']:.3f}")
+            elif kind == "epoch_end":
+                star = " [green]best[/]" if d["best"] else ""
+                progress.console.print(
+                    f"epoch {int(d['epoch'])}: train {d['train_loss']:.4f}  val {d['val_loss']:.4f}"
+                    f"  ppl {d['val_perplexity']:.3f}  acc {d['val_accuracy']:.3f}"
+                    f"  lr {d['lr']:.2g}"
+                    f"  {d['tokens_per_s']:,} tok/s{star}"
+                )
+
+        result = train_model(data, out, model_cfg, train_cfg, on_event=on_event, **kwargs)
+    console.print(
+        f"[bold]{result.stopped}[/] after {result.epochs_done} epochs, {result.seconds:.0f} s; "
+        f"best validation loss {result.best_val_loss:.4f} (epoch {result.best_epoch}); "
+        f"{result.parameters:,} parameters.\nrun folder: [bold]{result.run_dir}[/] "
+        f"(model.safetensors, metrics.csv, loss.png)"
+    )
+    if result.stopped == "interrupted":
+        console.print("interrupted: continue with the same command and --resume")
+        raise typer.Exit(130)  # the shell's code for a run stopped by Ctrl-C
