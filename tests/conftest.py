@@ -11,6 +11,18 @@ SHARED = REPO.parent / "shared" / "data"
 NOTTINGHAM_MIDI = SHARED / "nottingham" / "midi"
 NOTTINGHAM_ABC = SHARED / "nottingham" / "abc"
 
+#: `tunesmith train` flags for a model small enough to train in a second or two.
+TINY_TRAIN_ARGS = [
+    "--hidden-size",
+    "32",
+    "--embedding-dim",
+    "16",
+    "--num-layers",
+    "1",
+    "--sequence-length",
+    "32",
+]
+
 
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import TINY_TRAIN_ARGS
 from typer.testing import CliRunner
 
 from tunesmith.cli import app
@@ -23,22 +24,7 @@ def test_prepare_train_generate_info(midi_sample: Path, tmp_path: Path) -> None:
     r = _run("prepare", midi_sample, "--out", data, "--jobs", "1")
     assert r.exit_code == 0, r.output
     assert "pieces kept" in r.output and "24" in r.output
-    r = _run(
-        "train",
-        data,
-        "--out",
-        run,
-        "--epochs",
-        "1",
-        "--hidden-size",
-        "32",
-        "--embedding-dim",
-        "16",
-        "--num-layers",
-        "1",
-        "--sequence-length",
-        "32",
-    )
+    r = _run("train", data, "--out", run, "--epochs", "1", *TINY_TRAIN_ARGS)
     assert r.exit_code == 0, r.output
     assert "best validation loss" in r.output
     r = _run(

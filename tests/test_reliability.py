@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import NOTTINGHAM_ABC
+from conftest import NOTTINGHAM_ABC, TINY_TRAIN_ARGS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from symusic import Note, Score, Tempo, Track
@@ -144,14 +144,7 @@ def _train_cmd(data: Path, run: Path, *extra: str) -> list[str]:
         str(data),
         "--out",
         str(run),
-        "--hidden-size",
-        "32",
-        "--embedding-dim",
-        "16",
-        "--num-layers",
-        "1",
-        "--sequence-length",
-        "32",
+        *TINY_TRAIN_ARGS,
         *extra,
     ]
 
