@@ -51,7 +51,11 @@ class CopyDetector:
     def shares(self, sample: Sequence[int], length: int) -> bool:
         """Whether some run of ``length`` tokens of the sample occurs in the training data."""
         hashes = _window_hashes(_prefix(np.asarray(sample)), length)
-        return bool(len(hashes)) and bool(np.isin(hashes, self._known(length)).any())
+        known = self._known(length)  # sorted: a binary search per window, not np.isin's sort
+        if not len(hashes) or not len(known):
+            return False
+        at = np.minimum(np.searchsorted(known, hashes), len(known) - 1)
+        return bool((known[at] == hashes).any())
 
     def longest(self, sample: Sequence[int]) -> int:
         """Length of the longest run of the sample found verbatim in the training data."""
