@@ -13,6 +13,11 @@ from tunesmith.cli.data import print_report, run_prepare
 # ------------------------------------------------------------------------------- train
 
 
+def _merged(cls: Any, base: dict[str, Any], **flags: Any) -> Any:
+    """A config from ``base`` (a TOML table, a saved run's), the flags given winning."""
+    return cls.from_dict({**base, **_overrides(**flags)})
+
+
 def _overrides(**flags: Any) -> dict[str, Any]:
     return {k: v for k, v in flags.items() if v is not None}
 
@@ -65,42 +70,34 @@ def train(
     with user_errors():
         if resume:  # the run keeps its options; only --epochs and --time-limit may change
             saved = read_run_info(out)["train"]
-            train_cfg = TrainConfig.from_dict(
-                {**saved, **_overrides(epochs=epochs, time_limit=time_limit)}
-            )
+            train_cfg = _merged(TrainConfig, saved, epochs=epochs, time_limit=time_limit)
             _run_training(_prepared(data, out), out, None, train_cfg, resume=True)
             return
         tables = load_toml(config) if config else {}
-        model_cfg = ModelConfig.from_dict(
-            {
-                **tables.get("model", {}),
-                **_overrides(
-                    kind=model,
-                    embedding_dim=embedding_dim,
-                    hidden_size=hidden_size,
-                    num_layers=num_layers,
-                    dropout=dropout,
-                ),
-            }
+        model_cfg = _merged(
+            ModelConfig,
+            tables.get("model", {}),
+            kind=model,
+            embedding_dim=embedding_dim,
+            hidden_size=hidden_size,
+            num_layers=num_layers,
+            dropout=dropout,
         )
-        train_cfg = TrainConfig.from_dict(
-            {
-                **tables.get("train", {}),
-                **_overrides(
-                    epochs=epochs,
-                    batch_size=batch_size,
-                    sequence_length=sequence_length,
-                    learning_rate=learning_rate,
-                    grad_clip=grad_clip,
-                    lr_schedule=lr_schedule,
-                    early_stopping=early_stopping,
-                    val_fraction=val_fraction,
-                    seed=seed,
-                    save_every=save_every,
-                    time_limit=time_limit,
-                    device=device,
-                ),
-            }
+        train_cfg = _merged(
+            TrainConfig,
+            tables.get("train", {}),
+            epochs=epochs,
+            batch_size=batch_size,
+            sequence_length=sequence_length,
+            learning_rate=learning_rate,
+            grad_clip=grad_clip,
+            lr_schedule=lr_schedule,
+            early_stopping=early_stopping,
+            val_fraction=val_fraction,
+            seed=seed,
+            save_every=save_every,
+            time_limit=time_limit,
+            device=device,
         )
         _run_training(_prepared(data, out), out, model_cfg, train_cfg, overwrite=overwrite)
 
