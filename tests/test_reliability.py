@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import pickle
 import random
 import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -24,7 +27,7 @@ from tunesmith.config import DataConfig
 from tunesmith.errors import CheckpointError, ConfigError
 from tunesmith.generate import GenerateOptions, generate
 from tunesmith.prepare import prepare_corpus, read_melodies
-from tunesmith.sources import find_items
+from tunesmith.sources import MAX_FILE_BYTES, find_items
 from tunesmith.train import TrainingError, train_model
 
 SUFFIXES = [".mid", ".abc", ".krn", ".xml", ".musicxml", ".mxl"]
@@ -115,6 +118,60 @@ def test_absurd_midi_is_bounded(tmp_path: Path) -> None:
     items = find_items([str(tmp_path)])
     melodies, _, _ = read_melodies(items, DataConfig(), jobs=1, time_limit=30)
     assert len(melodies) == 1 and melodies[0].length <= DataConfig().max_steps
+
+
+@pytest.mark.parametrize("suffix", [".mid", ".abc", ".xml"])
+def test_huge_files_are_skipped_unread(tmp_path: Path, midi_sample: Path, suffix: str) -> None:
+    with open(tmp_path / f"huge{suffix}", "wb") as f:  # sparse: no disk used
+        f.truncate(MAX_FILE_BYTES + 1)
+    shutil.copy(next(midi_sample.glob("*.mid")), tmp_path / "good.mid")
+    melodies, skipped, _ = read_melodies(find_items([str(tmp_path)]), DataConfig(), jobs=1)
+    assert len(melodies) == 1
+    assert len(skipped) == 1 and "larger than a music file can sensibly be" in skipped[0][1]
+
+
+def test_a_reader_process_cannot_take_more_memory_than_its_cap() -> None:
+    code = (
+        "from tunesmith.workers import limit_memory\n"
+        "limit_memory(1 << 30)\n"
+        "try:\n    bytearray(2 << 30)\nexcept MemoryError:\n    print('capped')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "capped"
+
+
+def _reader_processes() -> list[int]:
+    """Pool workers started by this test process (not multiprocessing's resource tracker)."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmd = (stat.parent / "cmdline").read_bytes()
+            if int(fields[1]) == os.getpid() and b"spawn_main" in cmd:
+                pids.append(int(stat.parent.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc").exists(), reason="finds worker processes in /proc")
+def test_a_killed_reader_process_loses_no_file() -> None:
+    """The kernel's OOM killer or a crashing C library takes a worker down mid-corpus: its
+    work is redone, every other result kept, and the prepare completes."""
+    items = find_items(["essen"])[:300]
+    result: dict = {}
+
+    def read() -> None:
+        result["out"] = read_melodies(items, DataConfig(), jobs=2, cache=None, time_limit=60)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    _wait_for(lambda: len(_reader_processes()) == 2)
+    time.sleep(1.0)
+    os.kill(_reader_processes()[0], signal.SIGKILL)
+    reader.join(timeout=300)
+    melodies, skipped, _ = result["out"]
+    assert len(melodies) + len(skipped) == len(items)
+    assert not [reason for _, reason in skipped if "crashed" in reason]
+    assert len(melodies) >= 290
 
 
 def test_interrupted_prepare_does_not_read_finished_files_again(

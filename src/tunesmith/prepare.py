@@ -11,6 +11,7 @@ A prepared corpus is a folder:
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -19,9 +20,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from tunesmith.errors import CorpusError, SourceError
 from tunesmith.extract import extract_melody
 from tunesmith.melody import Melody
 from tunesmith.sources import Item, find_items, read_item
+from tunesmith.workers import DEFAULT_MEMORY_LIMIT, run_tasks
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,9 @@ def _read_one(item: Item, config: DataConfig, time_limit: float = 0) -> dict[str
         reason = str(exc)
         prefix = f"{item.label}: "
         return {"skip": reason[len(prefix) :] if reason.startswith(prefix) else reason}
+    except MemoryError:
+        # Marked to be tried again: the cap, not only the file, decides this one.
+        return {"skip": "needed more memory than a reader may use", "retry": True}
     except RecursionError:
         return {"skip": "too deeply nested to read"}
     except Exception as exc:  # a reader library's own bug must not stop a corpus
@@ -112,8 +115,10 @@ def _read_one(item: Item, config: DataConfig, time_limit: float = 0) -> dict[str
         return {"skip": f"unreadable ({type(exc).__name__}: {exc})"}
 
 
-def _read_chunk(items: list[Item], config: DataConfig, time_limit: float) -> list[dict[str, Any]]:
-    return [_read_one(item, config, time_limit) for item in items]
+def _read_task(
+    task: tuple[tuple[int, Item], ...], config: DataConfig, time_limit: float
+) -> list[dict[str, Any]]:
+    return [_read_one(item, config, time_limit) for _, item in task]
 
 
 def read_melodies(
@@ -124,11 +129,13 @@ def read_melodies(
     cache: MelodyCache | None = None,
     strict: bool = False,
     time_limit: float = 0,
+    memory_limit: int = DEFAULT_MEMORY_LIMIT,
     on_progress: ProgressFn | None = None,
 ) -> tuple[list[Melody], list[tuple[str, str]], int]:
     """Read every item, in parallel processes, taking what the cache already holds.
 
     :param time_limit: seconds one file or tune may take before it is skipped (0 = none).
+    :param memory_limit: bytes of address space each worker process may use (0 = no cap).
 
     :return: melodies in item order, skips as (item label, reason), count served from cache.
     :raise SourceError: with ``strict``, at the first item that cannot be used.
@@ -163,20 +170,16 @@ def read_melodies(
     else:
         # Small chunks keep the progress bar moving and the two cores evenly loaded.
         size = max(1, min(32, len(todo) // (jobs * 8)))
-        chunks = [todo[k : k + size] for k in range(0, len(todo), size)]
-        # spawn, not fork: the parent may hold torch's thread pools, which fork copies unsafely.
-        with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
-            futures = [
-                pool.submit(_read_chunk, [items[i] for i in c], config, time_limit) for c in chunks
-            ]
-            try:
-                for chunk, fut in zip(chunks, futures, strict=True):
-                    for i, entry in zip(chunk, fut.result(), strict=True):
-                        store(i, entry)
-            except BaseException:
-                for f in futures:
-                    f.cancel()
-                raise
+        tasks = [
+            tuple((i, items[i]) for i in todo[k : k + size]) for k in range(0, len(todo), size)
+        ]
+
+        def task_done(task: tuple[tuple[int, Item], ...], results: list | None) -> None:
+            for k, (i, _) in enumerate(task):
+                store(i, results[k] if results is not None else {"skip": "crashed the reader"})
+
+        work = functools.partial(_read_task, config=config, time_limit=time_limit)
+        run_tasks(work, tasks, task_done, jobs=jobs, memory_limit=memory_limit)
 
     melodies, skipped = [], []
     for item, entry in zip(items, entries, strict=True):
@@ -214,6 +217,7 @@ def prepare_corpus(
 
     :param limit: use only the first ``limit`` files or tunes (0 = all).
     :param time_limit: seconds one file or tune may take before it is skipped (0 = none).
+    :param memory_limit: bytes of address space each worker process may use (0 = no cap).
     :raise CorpusError: when no piece at all could be used.
     """
     config = config or DataConfig()

@@ -14,6 +14,10 @@ SCORE_SUFFIXES = (".xml", ".mxl", ".musicxml", ".krn")
 ABC_SUFFIXES = (".abc",)
 SUFFIXES = MIDI_SUFFIXES + SCORE_SUFFIXES + ABC_SUFFIXES
 
+#: Larger files are skipped unread. The largest score in music21's corpus is under 2 MB and
+#: a long MIDI file well under 1 MB: a 64 MB "music" file is a mistake or an attack.
+MAX_FILE_BYTES = 64 << 20
+
 #: Corpora that ship inside the music21 package: name -> (folder in music21's corpus,
 #: file suffixes, file-name prefix, what it is).
 BUNDLED: dict[str, tuple[str, tuple[str, ...], str, str]] = {
@@ -85,7 +89,7 @@ def find_items(sources: list[str]) -> list[Item]:
     items: list[Item] = []
     for source in sources:
         for path in find_files(source):
-            if path.suffix.lower() in ABC_SUFFIXES:
+            if path.suffix.lower() in ABC_SUFFIXES and not _too_large(path):
                 try:
                     text = path.read_text(encoding="utf-8")
                 except UnicodeDecodeError:
@@ -101,6 +105,13 @@ def find_items(sources: list[str]) -> list[Item]:
     return items
 
 
+def _too_large(path: Path) -> bool:
+    try:
+        return path.stat().st_size > MAX_FILE_BYTES
+    except OSError:
+        return False  # read_item reports why it cannot be read
+
+
 def read_item(item: Item) -> Piece:
     """Read one item into a Piece.
 
@@ -109,6 +120,10 @@ def read_item(item: Item) -> Piece:
     from tunesmith.sources.midi import read_midi
     from tunesmith.sources.scores import read_abc_tune, read_score_file
 
+    if _too_large(Path(item.path)):
+        size = Path(item.path).stat().st_size >> 20
+        msg = f"{item.path}: {size} MB is larger than a music file can sensibly be (limit "
+        raise SourceError(msg + f"{MAX_FILE_BYTES >> 20} MB); skipped unread")
     suffix = Path(item.path).suffix.lower()
     if suffix in MIDI_SUFFIXES:
         return read_midi(item.path)
