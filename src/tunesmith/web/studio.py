@@ -20,6 +20,7 @@ from typing import Any
 from tunesmith.checkpoint import Run, load_run, read_run_info
 from tunesmith.config import read_json
 from tunesmith.errors import CheckpointError, ConfigError
+from tunesmith.export.score import write_musicxml
 from tunesmith.generate import Generated, GenerateOptions, generate
 from tunesmith.web.paths import confine
 
@@ -128,11 +129,17 @@ class Studio:
         run = self.load(name)
         job = uuid.uuid4().hex
         folder = self.out_dir / job
+        # The page offers MusicXML but shows no engraving: write the MusicXML alone
+        # rather than have generate() engrave an SVG nobody fetches.
+        musicxml = options.score
         options = GenerateOptions(
-            **{**vars(options), "num": 1, "prefix": "melody", "audio": self.audio}
+            **{**vars(options), "num": 1, "prefix": "melody", "audio": self.audio, "score": False}
         )
         try:
             (result,) = generate(run, folder, options)
+            if musicxml:
+                path = folder / f"{result.melody.name}.musicxml"
+                result.musicxml = write_musicxml(result.melody, path)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
             raise
