@@ -12,8 +12,9 @@ from tunesmith.cli import app
 runner = CliRunner()
 
 
-def test_bad_options_are_one_line(tmp_path: Path) -> None:
+def test_bad_options_are_one_line(tmp_path: Path, runs_dir: Path) -> None:
     for args, says in [
+        (["--runs", str(runs_dir / "tiny")], "is a run itself; give the folder that holds runs"),
         (["--port", "0"], "--port must be between 1 and 65535 (got 0)"),
         (["--workers", "0"], "--workers must be between 1 and 64"),
         (["--keep", "3"], "--keep must be at least 16"),

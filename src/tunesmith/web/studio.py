@@ -59,7 +59,17 @@ class Studio:
         self.runs_dir = Path(self.runs_dir)
         self.out_dir = Path(self.out_dir)
         if not self.runs_dir.is_dir():
-            raise ConfigError(f"--runs {self.runs_dir}: no such folder")
+            msg = (
+                f"--runs {self.runs_dir}: no such folder; train a run into it first "
+                f"('tunesmith train DATA --out {self.runs_dir}/NAME')"
+            )
+            raise ConfigError(msg)
+        if (self.runs_dir / "config.json").is_file():
+            msg = (
+                f"--runs {self.runs_dir} is a run itself; give the folder that holds runs: "
+                f"--runs {self.runs_dir.parent}"
+            )
+            raise ConfigError(msg)
         if self.keep < 1 or self.cached_runs < 1:
             raise ConfigError("keep and cached_runs must be at least 1")
         self.out_dir.mkdir(parents=True, exist_ok=True)
