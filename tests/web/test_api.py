@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -95,6 +96,22 @@ def test_concurrent_requests_do_not_mix(client: TestClient) -> None:
     midis = {client.get(b["files"]["midi"]).content for b in bodies}
     assert len(midis) == 1
     assert Score.from_midi(midis.pop()).note_num() == len(bodies[0]["notes"])
+
+
+def test_too_many_waiting_is_503_not_a_hang(runs_dir: Path, tmp_path: Path) -> None:
+    """With one worker and no room to wait, a second request at once is turned away."""
+    from tunesmith.web import create_app
+
+    with TestClient(create_app(runs_dir, tmp_path, workers=1, max_waiting=0)) as small:
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(post, small, bars=64, score=True)
+            while small.app.state.generating.value == 0 and not first.done():
+                time.sleep(0.001)
+            second = post(small)
+            assert first.result().status_code == 200
+        assert second.status_code == 503
+        assert "busy" in second.json()["detail"]
+        assert post(small).status_code == 200  # and it serves again once free
 
 
 @pytest.mark.parametrize(

@@ -74,6 +74,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.studio = studio
+    app.state.generating = waiting
 
     @app.exception_handler(TunesmithError)
     async def _user_error(request: Request, exc: TunesmithError) -> JSONResponse:
