@@ -60,6 +60,21 @@ def train_run(folder: Path, seconds: float, quick: bool) -> Path:
     return run
 
 
+def describe_run(run: Path) -> dict[str, Any]:
+    """The served run's model and training, from its own files."""
+    info = json.loads((run / "config.json").read_text(encoding="utf-8"))
+    state = json.loads((run / "last" / "state.json").read_text(encoding="utf-8"))
+    return {
+        "path": str(run),
+        "model": info["model"],
+        "parameters": info.get("parameters"),
+        "train_pieces": info.get("train_pieces"),
+        "epochs": state.get("epoch"),
+        "train_seconds": state.get("seconds"),
+        "best_val_loss": state.get("best_val_loss"),
+    }
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -209,7 +224,9 @@ def main() -> None:
             "single": args.single,
             "bars": 8,
             "server_workers": 2,
-            "run": str(args.run) if args.run else f"ModelConfig() trained {args.train_seconds:g} s",
+            "run": describe_run(args.run)
+            if args.run
+            else f"ModelConfig() trained {args.train_seconds:g} s",
             "wav": wavs > 0,
             "note": "2-core machine shared with other jobs; run under the heavy-job lock",
         },
