@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from tunesmith.checkpoint import load_run
+from tunesmith.checkpoint import Run, load_run
 from tunesmith.config import read_json
 from tunesmith.device import pick_device
 from tunesmith.encodings import END, get_encoding
@@ -98,8 +98,12 @@ def _check(options: GenerateOptions) -> None:
         raise ConfigError("give --seed-notes or --primer, not both")
 
 
-def generate(run_dir: str | Path, out_dir: str | Path, options: GenerateOptions) -> list[Generated]:
+def generate(
+    run_dir: str | Path | Run, out_dir: str | Path, options: GenerateOptions
+) -> list[Generated]:
     """Sample ``options.num`` melodies from the run and write each as MIDI plus a piano roll.
+
+    ``run_dir`` may be a run already loaded (the web server keeps its models loaded).
 
     Keys: a model trained on music transposed to C major / A minor writes in those keys.
     ``--key`` moves the result's tonic there (the melody keeps its own mode; without seed
@@ -109,7 +113,10 @@ def generate(run_dir: str | Path, out_dir: str | Path, options: GenerateOptions)
     _check(options)
     program = parse_instrument(options.instrument)
     target = Key.parse(options.key) if options.key else None
-    run = load_run(run_dir, device=str(pick_device(options.device)))
+    if isinstance(run_dir, Run):
+        run = run_dir
+    else:
+        run = load_run(run_dir, device=str(pick_device(options.device)))
     encoding = get_encoding(run.data)
     vocab = run.vocab
     rng = random.Random(options.seed)

@@ -1,0 +1,209 @@
+"""The FastAPI app: one page, and a JSON API to list runs, generate and fetch files.
+
+Generation is blocking work (torch, matplotlib, FluidSynth), so it runs in worker threads,
+at most ``workers`` at a time; a request that would queue behind more than
+``max_waiting`` others is turned away with 503 rather than left to time out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import warnings
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import anyio
+import torch
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from tunesmith import __version__
+from tunesmith.errors import TunesmithError
+from tunesmith.export.instruments import GM_PROGRAMS
+from tunesmith.generate import GenerateOptions
+from tunesmith.keys import pitch_name
+from tunesmith.web.paths import OutsideFolder
+from tunesmith.web.schemas import Files, GenerateRequest, GenerateResponse, NoteOut, RunInfo
+from tunesmith.web.studio import Studio, UnknownFile, UnknownRun
+
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+class Busy(TunesmithError):
+    """Too many generations already waiting."""
+
+
+def create_app(
+    runs_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    workers: int = 2,
+    max_waiting: int = 32,
+    keep: int = 200,
+    audio: bool = True,
+) -> FastAPI:
+    """The web studio for the runs in ``runs_dir``, writing generated files to ``out_dir``.
+
+    :param workers: generations that may run at once (default: 2).
+    :param max_waiting: generations that may wait for a worker before 503 (default: 32).
+    :param keep: request folders kept in ``out_dir``; older ones are removed (default: 200).
+    :param audio: render WAVs when FluidSynth is installed (default: on).
+    """
+    studio = Studio(Path(runs_dir), Path(out_dir), keep=keep, audio=audio)
+    limiter = anyio.CapacityLimiter(workers)
+    waiting = _Counter()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # The server only samples, one token per step, where oneDNN's LSTM is slow (see
+        # sample.py). sample.py switches it off around each call, but threads that enter
+        # and leave that switch out of order could leave it on; off for the server's life
+        # makes every call agree.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="TF32 acceleration", category=UserWarning)
+            with torch.backends.mkldnn.flags(enabled=False):
+                yield
+
+    app = FastAPI(
+        title="tunesmith studio",
+        version=__version__,
+        description="Generate melodies from trained tunesmith runs: listen, look, download.",
+        lifespan=lifespan,
+    )
+    app.state.studio = studio
+    app.state.generating = waiting
+
+    @app.exception_handler(TunesmithError)
+    async def _user_error(request: Request, exc: TunesmithError) -> JSONResponse:
+        if isinstance(exc, UnknownRun | UnknownFile):
+            status = 404
+        elif isinstance(exc, OutsideFolder):
+            status = 400
+        elif isinstance(exc, Busy):
+            status = 503
+        elif exc.exit_code == 2:  # a bad option or value
+            status = 422
+        else:  # a run the server cannot use (damaged, incomplete)
+            status = 500
+        return JSONResponse({"detail": _field_names(str(exc))}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        lines = []
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error["loc"] if p != "body") or "body"
+            got = f" (got {error['input']!r})" if error["type"] != "missing" else ""
+            lines.append(f"{where}: {error['msg']}{got}")
+        return JSONResponse({"detail": "; ".join(lines)}, status_code=422)
+
+    # ------------------------------------------------------------------------- routes
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/api/runs", response_model=list[RunInfo], summary="List the trained runs")
+    async def list_runs() -> list[dict]:
+        return await anyio.to_thread.run_sync(studio.list_runs)
+
+    @app.get("/api/instruments", response_model=list[str], summary="General MIDI instruments")
+    async def instruments() -> list[str]:
+        return list(GM_PROGRAMS)
+
+    @app.post(
+        "/api/generate",
+        response_model=GenerateResponse,
+        summary="Generate one melody",
+        responses={
+            404: {"description": "No such run"},
+            422: {"description": "A value out of range or seed notes that cannot be read"},
+            503: {"description": "Too many generations waiting"},
+        },
+    )
+    async def generate(body: GenerateRequest) -> GenerateResponse:
+        options = GenerateOptions(
+            bars=body.bars,
+            temperature=body.temperature,
+            top_k=body.top_k,
+            top_p=body.top_p,
+            tempo=body.tempo,
+            key=body.key,
+            instrument=body.instrument,
+            seed_notes=body.seed_notes,
+            seed=body.seed,
+            score=body.score,
+        )
+        with waiting.hold(workers + max_waiting):
+            job, result = await anyio.to_thread.run_sync(
+                studio.generate, body.run, options, limiter=limiter
+            )
+        melody = result.melody
+        seconds_per_step = 60.0 / melody.tempo / melody.steps_per_quarter
+
+        def link(path: Path | None) -> str | None:
+            return f"/api/files/{job}/{path.name}" if path else None
+
+        return GenerateResponse(
+            run=body.run,
+            seed=melody.meta["seed"],
+            summary=result.summary,
+            key=melody.key.name if melody.key else None,
+            tempo=melody.tempo,
+            seconds=round(melody.length * seconds_per_step, 3),
+            notes=[
+                NoteOut(
+                    pitch=n.pitch,
+                    name=pitch_name(n.pitch),
+                    start=round(n.start * seconds_per_step, 4),
+                    duration=round(n.duration * seconds_per_step, 4),
+                )
+                for n in melody.notes
+            ],
+            files=Files(
+                midi=link(result.midi),
+                pianoroll=link(result.pianoroll),
+                wav=link(result.wav),
+                musicxml=link(result.musicxml),
+            ),
+            warning=result.warning,
+        )
+
+    @app.get(
+        "/api/files/{path:path}",
+        summary="Fetch a generated file",
+        response_class=FileResponse,
+        responses={400: {"description": "A path outside the output folder"}, 404: {}},
+    )
+    async def fetch_file(path: str) -> FileResponse:
+        return FileResponse(studio.file_path(path))
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+class _Counter:
+    """Requests waiting for or holding a worker, refused past a limit.
+
+    Only the event loop's thread touches it, so it needs no lock.
+    """
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    @contextlib.contextmanager
+    def hold(self, limit: int) -> Iterator[None]:
+        if self.value >= limit:
+            raise Busy(f"the studio is busy ({self.value} generations under way); try again")
+        self.value += 1
+        try:
+            yield
+        finally:
+            self.value -= 1
+
+
+def _field_names(message: str) -> str:
+    """The library's messages name CLI flags (--top-k); the API's fields are top_k."""
+    return re.sub(r"--([a-z][a-z-]*)", lambda m: m.group(1).replace("-", "_"), message)

@@ -1,0 +1,38 @@
+"""tunesmith serve: mistakes in its options are one line and a non-zero exit."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from tunesmith.cli import app
+
+runner = CliRunner()
+
+
+def test_bad_options_are_one_line(tmp_path: Path, runs_dir: Path) -> None:
+    for args, says in [
+        (["--runs", str(runs_dir / "tiny")], "is a run itself; give the folder that holds runs"),
+        (["--port", "0"], "--port must be between 1 and 65535 (got 0)"),
+        (["--workers", "0"], "--workers must be between 1 and 64"),
+        (["--keep", "3"], "--keep must be at least 16"),
+        (["--host", "no-such-host.invalid"], "--host 'no-such-host.invalid' is not an address"),
+        (["--runs", str(tmp_path / "missing")], "no such folder"),
+    ]:
+        result = runner.invoke(app, ["serve", "--out", str(tmp_path / "out"), *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert says in result.output and len(result.output.strip().splitlines()) <= 2
+
+
+def test_a_port_in_use_is_refused_before_starting(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = runner.invoke(
+            app, ["serve", "--runs", str(tmp_path), "--port", str(port), "--out", str(tmp_path)]
+        )
+    assert result.exit_code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
