@@ -1,0 +1,225 @@
+"""Train and measure the chorale model on piano-roll benchmarks (JSB Chorales and the like).
+
+The data are the Boulanger-Lewandowski et al. (2012) .mat files: ``traindata``,
+``validdata`` and ``testdata``, each a row of T x 88 binary piano rolls. The metric is the
+literature's: for every sequence predict frames 2..T from the frames before them, add up
+-log p(whole 88-key frame) over every predicted frame, divide by the number of predicted
+frames (nats per time step). Training reads top to bottom in ``train_poly``: shuffled
+batches transposed to random keys, AdamW, validation after each epoch, the best weights
+kept, early stopping, a time budget.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tunesmith.config import _check, _Config
+from tunesmith.encodings.poly import KEYS
+from tunesmith.errors import SourceError
+from tunesmith.models.poly import PolyModel, PolyModelConfig
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("traindata", "validdata", "testdata")
+Roll = np.ndarray  # (T, 88) 0/1
+
+
+@dataclass
+class PolyTrainConfig(_Config):
+    """The optimisation for the chorale model."""
+
+    max_epochs: int = 500
+    batch_size: int = 8  # sequences per step
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-2  # AdamW's decoupled decay
+    grad_clip: float = 1.0  # max gradient norm; 0 = off
+    transpose: int = 6  # shift each training sequence by a random -N..N-1 semitones; 0 = off
+    lr_factor: float = 0.5  # multiply the rate by this when validation stalls ...
+    lr_patience: int = 5  # ... for this many epochs
+    early_stopping: int = 20  # stop after this many epochs without improvement
+    time_limit: float = 1680.0  # seconds of training (28 min, inside the 30-min budget)
+    seed: int = 0
+
+    def validate(self) -> None:
+        for name in ("max_epochs", "batch_size", "early_stopping"):
+            value = getattr(self, name)
+            _check(isinstance(value, int) and value >= 1, name, value, "a whole number >= 1")
+        _check(self.learning_rate > 0, "learning_rate", self.learning_rate, "positive")
+        _check(self.weight_decay >= 0, "weight_decay", self.weight_decay, ">= 0")
+        _check(self.grad_clip >= 0, "grad_clip", self.grad_clip, ">= 0")
+        _check(0 <= self.transpose <= 12, "transpose", self.transpose, "in 0..12")
+        _check(0 < self.lr_factor <= 1, "lr_factor", self.lr_factor, "in (0, 1]")
+        _check(self.time_limit > 0, "time_limit", self.time_limit, "positive")
+
+
+# ------------------------------------------------------------------------------ data
+
+
+def load_rolls(path: str | Path) -> dict[str, list[Roll]]:
+    """The three splits of a benchmark .mat file, as lists of (T, 88) uint8 arrays."""
+    import scipy.io
+
+    path = Path(path)
+    if not path.is_file():
+        raise SourceError(f"{path}: no such file; give a .mat file of piano rolls")
+    try:
+        mat = scipy.io.loadmat(path)
+    except (scipy.io.matlab.MatReadError, ValueError, OSError, TypeError) as exc:
+        raise SourceError(f"{path}: not a readable .mat file ({exc})") from None
+    missing = [name for name in SPLITS if name not in mat]
+    if missing:
+        raise SourceError(f"{path}: no {missing[0]!r} in the file; it needs {', '.join(SPLITS)}")
+    splits: dict[str, list[Roll]] = {}
+    for name in SPLITS:
+        rolls = [np.asarray(r) for r in np.asarray(mat[name]).ravel()]
+        for i, roll in enumerate(rolls):
+            if roll.ndim != 2 or roll.shape[1] != KEYS or roll.shape[0] < 2:
+                msg = f"{path}: {name}[{i}] has shape {roll.shape}; expected (T >= 2, {KEYS})"
+                raise SourceError(msg)
+        splits[name] = [(r > 0).astype(np.uint8) for r in rolls]
+    return splits
+
+
+def pad(rolls: Sequence[Roll]) -> tuple[torch.Tensor, torch.Tensor]:
+    """A (batch, T, 88) float tensor of rolls padded with empty frames, and their lengths."""
+    lengths = torch.tensor([len(r) for r in rolls])
+    frames = torch.zeros(len(rolls), int(lengths.max()), KEYS)
+    for i, r in enumerate(rolls):
+        frames[i, : len(r)] = torch.from_numpy(r).float()
+    return frames, lengths
+
+
+def transpose_randomly(rolls: Sequence[Roll], max_shift: int, rng: np.random.Generator):
+    """Each roll moved by a random shift in -max_shift..max_shift-1 that stays on the keys."""
+    out = []
+    for r in rolls:
+        sounding = np.nonzero(r.any(0))[0]
+        low, high = (sounding.min(), sounding.max()) if len(sounding) else (0, KEYS - 1)
+        shifts = [s for s in range(-max_shift, max_shift) if low + s >= 0 and high + s < KEYS]
+        out.append(np.roll(r, int(rng.choice(shifts)), axis=1) if shifts else r)
+    return out
+
+
+# ------------------------------------------------------------------------ evaluation
+
+
+def frame_nll(model: PolyModel, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Summed -log p over the predicted frames (2..T of each sequence) of a padded batch."""
+    log_probs = model.frame_log_probs(frames)  # (batch, T - 1): frame t + 1 given 1..t
+    predicted = torch.arange(1, frames.shape[1]) < lengths.unsqueeze(1)
+    return -(log_probs * predicted).sum()
+
+
+@torch.no_grad()
+def mean_nll(model: PolyModel, rolls: Sequence[Roll], batch_size: int = 64) -> float:
+    """Nats per predicted frame over ``rolls``, exactly as the literature measures it."""
+    model.eval()
+    total = 0.0
+    for i in range(0, len(rolls), batch_size):
+        frames, lengths = pad(rolls[i : i + batch_size])
+        total += float(frame_nll(model, frames, lengths))
+    return total / sum(len(r) - 1 for r in rolls)
+
+
+def bernoulli_nll(train: Sequence[Roll], rolls: Sequence[Roll]) -> float:
+    """The trivial model: each key on independently with its training frequency.
+
+    Frequencies are add-one smoothed ((on + 1) / (frames + 2)) so that a key never seen in
+    training costs a finite amount. Frames 2..T are scored, as for every model.
+    """
+    stacked = np.concatenate(train).astype(np.float64)
+    p = (stacked.sum(0) + 1) / (len(stacked) + 2)
+    predicted = np.concatenate([r[1:] for r in rolls]).astype(np.float64)
+    ll = predicted @ np.log(p) + (1 - predicted) @ np.log1p(-p)
+    return float(-ll.mean())
+
+
+# -------------------------------------------------------------------------- training
+
+
+@dataclass
+class PolyTrainResult:
+    """What training produced: the best model (by validation NLL) and its history."""
+
+    model: PolyModel
+    best_epoch: int
+    best_valid_nll: float
+    epochs: int
+    seconds: float
+    stopped_by: str  # "early stopping", "time limit" or "max epochs"
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def train_poly(
+    train: Sequence[Roll],
+    valid: Sequence[Roll],
+    model_config: PolyModelConfig,
+    config: PolyTrainConfig,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> PolyTrainResult:
+    """Train on ``train``, keep the weights with the best NLL on ``valid``."""
+    config.validate()
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    model = PolyModel(model_config)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, factor=config.lr_factor, patience=config.lr_patience
+    )
+    best_nll, best_epoch, best_state = math.inf, 0, copy.deepcopy(model.state_dict())
+    history: list[dict[str, float]] = []
+    start = time.monotonic()
+    stopped_by = "max epochs"
+    for epoch in range(1, config.max_epochs + 1):
+        # -- one pass over the training pieces, each in a random key
+        model.train()
+        order = rng.permutation(len(train))
+        pieces = [train[i] for i in order]
+        if config.transpose:
+            pieces = transpose_randomly(pieces, config.transpose, rng)
+        total, count = 0.0, 0
+        for i in range(0, len(pieces), config.batch_size):
+            frames, lengths = pad(pieces[i : i + config.batch_size])
+            n = int((lengths - 1).sum())
+            loss = frame_nll(model, frames, lengths) / n
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            total, count = total + loss.item() * n, count + n
+        # -- validation, best weights, schedule
+        valid_nll = mean_nll(model, valid)
+        scheduler.step(valid_nll)
+        elapsed = time.monotonic() - start
+        row = {"epoch": epoch, "train_nll": total / count, "valid_nll": valid_nll, "s": elapsed}
+        history.append(row)
+        if on_epoch:
+            on_epoch(row)
+        log.info("epoch %d: train %.3f valid %.3f", epoch, total / count, valid_nll)
+        if valid_nll < best_nll:
+            best_nll, best_epoch, best_state = valid_nll, epoch, copy.deepcopy(model.state_dict())
+        # -- termination conditions
+        if epoch - best_epoch >= config.early_stopping:
+            stopped_by = "early stopping"
+            break
+        if elapsed >= config.time_limit:
+            stopped_by = "time limit"
+            break
+    model.load_state_dict(best_state)
+    model.eval()
+    return PolyTrainResult(
+        model, best_epoch, best_nll, len(history), time.monotonic() - start, stopped_by, history
+    )
