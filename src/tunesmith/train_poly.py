@@ -115,9 +115,13 @@ def transpose_randomly(rolls: Sequence[Roll], max_shift: int, rng: np.random.Gen
 
 def frame_nll(model: PolyModel, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Summed -log p over the predicted frames (2..T of each sequence) of a padded batch."""
-    log_probs = model.frame_log_probs(frames)  # (batch, T - 1): frame t + 1 given 1..t
+    context, _ = model.context(frames[:, :-1])  # after frame t: the context for frame t + 1
     predicted = torch.arange(1, frames.shape[1]) < lengths.unsqueeze(1)
-    return -(log_probs * predicted).sum()
+    # Only real frames reach the decoder, so padding costs nothing there.
+    log_probs = model.score_frames(
+        context[predicted], frames[:, :-1][predicted], frames[:, 1:][predicted]
+    )
+    return -log_probs.sum()
 
 
 @torch.no_grad()
