@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -35,8 +36,9 @@ def test_nll_of_a_uniform_decoder_in_closed_form() -> None:
     """With zero output weights every allowed token is equally likely: frame probabilities
     are products of 1/(number of allowed tokens), and the first frame is never scored."""
     model = PolyModel(PolyModelConfig(hidden_size=16, decoder_size=16, frame_embedding=8))
-    torch.nn.init.zeros_(model.decoder[-1].weight)
-    torch.nn.init.zeros_(model.decoder[-1].bias)
+    for head in (model.head, model.interval_head, model.voice_leading_head):
+        torch.nn.init.zeros_(head.weight)
+        torch.nn.init.zeros_(head.bias)
     rolls = [roll([60], [50, 40], [], [3]), roll([10, 20, 30], [87, 0])]
     # A frame with keys k1 > k2 > ... : 89 choices first, then k1 + 1 (keys below, STEP_END)...
     # the empty frame: STEP_END among 89.
@@ -93,3 +95,24 @@ def test_short_training_beats_the_trivial_model() -> None:
     assert result.epochs == 8 and len(result.history) == 8
     assert result.best_valid_nll == pytest.approx(mean_nll(result.model, valid))
     assert result.best_valid_nll < bernoulli_nll(train, valid)
+
+
+@pytest.mark.parametrize("shifts", [(0,), (-1, 0, 2)], ids=["plain", "transposition mixture"])
+def test_next_frame_probabilities_over_4_keys_sum_to_one(shifts: tuple[int, ...]) -> None:
+    """Through the benchmark's own scoring: every possible next frame after a 3-frame past."""
+    torch.manual_seed(0)
+    config = PolyModelConfig(keys=4, frame_embedding=8, hidden_size=8, decoder_size=16)
+    models = [PolyModel(config), PolyModel(config)]
+    past = np.array([[1, 0, 1, 0], [0, 1, 1, 1], [1, 1, 0, 0]], dtype=np.uint8)
+    total = 0.0
+    for bits in itertools.product([0, 1], repeat=4):
+        piece = np.vstack([past, np.array(bits, dtype=np.uint8)])
+        # mean_nll averages over the 3 predicted frames; the first two are the same each time.
+        total += math.exp(-3 * mean_nll(models, [piece], shifts=shifts))
+    first_two = math.exp(-2 * mean_nll(models, [past[:3]], shifts=shifts))
+    # A shift that pushes a note off the keyboard gives that frame probability 0 in its term,
+    # so a mixture with shifts may fall short of 1 but never exceed it.
+    if shifts == (0,):
+        assert total / first_two == pytest.approx(1.0, abs=1e-5)
+    else:
+        assert 0.3 < total / first_two <= 1.0 + 1e-6

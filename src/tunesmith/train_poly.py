@@ -93,7 +93,7 @@ def load_rolls(path: str | Path) -> dict[str, list[Roll]]:
 def pad(rolls: Sequence[Roll]) -> tuple[torch.Tensor, torch.Tensor]:
     """A (batch, T, 88) float tensor of rolls padded with empty frames, and their lengths."""
     lengths = torch.tensor([len(r) for r in rolls])
-    frames = torch.zeros(len(rolls), int(lengths.max()), KEYS)
+    frames = torch.zeros(len(rolls), int(lengths.max()), rolls[0].shape[1])
     for i, r in enumerate(rolls):
         frames[i, : len(r)] = torch.from_numpy(r).float()
     return frames, lengths
@@ -115,23 +115,66 @@ def transpose_randomly(rolls: Sequence[Roll], max_shift: int, rng: np.random.Gen
 
 def frame_nll(model: PolyModel, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Summed -log p over the predicted frames (2..T of each sequence) of a padded batch."""
+    return -predicted_log_probs(model, frames, lengths).sum()
+
+
+def predicted_log_probs(
+    model: PolyModel, frames: torch.Tensor, lengths: torch.Tensor
+) -> torch.Tensor:
+    """log p(frame t | frames before it) for every predicted frame of a padded batch, flat."""
     context, _ = model.context(frames[:, :-1])  # after frame t: the context for frame t + 1
     predicted = torch.arange(1, frames.shape[1]) < lengths.unsqueeze(1)
     # Only real frames reach the decoder, so padding costs nothing there.
-    log_probs = model.score_frames(
+    return model.score_frames(
         context[predicted], frames[:, :-1][predicted], frames[:, 1:][predicted]
     )
-    return -log_probs.sum()
+
+
+def shift_keys(frames: torch.Tensor, shift: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Frames moved ``shift`` keys up, notes pushed off the keyboard dropped; and which
+    frames lost a note that way."""
+    keys = frames.shape[-1]
+    out = torch.zeros_like(frames)
+    if shift >= 0:
+        out[..., shift:] = frames[..., : keys - shift]
+        lost = frames[..., keys - shift :].any(-1)
+    else:
+        out[..., :shift] = frames[..., -shift:]
+        lost = frames[..., :-shift].any(-1)
+    return out, lost
 
 
 @torch.no_grad()
-def mean_nll(model: PolyModel, rolls: Sequence[Roll], batch_size: int = 64) -> float:
-    """Nats per predicted frame over ``rolls``, exactly as the literature measures it."""
-    model.eval()
+def mean_nll(
+    models: PolyModel | Sequence[PolyModel],
+    rolls: Sequence[Roll],
+    batch_size: int = 64,
+    shifts: Sequence[int] = (0,),
+) -> float:
+    """Nats per predicted frame over ``rolls``, exactly as the literature measures it.
+
+    Several models or ``shifts`` make an equal-weight mixture, frame by frame: p(frame t |
+    past) is the mean over (model, shift) of the model's probability of the frame moved by
+    the shift, given the past moved likewise. Each term is a distribution over frames, so the
+    mean is one too; a frame the shift pushes off the keyboard gets probability 0 from that
+    term (which can only cost likelihood, never flatter it).
+    """
+    models = [models] if isinstance(models, PolyModel) else list(models)
+    for model in models:
+        model.eval()
     total = 0.0
     for i in range(0, len(rolls), batch_size):
         frames, lengths = pad(rolls[i : i + batch_size])
-        total += float(frame_nll(model, frames, lengths))
+        predicted = torch.arange(1, frames.shape[1]) < lengths.unsqueeze(1)
+        terms = []
+        for shift in shifts:
+            moved, lost = shift_keys(frames, shift)
+            lost_target = lost[:, 1:][predicted]
+            for model in models:
+                log_p = predicted_log_probs(model, moved, lengths)
+                terms.append(log_p.masked_fill(lost_target, float("-inf")))
+        mixture = torch.logsumexp(torch.stack(terms), dim=0) - math.log(len(terms))
+        total -= float(mixture.sum())
     return total / sum(len(r) - 1 for r in rolls)
 
 
@@ -237,8 +280,12 @@ def bench_poly(
     model_config: PolyModelConfig,
     config: PolyTrainConfig,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    save_to: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train on ``traindata``, select on ``validdata``, measure ``testdata`` (nats per frame).
+
+    :param save_to: also write the chosen model as a poly run folder there, for
+        ``tunesmith generate``.
 
     :return: the figures as a JSON-ready dict: valid and test NLL of the chosen model, the
         trivial model's, the training NLL, parameter count, training time, the configs and
@@ -247,7 +294,7 @@ def bench_poly(
     splits = load_rolls(path)
     train, valid, test = (splits[name] for name in SPLITS)
     result = train_poly(train, valid, model_config, config, on_epoch)
-    return {
+    results = {
         "data": str(path),
         "pieces": {name: len(splits[name]) for name in SPLITS},
         "predicted_frames": {name: sum(len(r) - 1 for r in splits[name]) for name in SPLITS},
@@ -267,3 +314,13 @@ def bench_poly(
         "train": config.to_dict(),
         "history": result.history,
     }
+    if save_to:
+        from tunesmith.encodings.poly import LOWEST_PITCH
+        from tunesmith.sample_poly import save_poly_run
+
+        polyphony = np.concatenate(train).sum(1)
+        # Four voices throughout (chorales): generate keeps four, each in its SATB range.
+        voices = 4 if polyphony.max() == 4 and (polyphony == 4).mean() > 0.5 else 0
+        openings = [[int(k) + LOWEST_PITCH for k in np.nonzero(r[0])[0]] for r in train]
+        save_poly_run(save_to, result.model, voices, openings, {"benchmark": results})
+    return results

@@ -59,6 +59,9 @@ def poly(
     dropout: float = typer.Option(None, help="[default: 0.3]"),
     seed: int = typer.Option(None, help="Random seed. [default: 0]"),
     threads: int = typer.Option(0, help="CPU threads for torch; 0 = torch's choice."),
+    save: Path = typer.Option(
+        None, help="Also save the chosen model as a run folder, for 'tunesmith generate'."
+    ),
 ) -> None:
     """Train the chorale model on a polyphonic benchmark and report NLL per time step.
 
@@ -71,6 +74,7 @@ def poly(
 
       tunesmith bench poly --data ../shared/data/jsb/JSB_Chorales.mat
       tunesmith bench poly --data Nottingham.mat --time-limit 600 --out nottingham.json
+      tunesmith bench poly --data JSB_Chorales.mat --save runs/jsb  (then: generate runs/jsb)
     """
     import torch
 
@@ -112,7 +116,7 @@ def poly(
                 highlight=False,
             )
 
-        results = bench_poly(data, model_config, train_config, on_epoch=show)
+        results = bench_poly(data, model_config, train_config, on_epoch=show, save_to=save)
     results["machine"] = {
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),

@@ -35,6 +35,8 @@ class PolyModelConfig(_Config):
     num_layers: int = 1
     decoder_size: int = 256  # the token decoder's hidden width
     window: int = 12  # previous-frame keys within this many semitones of the last key
+    relative: bool = True  # add key-invariant output terms (see token_log_probs)
+    max_interval: int = 36  # relative: intervals below the last key scored one by one
     dropout: float = 0.3
 
     def validate(self) -> None:
@@ -42,6 +44,7 @@ class PolyModelConfig(_Config):
             value = getattr(self, name)
             _check(isinstance(value, int) and value >= 1, name, value, "a whole number >= 1")
         _check(isinstance(self.window, int) and self.window >= 0, "window", self.window, ">= 0")
+        _check(self.max_interval >= 1, "max_interval", self.max_interval, ">= 1")
         _check(0.0 <= self.dropout < 1.0, "dropout", self.dropout, "in [0, 1)")
 
 
@@ -70,12 +73,14 @@ class PolyModel(nn.Module):
         self.from_position = nn.Embedding(MAX_POSITION + 1, d)
         self.from_relative = nn.Linear(2 * config.window + 1, d, bias=False)
         self.decoder = nn.Sequential(
-            nn.GELU(),
-            nn.Dropout(config.dropout),
-            nn.Linear(d, d),
-            nn.GELU(),
-            nn.Linear(d, keys + 1),
+            nn.GELU(), nn.Dropout(config.dropout), nn.Linear(d, d), nn.GELU()
         )
+        self.head = nn.Linear(d, keys + 1)
+        if config.relative:
+            # Scores by interval below the last key (the last bucket: farther), and weights
+            # for the previous frame's keys at each offset -window..window from a candidate.
+            self.interval_head = nn.Linear(d, config.max_interval + 2)
+            self.voice_leading_head = nn.Linear(d, 2 * config.window + 1)
 
     # -------------------------------------------------------------------- frame context
 
@@ -114,11 +119,27 @@ class PolyModel(nn.Module):
             + self.from_position(position.clamp(max=MAX_POSITION))
             + self.from_relative(self._relative_previous(previous, last))
         )
-        logits = self.decoder(hidden)
+        hidden = self.decoder(hidden)
+        logits = self.head(hidden)
         step_end = self.config.keys
         ids = torch.arange(step_end + 1, device=logits.device)
+        if self.config.relative:
+            logits = logits + F.pad(self._relative_logits(hidden, previous, last), (0, 1))
         allowed = (ids < last.unsqueeze(-1)) | (ids == step_end)
         return torch.log_softmax(logits.masked_fill(~allowed, float("-inf")), dim=-1)
+
+    def _relative_logits(
+        self, hidden: torch.Tensor, previous: torch.Tensor, last: torch.Tensor
+    ) -> torch.Tensor:
+        """Key-invariant scores for every key: the interval below the last key emitted, and
+        the previous frame's keys near the candidate (voice leading). (..., J, keys)."""
+        keys, w, m = self.config.keys, self.config.window, self.config.max_interval
+        interval = (last.unsqueeze(-1) - torch.arange(keys, device=last.device)).clamp(0, m + 1)
+        by_interval = self.interval_head(hidden).gather(-1, interval)
+        # near[..., k, i] = previous[k - w + i]: the previous frame around each candidate key.
+        near = F.pad(previous, (w, w)).unfold(-1, 2 * w + 1, 1)  # (..., keys, 2w + 1)
+        by_neighbours = torch.einsum("...jo,...ko->...jk", self.voice_leading_head(hidden), near)
+        return by_interval + by_neighbours
 
     def _relative_previous(self, previous: torch.Tensor, last: torch.Tensor) -> torch.Tensor:
         """The previous frame's keys at last-w..last+w (zeros off the keyboard)."""
