@@ -35,7 +35,9 @@ def roll(*frames: list[int]) -> np.ndarray:
 def test_nll_of_a_uniform_decoder_in_closed_form() -> None:
     """With zero output weights every allowed token is equally likely: frame probabilities
     are products of 1/(number of allowed tokens), and the first frame is never scored."""
-    model = PolyModel(PolyModelConfig(hidden_size=16, decoder_size=16, frame_embedding=8))
+    model = PolyModel(
+        PolyModelConfig(hidden_size=16, decoder_size=16, frame_embedding=8, relative=True)
+    )
     for head in (model.head, model.interval_head, model.voice_leading_head):
         torch.nn.init.zeros_(head.weight)
         torch.nn.init.zeros_(head.bias)

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 import torch
 
 from tunesmith.encodings.poly import encode_frame
 from tunesmith.models.poly import PolyModel, PolyModelConfig, spell_frames
 
 
-def test_probabilities_of_all_16_frames_over_4_keys_sum_to_one() -> None:
+@pytest.mark.parametrize("relative", [False, True], ids=["absolute", "relative terms"])
+def test_probabilities_of_all_16_frames_over_4_keys_sum_to_one(relative: bool) -> None:
     torch.manual_seed(0)
-    model = PolyModel(PolyModelConfig(keys=4, frame_embedding=8, hidden_size=8, decoder_size=16))
+    config = PolyModelConfig(
+        keys=4, frame_embedding=8, hidden_size=8, decoder_size=16, relative=relative
+    )
+    model = PolyModel(config)
     model.eval()
     history = torch.tensor([[[1, 0, 1, 0], [0, 1, 1, 1], [1, 1, 0, 0]]], dtype=torch.float)
     context, _ = model.context(history)

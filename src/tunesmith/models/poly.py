@@ -35,9 +35,9 @@ class PolyModelConfig(_Config):
     num_layers: int = 1
     decoder_size: int = 256  # the token decoder's hidden width
     window: int = 12  # previous-frame keys within this many semitones of the last key
-    relative: bool = True  # add key-invariant output terms (see token_log_probs)
+    relative: bool = False  # key-invariant output terms (see README: no gain per epoch)
     max_interval: int = 36  # relative: intervals below the last key scored one by one
-    dropout: float = 0.3
+    dropout: float = 0.1
 
     def validate(self) -> None:
         for name in ("keys", "frame_embedding", "hidden_size", "num_layers", "decoder_size"):
