@@ -36,6 +36,7 @@ def test_bench_poly_writes_results(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     args = ["bench", "poly", "--data", str(small), "--out", str(out), "--max-epochs", "2"]
     args += ["--hidden-size", "16", "--decoder-size", "16", "--batch-size", "3"]
+    args += ["--keep", "2", "--shifts", "1", "--lr-schedule", "cosine"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "trivial (independent keys)" in result.output
@@ -44,6 +45,7 @@ def test_bench_poly_writes_results(tmp_path: Path) -> None:
     assert results["epochs"] == 2 and len(results["history"]) == 2
     assert results["parameters"] > 0 and results["train_seconds"] > 0
     assert 0 < results["test_nll"] < 100 and 0 < results["trivial"]["test_nll"] < 100
+    assert results["train"]["keep"] == 2 and 0 < results["single"]["test_nll"] < 100
     assert results["machine"]["cores"] >= 1
 
 

@@ -92,11 +92,15 @@ def test_short_training_beats_the_trivial_model() -> None:
         train,
         valid,
         model_config,
-        PolyTrainConfig(max_epochs=8, batch_size=4, learning_rate=1e-2, transpose=0, seed=1),
+        PolyTrainConfig(
+            max_epochs=8, batch_size=4, learning_rate=1e-2, transpose=0, keep=2, seed=1
+        ),
     )
     assert result.epochs == 8 and len(result.history) == 8
     assert result.best_valid_nll == pytest.approx(mean_nll(result.model, valid))
     assert result.best_valid_nll < bernoulli_nll(train, valid)
+    assert len(result.kept) == 2 and result.kept[0] is result.model
+    assert mean_nll(result.kept, valid) < bernoulli_nll(train, valid)
 
 
 @pytest.mark.parametrize("shifts", [(0,), (-1, 0, 2)], ids=["plain", "transposition mixture"])

@@ -57,6 +57,15 @@ def poly(
     num_layers: int = typer.Option(None, help="Frame LSTM layers. [default: 1]"),
     decoder_size: int = typer.Option(None, help="Token decoder width. [default: 256]"),
     dropout: float = typer.Option(None, help="[default: 0.3]"),
+    lr_schedule: str = typer.Option(
+        None, help="plateau, or cosine (down to 2 % over the time limit). [default: plateau]"
+    ),
+    keep: int = typer.Option(
+        None, help="Score a mixture of the K best epochs' weights. [default: 1]"
+    ),
+    shifts: int = typer.Option(
+        None, help="Score a mixture over transpositions -N..N of each frame. [default: 0]"
+    ),
     seed: int = typer.Option(None, help="Random seed. [default: 0]"),
     threads: int = typer.Option(0, help="CPU threads for torch; 0 = torch's choice."),
     save: Path = typer.Option(
@@ -103,6 +112,9 @@ def poly(
                 learning_rate=learning_rate,
                 weight_decay=weight_decay,
                 transpose=transpose,
+                lr_schedule=lr_schedule,
+                keep=keep,
+                shifts=shifts,
                 seed=seed,
             )
         )
