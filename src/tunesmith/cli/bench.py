@@ -56,15 +56,15 @@ def poly(
     hidden_size: int = typer.Option(None, help="Frame LSTM units. [default: 256]"),
     num_layers: int = typer.Option(None, help="Frame LSTM layers. [default: 1]"),
     decoder_size: int = typer.Option(None, help="Token decoder width. [default: 256]"),
-    dropout: float = typer.Option(None, help="[default: 0.3]"),
+    dropout: float = typer.Option(None, help="[default: 0.1]"),
     lr_schedule: str = typer.Option(
-        None, help="plateau, or cosine (down to 2 % over the time limit). [default: plateau]"
+        None, help="cosine (down to 2 % over the time limit) or plateau. [default: cosine]"
     ),
     keep: int = typer.Option(
-        None, help="Score a mixture of the K best epochs' weights. [default: 1]"
+        None, help="Score a mixture of the K best epochs' weights. [default: 3]"
     ),
     shifts: int = typer.Option(
-        None, help="Score a mixture over transpositions -N..N of each frame. [default: 0]"
+        None, help="Score a mixture over transpositions -N..N of each frame. [default: 6]"
     ),
     seed: int = typer.Option(None, help="Random seed. [default: 0]"),
     threads: int = typer.Option(0, help="CPU threads for torch; 0 = torch's choice."),
