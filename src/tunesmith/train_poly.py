@@ -47,7 +47,7 @@ class PolyTrainConfig(_Config):
     lr_schedule: str = "cosine"  # cosine (to 2 % over the time limit) | plateau
     lr_factor: float = 0.5  # plateau: multiply the rate by this when validation stalls ...
     lr_patience: int = 5  # ... for this many epochs
-    early_stopping: int = 20  # stop after this many epochs without improvement
+    early_stopping: int = 50  # stop after this many epochs without improvement
     time_limit: float = 1680.0  # seconds of training (28 min, inside the 30-min budget)
     seed: int = 0
     # Scoring as an equal-weight mixture (see mean_nll): of the `keep` best epochs' weights,

@@ -45,7 +45,7 @@ def poly(
     ),
     max_epochs: int = typer.Option(None, help="[default: 500]"),
     early_stopping: int = typer.Option(
-        None, help="Stop after N epochs without a better validation NLL. [default: 20]"
+        None, help="Stop after N epochs without a better validation NLL. [default: 50]"
     ),
     batch_size: int = typer.Option(None, help="Sequences per step. [default: 8]"),
     learning_rate: float = typer.Option(None, "--learning-rate", "--lr", help="[default: 0.002]"),
@@ -56,7 +56,7 @@ def poly(
     hidden_size: int = typer.Option(None, help="Frame LSTM units. [default: 256]"),
     num_layers: int = typer.Option(None, help="Frame LSTM layers. [default: 1]"),
     decoder_size: int = typer.Option(None, help="Token decoder width. [default: 256]"),
-    dropout: float = typer.Option(None, help="[default: 0.1]"),
+    dropout: float = typer.Option(None, help="[default: 0.3]"),
     lr_schedule: str = typer.Option(
         None, help="cosine (down to 2 % over the time limit) or plateau. [default: cosine]"
     ),

@@ -37,7 +37,7 @@ class PolyModelConfig(_Config):
     window: int = 12  # previous-frame keys within this many semitones of the last key
     relative: bool = False  # key-invariant output terms (see README: no gain per epoch)
     max_interval: int = 36  # relative: intervals below the last key scored one by one
-    dropout: float = 0.1
+    dropout: float = 0.3
 
     def validate(self) -> None:
         for name in ("keys", "frame_embedding", "hidden_size", "num_layers", "decoder_size"):
