@@ -67,7 +67,9 @@ def poly(
         None, help="Score a mixture over transpositions -N..N of each frame. [default: 6]"
     ),
     seed: int = typer.Option(None, help="Random seed. [default: 0]"),
-    threads: int = typer.Option(0, help="CPU threads for torch; 0 = torch's choice."),
+    # One thread: the matrices are small, and on a shared machine a second thread waits for
+    # cores that other jobs hold (2 threads took 15 s an epoch under load, 1 thread ~3 s).
+    threads: int = typer.Option(1, help="CPU threads for torch; 0 = torch's choice."),
     save: Path = typer.Option(
         None, help="Also save the chosen model as a run folder, for 'tunesmith generate'."
     ),
