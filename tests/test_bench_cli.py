@@ -56,3 +56,8 @@ def test_bench_poly_user_mistakes(tmp_path: Path) -> None:
     result = runner.invoke(app, ["bench", "poly", "--data", "x.mat", "--transpose", "20"])
     assert result.exit_code == 2
     assert "--transpose must be in 0..12 (got 20)" in result.output
+
+
+def test_bench_poly_help_has_examples() -> None:
+    result = runner.invoke(app, ["bench", "poly", "--help"])
+    assert result.exit_code == 0 and "Examples" in result.output
