@@ -66,8 +66,12 @@ def save_poly_run(
 
 
 def is_poly_run(path: str | Path) -> bool:
+    """Whether ``path`` is a poly run folder (a damaged config.json is left to the loaders)."""
     config = Path(path) / "config.json"
-    return config.is_file() and read_json(config).get("kind") == "poly"
+    try:
+        return config.is_file() and read_json(config).get("kind") == "poly"
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def load_poly_run(path: str | Path) -> PolyRun:
