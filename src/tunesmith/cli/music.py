@@ -38,8 +38,14 @@ def generate(
     score: bool = typer.Option(False, "--score", help="Also write MusicXML and an engraved SVG."),
     soundfont: Path = typer.Option(None, help="SoundFont for --audio [default: the system's]."),
     device: str = typer.Option("cpu", help="cpu is fastest for one melody at a time."),
+    harmonize: Path = typer.Option(
+        None, help="Poly runs: keep this file's melody as the top voice, sample those below."
+    ),
 ) -> None:
     """Generate melodies as MIDI files, each with a piano-roll PNG beside it.
+
+    A poly run (from [bold]tunesmith bench poly --save[/]) writes multi-voice MIDI instead:
+    one track a voice, one frame a quarter note (--length counts sixteenths, as ever).
 
     [bold]Examples[/]
 
@@ -47,7 +53,21 @@ def generate(
       tunesmith generate runs/essen --seed-notes "C4 D4 E4" --key G --bars 16 --num 8
       tunesmith generate runs/essen --primer tune.mid --temperature 0.8 --top-p 0.95
       tunesmith generate runs/essen --num 1 --audio --score --instrument flute
+      tunesmith generate runs/jsb --harmonize melody.mid --num 2
     """
+    from tunesmith.sample_poly import is_poly_run, write_chorales
+
+    if harmonize or is_poly_run(run):
+        with user_errors():
+            quarters = bars * 4 if bars else max(1, length // 4)
+            name = "chorale" if prefix == "melody" else prefix
+            paths = write_chorales(
+                run, out, num=num, quarters=quarters, temperature=temperature, seed=seed,
+                tempo=tempo, harmonize=harmonize, prefix=name,
+            )  # fmt: skip
+        for path in paths:
+            console.print(f"wrote {path}")
+        return
     from tunesmith.generate import GenerateOptions
     from tunesmith.generate import generate as run_generate
 

@@ -1,0 +1,280 @@
+"""Chorales from the chorale model: poly run folders, sampling frames, harmonising a melody.
+
+A poly run folder holds ``model.safetensors`` and ``config.json`` (``"kind": "poly"``, the
+model config, the number of voices, opening chords of training pieces). Sampling spells one
+frame at a time, token by token, with the model's own mask (keys high to low); a run with
+``voices`` = 4 also fixes four notes a frame, each in its SATB range. Harmonising fixes each
+frame's first (highest) token to the given melody's pitch and samples the voices below it,
+as Magenta's Polyphony RNN does by injecting the primer. One frame is one quarter note.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from tunesmith import __version__
+from tunesmith.config import read_json, write_json
+from tunesmith.encodings.poly import LOWEST_PITCH, key_of
+from tunesmith.errors import CheckpointError, ConfigError, SourceError
+from tunesmith.melody import Melody, Note
+from tunesmith.models.poly import PolyModel, PolyModelConfig
+
+#: Soprano, alto, tenor and bass ranges (MIDI pitches) for four-voice output.
+SATB = ((60, 81), (53, 74), (48, 69), (36, 62))
+VOICE_NAMES = ("soprano", "alto", "tenor", "bass")
+
+
+@dataclass
+class PolyRun:
+    """A loaded poly run: the model in eval mode and what config.json says."""
+
+    path: Path
+    model: PolyModel
+    voices: int  # 4: four notes a frame in SATB ranges; 0: as many as the model likes
+    openings: list[list[int]]  # first frames of training pieces, as MIDI pitches
+
+
+def save_poly_run(
+    path: str | Path, model: PolyModel, voices: int, openings: list[list[int]], info: dict
+) -> Path:
+    """Write a poly run folder (weights in safetensors, the rest JSON)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    save_file(state, str(path / "model.safetensors"))
+    write_json(
+        path / "config.json",
+        {
+            "kind": "poly",
+            "tunesmith": __version__,
+            "torch": torch.__version__,
+            "model": model.config.to_dict(),
+            "voices": voices,
+            "openings": openings,
+            **info,
+        },
+    )
+    return path
+
+
+def is_poly_run(path: str | Path) -> bool:
+    """Whether ``path`` is a poly run folder (a damaged config.json is left to the loaders)."""
+    config = Path(path) / "config.json"
+    try:
+        return config.is_file() and read_json(config).get("kind") == "poly"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def load_poly_run(path: str | Path) -> PolyRun:
+    """A poly run folder, loaded; CheckpointError names what is missing or damaged."""
+    path = Path(path)
+    if not is_poly_run(path):
+        raise CheckpointError(f"{path}: not a poly run (no config.json with kind 'poly')")
+    meta: dict[str, Any] = read_json(path / "config.json")
+    model = PolyModel(PolyModelConfig.from_dict(meta["model"]))
+    try:
+        model.load_state_dict(load_file(str(path / "model.safetensors")))
+    except (OSError, SafetensorError, RuntimeError) as exc:
+        raise CheckpointError(f"{path / 'model.safetensors'}: cannot load ({exc})") from None
+    model.eval()
+    return PolyRun(path, model, int(meta.get("voices", 0)), meta.get("openings") or [[]])
+
+
+# ---------------------------------------------------------------------------- sampling
+
+
+@torch.no_grad()
+def sample_frames(
+    run: PolyRun,
+    steps: int,
+    *,
+    seed: int | None = None,
+    temperature: float = 1.0,
+    melody: Sequence[int] | None = None,
+) -> list[list[int]]:
+    """Frames of MIDI pitches (high to low): an opening chord, then ``steps`` sampled frames.
+
+    :param melody: pitches of the top voice, one per frame (the opening's included); the
+        frames' length then follows the melody and ``steps`` is ignored.
+    """
+    if temperature <= 0:
+        raise ConfigError(f"--temperature must be positive (got {temperature})")
+    rng = random.Random(seed)
+    generator = torch.Generator().manual_seed(rng.randrange(2**31))
+    opening = _opening(run, rng, melody[0] if melody else None)
+    frames = [opening]
+    model, keys = run.model, run.model.config.keys
+    previous = _roll(opening, keys)
+    context, state = model.context(previous.view(1, 1, keys))
+    count = len(melody) - 1 if melody else steps
+    for t in range(count):
+        top = key_of(melody[t + 1]) if melody else None
+        frame = _spell(model, context[0, -1], previous, generator, temperature, run.voices, top)
+        frames.append([k + LOWEST_PITCH for k in frame])
+        previous = _roll(frames[-1], keys)
+        context, state = model.context(previous.view(1, 1, keys), state)
+    return frames
+
+
+def _opening(run: PolyRun, rng: random.Random, top: int | None) -> list[int]:
+    """A training piece's first chord; moved so that its top note is ``top`` if given."""
+    chord = sorted(rng.choice(run.openings), reverse=True)
+    if top is None or not chord:
+        return chord if top is None else [top]
+    shift = top - chord[0]
+    return [p + shift for p in chord if LOWEST_PITCH <= p + shift < LOWEST_PITCH + 88]
+
+
+def _roll(pitches: Sequence[int], keys: int) -> torch.Tensor:
+    roll = torch.zeros(keys)
+    roll[[p - LOWEST_PITCH for p in pitches]] = 1.0
+    return roll
+
+
+def _spell(
+    model: PolyModel,
+    context: torch.Tensor,
+    previous: torch.Tensor,
+    generator: torch.Generator,
+    temperature: float,
+    voices: int,
+    top: int | None,
+) -> list[int]:
+    """One frame's keys, token by token, under the model's order mask and the constraints."""
+    keys = model.config.keys
+    step_end = keys
+    prefix = torch.zeros(1, 1, keys)
+    chosen: list[int] = []
+    while True:
+        j = len(chosen)
+        last = chosen[-1] if chosen else keys
+        log_p = model.token_log_probs(
+            context.view(1, -1),
+            previous.view(1, -1),
+            prefix,
+            torch.tensor([[last]]),
+            torch.tensor([[j]]),
+        )[0, 0]
+        allowed = torch.isfinite(log_p)
+        if j == 0 and top is not None:
+            allowed = torch.zeros_like(allowed)
+            allowed[top] = True
+        elif voices and j < voices:
+            allowed[step_end] = False
+            if voices == len(SATB):
+                low, high = (p - LOWEST_PITCH for p in SATB[j])
+                in_range = allowed.clone()
+                in_range[:low] = False
+                in_range[high + 1 :] = False
+                if in_range.any():  # a voice pushed below its range keeps what the order allows
+                    allowed = in_range
+            if not allowed.any():  # the lowest key is taken: the frame ends early
+                allowed[step_end] = True
+        elif voices:
+            allowed[:keys] = False
+        weights = torch.softmax(log_p.masked_fill(~allowed, float("-inf")) / temperature, -1)
+        token = int(torch.multinomial(weights, 1, generator=generator))
+        if token == step_end:
+            return chosen
+        chosen.append(token)
+        prefix[0, 0, token] = 1.0
+
+
+# ---------------------------------------------------------------------------- output
+
+
+def voices_from_frames(
+    frames: Sequence[Sequence[int]], voices: int = 0, tempo: float = 100.0
+) -> list[Melody]:
+    """One melody per voice: voice v is each frame's v-th highest pitch; a pitch repeated in
+    the next frame is held (the frames carry no onsets). One frame is one quarter note."""
+    count = voices or max((len(f) for f in frames), default=0)
+    lines: list[Melody] = []
+    for v in range(count):
+        notes: list[Note] = []
+        for t, frame in enumerate(frames):
+            pitch = sorted(frame, reverse=True)[v] if v < len(frame) else None
+            if pitch is None:
+                continue
+            if notes and notes[-1].pitch == pitch and notes[-1].end == t:
+                notes[-1] = Note(pitch, notes[-1].start, notes[-1].duration + 1)
+            else:
+                notes.append(Note(pitch, t, 1))
+        name = VOICE_NAMES[v] if count == 4 else f"voice {v + 1}"
+        lines.append(Melody(notes, steps_per_quarter=1, length=len(frames), tempo=tempo, name=name))
+    return lines
+
+
+def melody_pitches(path: str | Path) -> list[int]:
+    """The melody of a file (its highest part), as one pitch per quarter note; a rest keeps
+    the pitch before it (a frame's top voice cannot be silent while voices below sing)."""
+    from tunesmith.config import DataConfig
+    from tunesmith.prompt import read_primer
+
+    path = Path(path)
+    if not path.is_file():
+        raise SourceError(f"--harmonize {path}: no such file")
+    melody = read_primer(path, DataConfig(steps_per_quarter=4))
+    spq = melody.steps_per_quarter
+    pitches: list[int] = []
+    current = melody.notes[0].pitch if melody.notes else None
+    notes = iter(melody.notes)
+    note = next(notes, None)
+    for q in range(-(-melody.length // spq)):
+        while note is not None and note.start <= q * spq:
+            if note.end > q * spq:
+                current = note.pitch
+            note = next(notes, None)
+        if current is not None:
+            pitches.append(current)
+    if len(pitches) < 2:
+        raise SourceError(f"--harmonize {path}: the melody is shorter than two quarter notes")
+    return pitches
+
+
+def write_chorales(
+    run_path: str | Path,
+    out: str | Path,
+    *,
+    num: int = 4,
+    quarters: int = 64,
+    temperature: float = 1.0,
+    seed: int | None = None,
+    tempo: float | None = None,
+    prefix: str = "chorale",
+    harmonize: str | Path | None = None,
+) -> list[Path]:
+    """Sample ``num`` pieces from a poly run and write each as a MIDI file, one track a voice.
+
+    :param quarters: frames after the opening chord (ignored with ``harmonize``).
+    :param harmonize: a melody file; its top voice is kept and the voices below sampled.
+    :return: the files written.
+    """
+    from tunesmith.export.midi import write_midi
+
+    if num < 1 or quarters < 1:
+        raise ConfigError(f"--num and the length must be at least 1 (got {num}, {quarters})")
+    run = load_poly_run(run_path)
+    melody = melody_pitches(harmonize) if harmonize else None
+    base = random.Random(seed).randrange(2**31) if seed is not None else None
+    paths = []
+    for i in range(num):
+        frames = sample_frames(
+            run,
+            quarters,
+            seed=None if base is None else base + i,
+            temperature=temperature,
+            melody=melody,
+        )
+        voices = voices_from_frames(frames, run.voices, tempo or 100.0)
+        paths.append(write_midi(voices, Path(out) / f"{prefix}-{i + 1:02d}.mid"))
+    return paths

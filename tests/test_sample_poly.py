@@ -1,0 +1,89 @@
+"""Chorales and harmonisations from a poly run, read back from the MIDI files written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from symusic import Score
+from typer.testing import CliRunner
+
+from tunesmith.cli import app
+from tunesmith.errors import CheckpointError
+from tunesmith.export.midi import write_midi
+from tunesmith.melody import Melody, Note
+from tunesmith.models.poly import PolyModelConfig
+from tunesmith.sample_poly import SATB, VOICE_NAMES, load_poly_run, write_chorales
+from tunesmith.train_poly import PolyTrainConfig, bench_poly, load_rolls
+
+JSB_MAT = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "JSB_Chorales.mat"
+pytestmark = pytest.mark.skipif(not JSB_MAT.exists(), reason="needs ../shared/data/jsb")
+
+
+@pytest.fixture(scope="module")
+def poly_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A poly run trained for two short epochs on the JSB chorales."""
+    import scipy.io
+
+    jsb = load_rolls(JSB_MAT)
+    folder = tmp_path_factory.mktemp("poly")
+    small = folder / "small.mat"
+    cells = {}
+    for name, rolls in jsb.items():
+        cells[name] = np.empty((1, 12), dtype=object)
+        for i, r in enumerate(rolls[:12]):
+            cells[name][0, i] = r.astype(np.float64)
+    scipy.io.savemat(small, cells)
+    config = PolyModelConfig(frame_embedding=16, hidden_size=16, decoder_size=32)
+    bench_poly(small, config, PolyTrainConfig(max_epochs=2), save_to=folder / "run")
+    return folder / "run"
+
+
+def read_voices(path: Path) -> list[list[tuple[int, int, int]]]:
+    """Each track's notes as (pitch, onset, duration) in quarter notes."""
+    score = Score(str(path))
+    tpq = score.ticks_per_quarter
+    return [[(n.pitch, n.time // tpq, n.duration // tpq) for n in t.notes] for t in score.tracks]
+
+
+def test_chorales_have_four_voices_in_range(poly_run: Path, tmp_path: Path) -> None:
+    assert load_poly_run(poly_run).voices == 4
+    paths = write_chorales(poly_run, tmp_path, num=2, quarters=16, seed=3)
+    assert [p.name for p in paths] == ["chorale-01.mid", "chorale-02.mid"]
+    for path in paths:
+        assert [t.name for t in Score(str(path)).tracks] == list(VOICE_NAMES)
+        voices = read_voices(path)
+        for v, notes in enumerate(voices):
+            # Every quarter after the opening chord is covered, by notes in the voice's range.
+            assert sum(d for _, _, d in notes) == 17
+            low, high = SATB[v]
+            assert all(low <= p <= high for p, _, _ in notes[1:])
+    again = write_chorales(poly_run, tmp_path / "again", num=1, quarters=16, seed=3)
+    assert read_voices(again[0]) == read_voices(paths[0])
+
+
+def test_harmonize_keeps_the_melody_on_top(poly_run: Path, tmp_path: Path) -> None:
+    # The soprano of a JSB test chorale, one note a quarter, written as a MIDI file.
+    roll = next(r[:12] for r in load_rolls(JSB_MAT)["testdata"] if r[:12].any(1).all())
+    tune = [int(np.nonzero(frame)[0].max()) + 21 for frame in roll]
+    melody = Melody([Note(p, t, 1) for t, p in enumerate(tune)], steps_per_quarter=1)
+    tune_file = write_midi(melody, tmp_path / "tune.mid")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        ["generate", str(poly_run), "--harmonize", str(tune_file), "--num", "1", "--out", str(out)],
+    )
+    assert result.exit_code == 0, result.output
+    voices = read_voices(out / "chorale-01.mid")
+    assert len(voices) == 4
+    soprano = [p for p, _, d in voices[0] for _ in range(d)]
+    assert soprano == tune
+    for t in range(len(tune)):  # the voices below stay below the melody
+        below = [p for notes in voices[1:] for p, on, d in notes if on <= t < on + d]
+        assert all(p < tune[t] for p in below)
+
+
+def test_not_a_poly_run_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="not a poly run"):
+        load_poly_run(tmp_path)

@@ -1,0 +1,124 @@
+"""The benchmark's metric in closed form, the .mat reader, and a short training run."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.io
+import torch
+
+from tunesmith.errors import SourceError
+from tunesmith.models.poly import PolyModel, PolyModelConfig
+from tunesmith.train_poly import (
+    PolyTrainConfig,
+    bernoulli_nll,
+    load_rolls,
+    mean_nll,
+    train_poly,
+)
+
+JSB_MAT = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "JSB_Chorales.mat"
+needs_jsb = pytest.mark.skipif(not JSB_MAT.exists(), reason="needs ../shared/data/jsb")
+
+
+def roll(*frames: list[int]) -> np.ndarray:
+    out = np.zeros((len(frames), 88), dtype=np.uint8)
+    for t, keys in enumerate(frames):
+        out[t, keys] = 1
+    return out
+
+
+def test_nll_of_a_uniform_decoder_in_closed_form() -> None:
+    """With zero output weights every allowed token is equally likely: frame probabilities
+    are products of 1/(number of allowed tokens), and the first frame is never scored."""
+    model = PolyModel(
+        PolyModelConfig(hidden_size=16, decoder_size=16, frame_embedding=8, relative=True)
+    )
+    for head in (model.head, model.interval_head, model.voice_leading_head):
+        torch.nn.init.zeros_(head.weight)
+        torch.nn.init.zeros_(head.bias)
+    rolls = [roll([60], [50, 40], [], [3]), roll([10, 20, 30], [87, 0])]
+    # A frame with keys k1 > k2 > ... : 89 choices first, then k1 + 1 (keys below, STEP_END)...
+    # the empty frame: STEP_END among 89.
+    costs = [
+        math.log(89) + math.log(51) + math.log(41),  # [50, 40]
+        math.log(89),  # []
+        math.log(89) + math.log(4),  # [3]
+        math.log(89) + math.log(88) + math.log(1),  # [87, 0]
+    ]
+    assert mean_nll(model, rolls) == pytest.approx(sum(costs) / 4, rel=1e-5)
+    assert mean_nll(model, rolls, batch_size=1) == pytest.approx(sum(costs) / 4, rel=1e-5)
+
+
+def test_trivial_model_in_closed_form() -> None:
+    train = [roll([5], [], [5, 6], [])]  # key 5 on in 2 of 4 frames, key 6 in 1, others 0
+    test = [roll([1], [5], [5, 6])]
+    p5, p6, p_other = 3 / 6, 2 / 6, 1 / 6  # add-one smoothed: (on + 1) / (frames + 2)
+    frame2 = math.log(p5) + math.log(1 - p6) + 86 * math.log(1 - p_other)
+    frame3 = math.log(p5) + math.log(p6) + 86 * math.log(1 - p_other)
+    assert bernoulli_nll(train, test) == pytest.approx(-(frame2 + frame3) / 2)
+
+
+@needs_jsb
+def test_load_rolls_reads_the_jsb_split() -> None:
+    splits = load_rolls(JSB_MAT)
+    assert [len(splits[k]) for k in ("traindata", "validdata", "testdata")] == [229, 76, 77]
+    assert all(r.shape[1] == 88 and r.dtype == np.uint8 for r in splits["testdata"])
+
+
+def test_load_rolls_names_what_is_wrong(tmp_path: Path) -> None:
+    with pytest.raises(SourceError, match="no such file"):
+        load_rolls(tmp_path / "missing.mat")
+    bad = tmp_path / "bad.mat"
+    bad.write_text("not a mat file")
+    with pytest.raises(SourceError, match=r"not a readable \.mat"):
+        load_rolls(bad)
+    partial = tmp_path / "partial.mat"
+    scipy.io.savemat(partial, {"traindata": np.zeros((3, 88))})
+    with pytest.raises(SourceError, match="no 'validdata'"):
+        load_rolls(partial)
+
+
+@needs_jsb
+def test_short_training_beats_the_trivial_model() -> None:
+    splits = load_rolls(JSB_MAT)
+    train, valid = splits["traindata"][:32], splits["validdata"][:16]
+    model_config = PolyModelConfig(frame_embedding=32, hidden_size=32, decoder_size=64)
+    result = train_poly(
+        train,
+        valid,
+        model_config,
+        PolyTrainConfig(
+            max_epochs=8, batch_size=4, learning_rate=1e-2, transpose=0, keep=2, seed=1
+        ),
+    )
+    assert result.epochs == 8 and len(result.history) == 8
+    assert result.best_valid_nll == pytest.approx(mean_nll(result.model, valid))
+    assert result.best_valid_nll < bernoulli_nll(train, valid)
+    assert len(result.kept) == 2 and result.kept[0] is result.model
+    assert mean_nll(result.kept, valid) < bernoulli_nll(train, valid)
+
+
+@pytest.mark.parametrize("shifts", [(0,), (-1, 0, 2)], ids=["plain", "transposition mixture"])
+def test_next_frame_probabilities_over_4_keys_sum_to_one(shifts: tuple[int, ...]) -> None:
+    """Through the benchmark's own scoring: every possible next frame after a 3-frame past."""
+    torch.manual_seed(0)
+    config = PolyModelConfig(keys=4, frame_embedding=8, hidden_size=8, decoder_size=16)
+    models = [PolyModel(config), PolyModel(config)]
+    past = np.array([[1, 0, 1, 0], [0, 1, 1, 1], [1, 1, 0, 0]], dtype=np.uint8)
+    total = 0.0
+    for bits in itertools.product([0, 1], repeat=4):
+        piece = np.vstack([past, np.array(bits, dtype=np.uint8)])
+        # mean_nll averages over the 3 predicted frames; the first two are the same each time.
+        total += math.exp(-3 * mean_nll(models, [piece], shifts=shifts))
+    first_two = math.exp(-2 * mean_nll(models, [past[:3]], shifts=shifts))
+    # A shift that pushes a note off the keyboard gives that frame probability 0 in its term,
+    # so a mixture with shifts may fall short of 1 but never exceed it.
+    if shifts == (0,):
+        assert total / first_two == pytest.approx(1.0, abs=1e-5)
+    else:
+        assert 0.3 < total / first_two <= 1.0 + 1e-6
