@@ -50,6 +50,16 @@ class Corpus:
     def split(self, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
         """Piece indices for training and validation: a seeded split by piece, not by window,
         so no validation window shares music with a training one."""
+        group_of = [p.get("group", i) for i, p in enumerate(self.pieces)]
+        groups = sorted(set(group_of))
+        if len(groups) < len(group_of):
+            # Copies in other keys (--augment-keys) and parts of one piece split at a long
+            # silence share a group: the split is by group, so none straddles the two sets.
+            order = np.random.default_rng(seed).permutation(len(groups))
+            n_val = max(1, round(len(groups) * val_fraction)) if len(groups) > 1 else 0
+            held_out = {groups[i] for i in order[:n_val]}
+            val = [i for i, g in enumerate(group_of) if g in held_out]
+            return [i for i, g in enumerate(group_of) if g not in held_out], val
         n = len(self.pieces)
         order = np.random.default_rng(seed).permutation(n)
         n_val = max(1, round(n * val_fraction)) if n > 1 else 0

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
+from collections import Counter
 
 from tunesmith.config import DataConfig
 from tunesmith.errors import EncodingError, SourceError
 from tunesmith.keys import find_key
-from tunesmith.melody import Melody, Note, make_monophonic
+from tunesmith.melody import Melody, Note, make_monophonic, split_at_gaps
 from tunesmith.sources.base import Part, Piece
 
 # A part named like this is the melody whatever its pitch (a chorale's soprano, a vocal track).
@@ -17,20 +19,121 @@ _MELODY_NAME = re.compile(
 )
 
 
-def choose_part(piece: Piece) -> tuple[Part, str]:
-    """The melody part and why: a part named as the melody, else the highest mean pitch.
+def choose_part(piece: Piece, rule: str = "highest-mean") -> tuple[Part, str]:
+    """The melody part and why, by ``rule``: ``highest-mean`` (a part named as the melody,
+    else the highest mean pitch), ``auto`` (the best :func:`melody_scores`) or
+    ``track:NAME`` / ``track:N`` (a part by name or 1-based number).
 
-    Drum tracks and empty parts are never chosen.
+    Drum tracks and empty parts are never chosen by a rule, only by ``track:``.
     """
+    if rule.startswith("track:"):
+        return _named_track(piece, rule.removeprefix("track:")), f"asked for ({rule})"
     candidates = [p for p in piece.parts if p.notes and not p.is_drum]
     if not candidates:
         reason = "only drum tracks" if any(p.notes for p in piece.parts) else "no notes"
         raise SourceError(f"{piece.source}: {reason}")
+    if rule == "auto":
+        scores = melody_scores(piece)
+        best = max(candidates, key=lambda p: scores[id(p)]["total"])
+        return (
+            best,
+            f"best melody score ({scores[id(best)]['total']:.2f}) of {len(candidates)} parts",
+        )
     named = [p for p in candidates if _MELODY_NAME.search(p.name)]
     if named:
         return named[0], f"part named {named[0].name!r}"
     best = max(candidates, key=lambda p: p.mean_pitch)
     return best, f"highest mean pitch ({best.mean_pitch:.1f}) of {len(candidates)} parts"
+
+
+def _named_track(piece: Piece, which: str) -> Part:
+    parts = piece.parts
+    if which.isdigit() and 1 <= int(which) <= len(parts):
+        return parts[int(which) - 1]
+    exact = [p for p in parts if p.name.lower() == which.lower()]
+    near = exact or [p for p in parts if which.lower() in p.name.lower()]
+    if near:
+        return near[0]
+    names = ", ".join(f"{i} {p.name!r}" for i, p in enumerate(parts, start=1))
+    raise SourceError(f"{piece.source}: no part {which!r} (--melody track:); parts: {names}")
+
+
+#: Weights of the melody features in ``--melody auto`` (each feature scores 0 to 1).
+MELODY_WEIGHTS = {
+    "monophony": 2.0,
+    "range": 1.0,
+    "density": 1.0,
+    "stepwise": 1.0,
+    "off_chord": 0.5,
+    "height": 0.5,
+    "name": 2.0,
+}
+
+
+def melody_scores(piece: Piece) -> dict[int, dict[str, float]]:
+    """What marks each non-drum part as a melody, keyed by ``id(part)``, each 0 to 1:
+
+    - ``monophony``: share of notes that start alone and under no other note of the part;
+    - ``range``: a singable span (an octave and a fifth or less scores 1, two octaves 0)
+      around a singable centre (G3 to G5);
+    - ``density``: notes per quarter between 1/2 and 4 score 1 (pads and drones score less);
+    - ``stepwise``: share of moves of a second or less (2/3 or more scores 1);
+    - ``off_chord``: share of onsets where no other part strikes a chord (two notes or more);
+    - ``height``: the mean pitch's place between the lowest and highest part;
+    - ``name``: 1 when the name says melody, vocal, voice, lead, soprano...
+
+    ``total`` is their sum weighted by :data:`MELODY_WEIGHTS`.
+    """
+    parts = [p for p in piece.parts if p.notes and not p.is_drum]
+    means = [p.mean_pitch for p in parts]
+    low, high = min(means, default=0.0), max(means, default=0.0)
+    starts: dict[int, Counter[float]] = {
+        id(p): Counter(round(t * 8) / 8 for t, _, _ in p.notes) for p in parts
+    }
+    everyone: Counter[float] = sum(starts.values(), Counter())
+    out = {}
+    for part in parts:
+        notes = sorted(part.notes)
+        pitches = sorted(p for _, _, p in notes)
+        own = starts[id(part)]
+        # monophony: alone at its onset and not under a still-sounding note of the part
+        alone, sounding_until = 0, -1.0
+        for t, d, _ in notes:
+            if own[round(t * 8) / 8] == 1 and t >= sounding_until - 1 / 16:
+                alone += 1
+            sounding_until = max(sounding_until, t + d)
+        lo, hi = pitches[len(pitches) // 20], pitches[-1 - len(pitches) // 20]
+        centre = (lo + hi) / 2
+        span_score = _ramp(hi - lo, 19, 24)
+        centre_score = _ramp(max(55 - centre, centre - 79, 0), 0, 12)
+        active = max(notes[-1][0] + notes[-1][1] - notes[0][0], 1e-6)
+        density = len(own) / active
+        density_score = min(_ramp(-math.log2(max(density, 1e-6)), 1, 2), _ramp(density, 4, 8))
+        tops: dict[float, int] = {}
+        for t, _, p in notes:
+            key = round(t * 8) / 8
+            tops[key] = max(tops.get(key, p), p)
+        top = [tops[t] for t in sorted(tops)]
+        moves = [abs(b - a) for a, b in itertools.pairwise(top)]
+        stepwise = sum(0 < m <= 2 for m in moves) / len(moves) if moves else 0.0
+        chord_onsets = sum(everyone[t] - own[t] >= 2 for t in own)
+        scores = {
+            "monophony": alone / len(notes),
+            "range": span_score * centre_score,
+            "density": density_score,
+            "stepwise": min(1.0, stepwise * 1.5),
+            "off_chord": 1 - chord_onsets / len(own),
+            "height": (part.mean_pitch - low) / (high - low) if high > low else 1.0,
+            "name": 1.0 if _MELODY_NAME.search(part.name) else 0.0,
+        }
+        scores["total"] = sum(MELODY_WEIGHTS[k] * v for k, v in scores.items())
+        out[id(part)] = scores
+    return out
+
+
+def _ramp(x: float, full: float, zero: float) -> float:
+    """1 up to ``full``, falling linearly to 0 at ``zero``."""
+    return 1.0 if x <= full else max(0.0, 1 - (x - full) / (zero - full))
 
 
 def quantize(notes: list[tuple[float, float, int]], steps_per_quarter: int) -> list[Note]:
@@ -44,21 +147,49 @@ def quantize(notes: list[tuple[float, float, int]], steps_per_quarter: int) -> l
     return out
 
 
+def make_chords(notes: list[Note]) -> list[Note]:
+    """The full texture as a line of chords: the notes starting at an onset form its chord,
+    which lasts until the next onset, or until every note struck so far has ended."""
+    groups: dict[int, dict[int, int]] = {}  # onset -> pitch -> end
+    for n in notes:
+        if n.duration > 0:
+            ends = groups.setdefault(n.start, {})
+            ends[n.pitch] = max(ends.get(n.pitch, 0), n.end)
+    onsets = sorted(groups)
+    line: list[Note] = []
+    sounding_until = 0
+    for i, start in enumerate(onsets):
+        sounding_until = max(sounding_until, *groups[start].values())
+        end = sounding_until if i + 1 == len(onsets) else min(onsets[i + 1], sounding_until)
+        line.extend(Note(p, start, end - start) for p in sorted(groups[start]))
+    return line
+
+
 def extract_melody(piece: Piece, config: DataConfig) -> Melody:
-    """Turn a piece into a quantized monophonic melody, key found, optionally in C / A minor.
+    """Turn a piece into a quantized melody, key found, optionally in C / A minor.
+
+    The line is monophonic, from the part ``config.melody`` chooses (or the skyline over all
+    parts); for the events encoding it is the full texture of every non-drum part (or of
+    the ``track:`` asked for) as chords.
 
     :raise SourceError: when there is no usable melody; the message says why.
     """
     spq = config.steps_per_quarter
-    if config.melody == "skyline":
+    chords = config.encoding == "events"
+    if chords and not config.melody.startswith("track:"):
+        pool = [n for p in piece.parts if not p.is_drum for n in p.notes]
+        if not pool:
+            raise SourceError(f"{piece.source}: no notes outside drum tracks")
+        notes, why = quantize(pool, spq), "full texture of all non-drum parts"
+    elif config.melody == "skyline":
         pool = [n for p in piece.parts if not p.is_drum for n in p.notes]
         if not pool:
             raise SourceError(f"{piece.source}: no notes outside drum tracks")
         notes, why = quantize(pool, spq), "skyline over all non-drum parts"
     else:
-        part, why = choose_part(piece)
+        part, why = choose_part(piece, config.melody)
         notes = quantize(part.notes, spq)
-    line = make_monophonic(notes)
+    line = make_chords(notes) if chords else make_monophonic(notes)
     if line:
         # Leading silence carries no information: drop whole bars of it, keeping the metre.
         num, den = piece.time_signature
@@ -66,11 +197,10 @@ def extract_melody(piece: Piece, config: DataConfig) -> Melody:
         first = line[0].start - line[0].start % bar
         line = [Note(n.pitch, n.start - first, n.duration) for n in line]
     line = [n for n in line if n.start < config.max_steps]
-    if line and line[-1].end > config.max_steps:
-        last = line[-1]
-        line[-1] = Note(last.pitch, last.start, config.max_steps - last.start)
-    if len(line) < config.min_notes:
-        msg = f"{piece.source}: too short ({len(line)} notes, at least {config.min_notes} needed)"
+    line = [Note(n.pitch, n.start, min(n.duration, config.max_steps - n.start)) for n in line]
+    onsets = len({n.start for n in line})
+    if onsets < config.min_notes:
+        msg = f"{piece.source}: too short ({onsets} notes, at least {config.min_notes} needed)"
         raise SourceError(msg)
 
     key = piece.key or find_key(
@@ -94,3 +224,51 @@ def extract_melody(piece: Piece, config: DataConfig) -> Melody:
             raise SourceError(f"{piece.source}: {exc}") from exc
         melody.meta["transposed"] = shift
     return melody
+
+
+def check_melody(melody: Melody, config: DataConfig) -> str | None:
+    """Why a melody fails the filters (too few bars or distinct pitches), or None."""
+    bars = melody.length / melody.steps_per_bar
+    if bars < config.min_bars:
+        return f"shorter than --min-bars ({bars:.1f} bars, at least {config.min_bars:g} needed)"
+    distinct = len(set(melody.pitches))
+    if distinct < config.min_pitches:
+        return (
+            f"too few distinct pitches ({distinct}, at least {config.min_pitches} needed "
+            "by --min-pitches)"
+        )
+    onsets = len({n.start for n in melody.notes})
+    if onsets < config.min_notes:
+        return f"too short ({onsets} notes, at least {config.min_notes} needed)"
+    return None
+
+
+def filter_melodies(
+    melody: Melody, config: DataConfig
+) -> tuple[list[Melody], list[tuple[str, str]]]:
+    """Split a melody at long silences (``max_gap_bars``) and keep the parts that pass the
+    filters; the others come back as (name, reason)."""
+    gap = round(config.max_gap_bars * melody.steps_per_bar)
+    kept, dropped = [], []
+    for part in split_at_gaps(melody, gap):
+        reason = check_melody(part, config)
+        if reason:
+            dropped.append((part.name, reason))
+        else:
+            kept.append(part)
+    return kept, dropped
+
+
+def augment_keys(melody: Melody, pitch_range: list[int]) -> list[Melody]:
+    """Copies of the melody in the other keys (shifts -5 to +6) that keep every pitch within
+    ``pitch_range``; each copy records its shift in ``meta["augmented"]``."""
+    if not melody.notes:
+        return []
+    lo, hi = min(melody.pitches), max(melody.pitches)
+    out = []
+    for shift in range(-5, 7):
+        if shift and pitch_range[0] <= lo + shift and hi + shift <= pitch_range[1]:
+            copy = melody.transpose(shift)
+            copy.meta = {**melody.meta, "augmented": shift}
+            out.append(copy)
+    return out

@@ -13,6 +13,7 @@ from tunesmith.checkpoint import load_run
 from tunesmith.config import read_json
 from tunesmith.device import pick_device
 from tunesmith.encodings import END, get_encoding
+from tunesmith.encodings.base import max_tokens
 from tunesmith.errors import ConfigError, EncodingError
 from tunesmith.export.audio import AudioUnavailable, find_soundfont, render_wav
 from tunesmith.export.instruments import parse_instrument
@@ -159,15 +160,16 @@ def generate(run_dir: str | Path, out_dir: str | Path, options: GenerateOptions)
     if len(primes) == 1:
         primes, keys, shifts = primes * options.num, keys * options.num, shifts * options.num
 
-    # ---- sample
-    steps = options.length
+    # ---- sample: --length counts sixteenths; a note token of the notes and events encodings
+    # spans several steps, so enough tokens are sampled and the melody is cut to length below
+    steps = options.length * run.data.steps_per_quarter // 4
     if options.bars:
         steps = options.bars * run.data.steps_per_quarter * 4
     generator = torch.Generator().manual_seed(seed)
     ids = sample_ids(
         run.model,
         [[vocab.end_id, *vocab.encode(p)] for p in primes],
-        steps,
+        max_tokens(encoding, steps),
         temperature=options.temperature,
         top_k=options.top_k,
         top_p=options.top_p,
@@ -182,8 +184,9 @@ def generate(run_dir: str | Path, out_dir: str | Path, options: GenerateOptions)
     audio_missing: str | None = None
     if options.audio and options.soundfont:
         find_soundfont(options.soundfont)  # a wrong --soundfont is a mistake, not a gap
-    for i, (row, key, shift) in enumerate(zip(ids, keys, shifts, strict=True), start=1):
+    for i, (row, key, shift, prime) in enumerate(zip(ids, keys, shifts, primes, strict=True), 1):
         melody = encoding.decode(vocab.decode(row[1:]))
+        melody = melody.cut(encoding.steps(prime) + steps)
         key = key or find_key(melody.pitches, [n.duration for n in melody.notes])
         melody = replace(melody, key=key, tempo=tempo or 120.0)
         melody = _transpose_in_range(melody, shift)

@@ -36,11 +36,19 @@ class Encoding(Protocol):
         ...
 
 
+def max_tokens(encoding: Encoding, steps: int) -> int:
+    """How many tokens to sample to fill ``steps`` grid steps: the encoding's bound where it
+    has one (a note token spans several steps), else one token per step."""
+    bound = getattr(encoding, "max_tokens", None)
+    return bound(steps) if bound else steps
+
+
 def get_encoding(config: DataConfig) -> Encoding:
     """The encoding a config names."""
+    from tunesmith.encodings.notes import EventsEncoding, NotesEncoding
     from tunesmith.encodings.steps import StepsEncoding
 
-    schemes = {"steps": StepsEncoding}
+    schemes = {"steps": StepsEncoding, "notes": NotesEncoding, "events": EventsEncoding}
     if config.encoding not in schemes:
         raise ConfigError(f"unknown encoding {config.encoding!r}; choose one of {list(schemes)}")
     return schemes[config.encoding](config)
