@@ -44,8 +44,9 @@ def _check(ok: bool, name: str, value: Any, rule: str) -> None:
 
 
 #: Note lengths of the notes and events encodings by default, in quarter notes: sixteenth to
-#: whole note, with the dotted eighth, quarter and half and the eighth, quarter and half triplets.
-DEFAULT_DURATIONS = "1/4,1/3,1/2,2/3,3/4,1,4/3,3/2,2,3,4"
+#: whole note, dotted eighth, quarter and half, and triplets of sixteenths, eighths, quarters
+#: and halves (the sixteenth-note triplets of ornaments keep folk tunes exact).
+DEFAULT_DURATIONS = "1/6,1/4,1/3,1/2,2/3,3/4,1,4/3,3/2,2,3,4"
 ENCODINGS = ("steps", "notes", "events")
 MELODY_RULES = ("highest-mean", "skyline", "auto")
 

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from tunesmith.config import DataConfig, read_json
-from tunesmith.encodings import Vocab
+from tunesmith.encodings import Vocab, get_encoding
 from tunesmith.errors import CorpusError
 
 
@@ -77,13 +77,17 @@ class Corpus:
         return torch.from_numpy(np.concatenate(parts))
 
     def openings(self, indices: list[int], steps: int, count: int = 256) -> list[dict[str, Any]]:
-        """Openings to start generation from: the first ``steps`` tokens and the key of up
-        to ``count`` pieces, spread over the given ones."""
+        """Openings to start generation from: the tokens of the first ``steps`` grid steps
+        and the key of up to ``count`` pieces, spread over the given ones."""
+        encoding = get_encoding(self.data_config)
         out = []
         for i in indices[:: max(1, len(indices) // count)][:count]:
             p = self.pieces[i]
             ids = self.tokens[p["start"] : p["start"] + min(steps, p["length"])]
-            out.append({"tokens": self.vocab.decode(int(x) for x in ids), "key": p["key"]})
+            tokens = self.vocab.decode(int(x) for x in ids)
+            while len(tokens) > 1 and encoding.steps(tokens) > steps:  # a note spans steps
+                tokens.pop()
+            out.append({"tokens": tokens, "key": p["key"]})
         return out
 
 

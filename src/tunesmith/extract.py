@@ -136,14 +136,34 @@ def _ramp(x: float, full: float, zero: float) -> float:
     return 1.0 if x <= full else max(0.0, 1 - (x - full) / (zero - full))
 
 
-def quantize(notes: list[tuple[float, float, int]], steps_per_quarter: int) -> list[Note]:
-    """Snap onsets and ends to the grid; a note shorter than a step keeps one step."""
+def quantize(
+    notes: list[tuple[float, float, int]], steps_per_quarter: int, divisors: list[int] | None = None
+) -> list[Note]:
+    """Snap onsets and ends to the grid; a note shorter than a step keeps one step.
+
+    :param divisors: snap each time to the nearest multiple of 1/d quarter for any d given
+        (4 and 3: sixteenths or triplet eighths, as music21's ``quantize`` does), so a
+        triplet stays a triplet and a slightly late sixteenth a sixteenth; each d divides
+        ``steps_per_quarter``. Default: the grid itself.
+    """
+    if divisors:
+        grid = [(d, steps_per_quarter // d) for d in divisors]
+
+        def snap(t: float) -> int:
+            return min(
+                (math.floor(t * d + 0.5) * k for d, k in grid),
+                key=lambda s: abs(s - t * steps_per_quarter),
+            )
+    else:
+
+        def snap(t: float) -> int:
+            # Halves round up (floor of x + 0.5): Python's round() would round them to even.
+            return math.floor(t * steps_per_quarter + 0.5)
+
     out = []
     for onset, duration, pitch in notes:
-        # Halves round up (floor of x + 0.5): Python's round() would round them to even.
-        start = math.floor(onset * steps_per_quarter + 0.5)
-        end = math.floor((onset + duration) * steps_per_quarter + 0.5)
-        out.append(Note(pitch, start, max(1, end - start)))
+        start = snap(onset)
+        out.append(Note(pitch, start, max(1, snap(onset + duration) - start)))
     return out
 
 
@@ -176,19 +196,22 @@ def extract_melody(piece: Piece, config: DataConfig) -> Melody:
     """
     spq = config.steps_per_quarter
     chords = config.encoding == "events"
+    divisors = None
+    if config.encoding in ("notes", "events") and config.duration_set:
+        divisors = sorted({d.denominator for d in config.duration_set})
     if chords and not config.melody.startswith("track:"):
         pool = [n for p in piece.parts if not p.is_drum for n in p.notes]
         if not pool:
             raise SourceError(f"{piece.source}: no notes outside drum tracks")
-        notes, why = quantize(pool, spq), "full texture of all non-drum parts"
+        notes, why = quantize(pool, spq, divisors), "full texture of all non-drum parts"
     elif config.melody == "skyline":
         pool = [n for p in piece.parts if not p.is_drum for n in p.notes]
         if not pool:
             raise SourceError(f"{piece.source}: no notes outside drum tracks")
-        notes, why = quantize(pool, spq), "skyline over all non-drum parts"
+        notes, why = quantize(pool, spq, divisors), "skyline over all non-drum parts"
     else:
         part, why = choose_part(piece, config.melody)
-        notes = quantize(part.notes, spq)
+        notes = quantize(part.notes, spq, divisors)
     line = make_chords(notes) if chords else make_monophonic(notes)
     if line:
         # Leading silence carries no information: drop whole bars of it, keeping the metre.

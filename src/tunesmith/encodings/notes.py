@@ -9,7 +9,8 @@ tokens are bare pitches (``60``, ``60.64.67``), rests are dropped and every note
 quarter, so rhythm is lost by design.
 
 Snapping aims every note's end and every rest's end at its true time on the grid, so errors
-never add up: a melody whose lengths are all in the set comes back exactly.
+never add up, and a note never runs past the next onset (it is shortened and a rest fills
+in): a melody whose lengths are all in the set comes back exactly.
 """
 
 from __future__ import annotations
@@ -64,15 +65,19 @@ class NotesEncoding:
             cursor += sum(rests)
             nxt = events[i + 1][0] if i + 1 < len(events) else None
             end = start + duration if nxt is None else min(start + duration, nxt)
-            length = self._nearest(end - cursor)
+            room = None if nxt is None else nxt - cursor
+            length = self._nearest(end - cursor, room)
             tokens.append(f"{'.'.join(map(str, pitches))}:{self._names[length]}")
             cursor += length
         rests = self._fill(melody.length - cursor) if melody.length > cursor else ()
         return tokens + [f"{REST}:{self._names[s]}" for s in rests]
 
-    def _nearest(self, target: int) -> int:
-        """The note length closest to ``target`` steps (the shorter one on a tie)."""
-        return min(self._steps, key=lambda s: (abs(s - target), s))
+    def _nearest(self, target: int, room: int | None = None) -> int:
+        """The note length closest to ``target`` steps (the shorter one on a tie), among
+        those that end by the next onset ``room`` steps ahead where any does: onsets matter
+        more than how long a note is held."""
+        fits = [s for s in self._steps if room is None or s <= room] or self._steps[:1]
+        return min(fits, key=lambda s: (abs(s - target), s))
 
     def _fill_exact(self, gap: int) -> tuple[int, ...]:
         """Rest lengths whose sum is closest to ``gap`` steps, fewest tokens among those.
