@@ -7,6 +7,8 @@ import math
 import re
 from collections import Counter
 
+import numpy as np
+
 from tunesmith.config import DataConfig
 from tunesmith.errors import EncodingError, SourceError
 from tunesmith.keys import find_key
@@ -146,25 +148,30 @@ def quantize(
         triplet stays a triplet and a slightly late sixteenth a sixteenth; each d divides
         ``steps_per_quarter``. Default: the grid itself.
     """
-    if divisors:
-        grid = [(d, steps_per_quarter // d) for d in divisors]
+    if not notes:
+        return []
+    onset, duration, pitch = (np.asarray(a) for a in zip(*notes, strict=True))
+    start, end = (
+        _snap(onset, steps_per_quarter, divisors),
+        _snap(onset + duration, steps_per_quarter, divisors),
+    )
+    length = np.maximum(1, end - start)
+    return [
+        Note(p, s, d)
+        for p, s, d in zip(pitch.tolist(), start.tolist(), length.tolist(), strict=True)
+    ]
 
-        def snap(t: float) -> int:
-            return min(
-                (math.floor(t * d + 0.5) * k for d, k in grid),
-                key=lambda s: abs(s - t * steps_per_quarter),
-            )
-    else:
 
-        def snap(t: float) -> int:
-            # Halves round up (floor of x + 0.5): Python's round() would round them to even.
-            return math.floor(t * steps_per_quarter + 0.5)
-
-    out = []
-    for onset, duration, pitch in notes:
-        start = snap(onset)
-        out.append(Note(pitch, start, max(1, snap(onset + duration) - start)))
-    return out
+def _snap(times: np.ndarray, steps_per_quarter: int, divisors: list[int] | None) -> np.ndarray:
+    """Times in quarters to grid steps, each at the nearest multiple of 1/d for a divisor d."""
+    # Halves round up (floor of x + 0.5): numpy's round() would round them to even.
+    if not divisors:
+        return np.floor(times * steps_per_quarter + 0.5).astype(np.int64)
+    options = np.stack(
+        [np.floor(times * d + 0.5) * (steps_per_quarter // d) for d in divisors]
+    ).astype(np.int64)
+    best = np.abs(options - times * steps_per_quarter).argmin(axis=0)
+    return options[best, np.arange(len(times))]
 
 
 def make_chords(notes: list[Note]) -> list[Note]:
