@@ -67,7 +67,7 @@ MELODY_WEIGHTS = {
     "density": 1.0,
     "stepwise": 1.0,
     "off_chord": 0.5,
-    "height": 0.5,
+    "top": 1.0,
     "name": 2.0,
 }
 
@@ -81,14 +81,14 @@ def melody_scores(piece: Piece) -> dict[int, dict[str, float]]:
     - ``density``: notes per quarter between 1/2 and 4 score 1 (pads and drones score less);
     - ``stepwise``: share of moves of a second or less (2/3 or more scores 1);
     - ``off_chord``: share of onsets where no other part strikes a chord (two notes or more);
-    - ``height``: the mean pitch's place between the lowest and highest part;
+    - ``top``: share of its sounding time in which it is the highest of the moving lines
+      (parts with monophony 3/4 or more and density above 1/2): a melody lies above the
+      other voices, though a pad, a drone or a piano may lie above it;
     - ``name``: 1 when the name says melody, vocal, voice, lead, soprano...
 
     ``total`` is their sum weighted by :data:`MELODY_WEIGHTS`.
     """
     parts = [p for p in piece.parts if p.notes and not p.is_drum]
-    means = [p.mean_pitch for p in parts]
-    low, high = min(means, default=0.0), max(means, default=0.0)
     starts: dict[int, Counter[float]] = {
         id(p): Counter(round(t * 8) / 8 for t, _, _ in p.notes) for p in parts
     }
@@ -125,12 +125,35 @@ def melody_scores(piece: Piece) -> dict[int, dict[str, float]]:
             "density": density_score,
             "stepwise": min(1.0, stepwise * 1.5),
             "off_chord": 1 - chord_onsets / len(own),
-            "height": (part.mean_pitch - low) / (high - low) if high > low else 1.0,
+            "top": 0.0,
             "name": 1.0 if _MELODY_NAME.search(part.name) else 0.0,
         }
-        scores["total"] = sum(MELODY_WEIGHTS[k] * v for k, v in scores.items())
         out[id(part)] = scores
+    lines = [p for p in parts if out[id(p)]["monophony"] >= 0.75 and out[id(p)]["density"] > 0.5]
+    for part, share in zip(lines, _top_shares(lines), strict=True):
+        out[id(part)]["top"] = share
+    for scores in out.values():
+        scores["total"] = sum(MELODY_WEIGHTS[k] * v for k, v in scores.items())
     return out
+
+
+def _top_shares(parts: list[Part], per_quarter: int = 4) -> list[float]:
+    """For each part, the share of its sounding sixteenths in which no other part sounds
+    higher."""
+    if not parts:
+        return []
+    end = max(t + d for p in parts for t, d, _ in p.notes)
+    sounding = np.full((len(parts), int(end * per_quarter) + 1), -1, dtype=np.int16)
+    for row, part in zip(sounding, parts, strict=True):
+        for t, d, pitch in part.notes:
+            a = int(t * per_quarter)
+            row[a : max(a + 1, int((t + d) * per_quarter))] = pitch
+    top = sounding.max(axis=0)
+    shares = []
+    for row in sounding:
+        on = row >= 0
+        shares.append(float((row[on] >= top[on]).mean()) if on.any() else 0.0)
+    return shares
 
 
 def _ramp(x: float, full: float, zero: float) -> float:

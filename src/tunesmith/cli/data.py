@@ -216,9 +216,9 @@ def inspect(
     table = Table(title=f"{piece.name}  ({len(items)} tune(s) in the file)")
     for column in ("#", "part", "notes", "range", "mean pitch", "drums", "melody"):
         table.add_column(column)
-    features = ("monophony", "range", "density", "stepwise", "off_chord", "height", "name")
+    features = ("monophony", "range", "density", "stepwise", "off_chord", "top", "name")
     why = Table(title="melody scores (0-1 each; --melody auto takes the best weighted total)")
-    labels = ("mono", "range", "density", "steps", "off-chord", "height", "name", "total")
+    labels = ("mono", "range", "density", "steps", "off-chord", "top", "name", "total")
     for column in ("#", *labels):
         why.add_column(column, justify="right")
     for i, part in enumerate(piece.parts, start=1):
