@@ -249,8 +249,13 @@ def extract_melody(piece: Piece, config: DataConfig) -> Melody:
         bar = max(1, round(num * 4 / den * spq))
         first = line[0].start - line[0].start % bar
         line = [Note(n.pitch, n.start - first, n.duration) for n in line]
-    line = [n for n in line if n.start < config.max_steps]
-    line = [Note(n.pitch, n.start, min(n.duration, config.max_steps - n.start)) for n in line]
+    cap = config.max_steps
+    if line and line[-1].end > cap:
+        line = [
+            n if n.end <= cap else Note(n.pitch, n.start, cap - n.start)
+            for n in line
+            if n.start < cap
+        ]
     onsets = len({n.start for n in line})
     if onsets < config.min_notes:
         msg = f"{piece.source}: too short ({onsets} notes, at least {config.min_notes} needed)"

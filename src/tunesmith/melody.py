@@ -82,7 +82,7 @@ class Melody:
         """Return a copy shifted by ``semitones``; raise if a pitch leaves MIDI's range."""
         if semitones == 0:
             return replace(self, notes=list(self.notes))
-        notes = [replace(n, pitch=n.pitch + semitones) for n in self.notes]
+        notes = [Note(n.pitch + semitones, n.start, n.duration) for n in self.notes]
         bad = [n.pitch for n in notes if not MIN_PITCH <= n.pitch <= MAX_PITCH]
         if bad:
             msg = f"transposing by {semitones} semitones puts pitch {bad[0]} outside 0-127"

@@ -270,7 +270,11 @@ def prepare_corpus(
 
     encoding = get_encoding(config)
     encoded = [encoding.encode(m) for m in melodies]
-    durations, pitches = _distributions(encoding, encoded)
+    # The steps encoding is exact: its melodies are what it encodes, no need to decode them.
+    exact = config.encoding == "steps"
+    durations, pitches = _distributions(
+        melodies if exact else [encoding.decode(toks) for toks in encoded]
+    )
     seen = {t for toks in encoded for t in toks} - set(encoding.base_tokens())
     vocab = Vocab(encoding.base_tokens() + sorted(seen, key=_token_order), config.encoding)
     dtype = np.uint16 if len(vocab) < 2**16 else np.int32
@@ -384,13 +388,12 @@ def _filter_and_augment(
     return kept, groups, dropped
 
 
-def _distributions(encoding, encoded: list[list[str]]) -> tuple[dict[str, int], dict[str, int]]:
-    """Notes per length (in quarter notes, as ``1/2``) and per MIDI pitch, as encoded."""
+def _distributions(melodies: list[Melody]) -> tuple[dict[str, int], dict[str, int]]:
+    """Notes per length (in quarter notes, as ``1/2``) and per MIDI pitch."""
     lengths: Counter[int] = Counter()
     pitches: Counter[int] = Counter()
     spq = 1
-    for tokens in encoded:
-        melody = encoding.decode(tokens)
+    for melody in melodies:
         spq = melody.steps_per_quarter
         lengths.update(n.duration for n in melody.notes)
         pitches.update(n.pitch for n in melody.notes)
