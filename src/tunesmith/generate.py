@@ -13,7 +13,7 @@ from tunesmith.checkpoint import load_run
 from tunesmith.config import read_json
 from tunesmith.device import pick_device
 from tunesmith.encodings import END, get_encoding
-from tunesmith.encodings.base import max_tokens
+from tunesmith.encodings.base import max_tokens, shift_token, token_pitches
 from tunesmith.errors import ConfigError, EncodingError
 from tunesmith.export.audio import AudioUnavailable, find_soundfont, render_wav
 from tunesmith.export.instruments import parse_instrument
@@ -142,6 +142,8 @@ def generate(run_dir: str | Path, out_dir: str | Path, options: GenerateOptions)
         if unknown:
             note = _shift_token(unknown[0], -into)
             name = f"{pitch_name(int(note))} (MIDI {note})" if note.isdigit() else repr(note)
+            if ":" in note and token_pitches(note):  # a note with its length: 60:1
+                name = f"{pitch_name(token_pitches(note)[0])} ({note})"
             msg = (
                 f"seed note {name} never occurs in the training data "
                 f"({_pitch_span(vocab.tokens, -into)}); choose another"
@@ -220,11 +222,11 @@ def _transpose_in_range(melody: Melody, shift: int) -> Melody:
 
 
 def _shift_token(token: str, semitones: int) -> str:
-    return str(int(token) + semitones) if token.isdigit() else token
+    return shift_token(token, semitones)
 
 
 def _pitch_span(tokens: list[str], semitones: int) -> str:
-    pitches = [int(t) + semitones for t in tokens if t.isdigit()]
+    pitches = [p + semitones for t in tokens for p in token_pitches(t)]
     if not pitches:
         return "no pitches"
     return f"pitches {pitch_name(min(pitches))} to {pitch_name(max(pitches))}"

@@ -51,6 +51,13 @@ def test_generate_bars_mean_bars(run: Path, tmp_path: Path) -> None:
         assert r.melody.length <= 20 * r.melody.steps_per_quarter
 
 
+def test_seed_notes_start_the_melody(run: Path, tmp_path: Path) -> None:
+    results = generate(run, tmp_path, GenerateOptions(num=1, bars=2, seed_notes="C5 D5", seed=1))
+    melody = results[0].melody
+    q = melody.steps_per_quarter
+    assert [(n.pitch, n.start, n.duration) for n in melody.notes[:2]] == [(72, 0, q), (74, q, q)]
+
+
 def test_events_write_chords(run: Path, tmp_path: Path) -> None:
     if read_json(run / "config.json")["data"]["encoding"] != "events":
         pytest.skip("chords belong to the events encoding")

@@ -137,6 +137,15 @@ def test_protocol_parts(notes: NotesEncoding) -> None:
     assert notes.max_tokens(4 * Q) == 24  # sixteenth-note triplets at most
 
 
+def test_token_pitches_and_shift() -> None:
+    from tunesmith.encodings.base import shift_token, token_pitches
+
+    assert token_pitches("60:1/2") == [60] and token_pitches("60.64.67:1") == [60, 64, 67]
+    assert token_pitches("62") == [62] and token_pitches("r:1") == token_pitches("_") == []
+    assert shift_token("60.64:3/2", 2) == "62.66:3/2" and shift_token("r:1", 5) == "r:1"
+    assert shift_token("60", -1) == "59" and shift_token(END, 3) == END
+
+
 def _round_trip(enc: NotesEncoding, melodies: list[tuple[str, Melody]]) -> tuple[int, int]:
     """Every note comes back with its pitch, in order, its onset within a triplet
     sixteenth; a melody all of whose lengths are in the set comes back exactly.
