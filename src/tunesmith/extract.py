@@ -26,11 +26,12 @@ def choose_part(piece: Piece, rule: str = "highest-mean") -> tuple[Part, str]:
     else the highest mean pitch), ``auto`` (the best :func:`melody_scores`) or
     ``track:NAME`` / ``track:N`` (a part by name or 1-based number).
 
-    Drum tracks and empty parts are never chosen by a rule, only by ``track:``.
+    Drum tracks, chord symbols and empty parts are never chosen by a rule, only by
+    ``track:``.
     """
     if rule.startswith("track:"):
         return _named_track(piece, rule.removeprefix("track:")), f"asked for ({rule})"
-    candidates = [p for p in piece.parts if p.notes and not p.is_drum]
+    candidates = [p for p in piece.parts if p.notes and not (p.is_drum or p.is_chords)]
     if not candidates:
         reason = "only drum tracks" if any(p.notes for p in piece.parts) else "no notes"
         raise SourceError(f"{piece.source}: {reason}")
@@ -88,7 +89,7 @@ def melody_scores(piece: Piece) -> dict[int, dict[str, float]]:
 
     ``total`` is their sum weighted by :data:`MELODY_WEIGHTS`.
     """
-    parts = [p for p in piece.parts if p.notes and not p.is_drum]
+    parts = [p for p in piece.parts if p.notes and not (p.is_drum or p.is_chords)]
     starts: dict[int, Counter[float]] = {
         id(p): Counter(round(t * 8) / 8 for t, _, _ in p.notes) for p in parts
     }
@@ -235,7 +236,7 @@ def extract_melody(piece: Piece, config: DataConfig) -> Melody:
             raise SourceError(f"{piece.source}: no notes outside drum tracks")
         notes, why = quantize(pool, spq, divisors), "full texture of all non-drum parts"
     elif config.melody == "skyline":
-        pool = [n for p in piece.parts if not p.is_drum for n in p.notes]
+        pool = [n for p in piece.parts if not (p.is_drum or p.is_chords) for n in p.notes]
         if not pool:
             raise SourceError(f"{piece.source}: no notes outside drum tracks")
         notes, why = quantize(pool, spq, divisors), "skyline over all non-drum parts"

@@ -60,15 +60,29 @@ K:D
 """
 
 
-def test_abc_chord_symbols_are_not_notes_and_triplets_stay(tmp_path: Path) -> None:
+def test_abc_chord_symbols_are_harmony_and_triplets_stay(tmp_path: Path) -> None:
     path = tmp_path / "book.abc"
     path.write_text(ABC)
     items = find_items([str(path)])
     assert len(items) == 2
     piece = read_item(items[0])
-    notes = sorted(n for p in piece.parts for n in p.notes)
-    # only the written notes: "G", "C", "D7" add nothing
+    tune, harmony = piece.parts
+    notes = sorted(tune.notes)
+    # the tune holds the written notes only; "G", "C", "D7" become held chords of their own
     assert [p for _, _, p in notes] == [67, 69, 71, 72, 74, 71, 72, 76, 78, 79, 81, 79]
+    assert harmony.is_chords and harmony.name == "chord symbols"
+    chords = {}
+    for t, d, p in harmony.notes:
+        chords.setdefault((t, d), []).append(p)
+    assert chords == {
+        (0.0, 4.0): [55, 59, 62],  # G until the C
+        (4.0, 2.0): [48, 52, 55],  # C until the D7
+        (6.0, 2.0): [50, 54, 57, 60],  # D7 until the G
+        (8.0, 4.0): [55, 59, 62],  # G to the end
+    }
+    assert choose_part(piece, "auto")[0] is tune and choose_part(piece)[0] is tune
+    texture = extract_melody(piece, DataConfig(encoding="events", transpose=False, min_notes=1))
+    assert texture.events[0] == (0, 12, (55, 59, 62, 67))  # G chord with the first G (a quarter)
     assert [Fraction(d).limit_denominator(12) for _, d, _ in notes[1:4]] == [Fraction(1, 3)] * 3
     config = DataConfig(encoding="notes", transpose=False, min_notes=1)
     tokens = get_encoding(config).encode(extract_melody(piece, config))

@@ -241,7 +241,7 @@ def inspect(
     stated = (
         piece.key.name
         if piece.key
-        else (f"tonic {pitch_name(piece.tonic)[:-1]}" if piece.tonic is not None else "none")
+        else (f"tonic {pitch_name(60 + piece.tonic)[:-1]}" if piece.tonic is not None else "none")
     )
     shift = result.meta.get("transposed", 0)
     found = result.key.transpose(-shift).name if result.key else "?"
