@@ -26,9 +26,10 @@ def read_midi(path: str | Path) -> Piece:
     for i, track in enumerate(score.tracks):
         arr = track.notes.numpy()
         # A zero-length note (on and off at one tick) is a ghost: it sounds nothing.
+        times, lengths, pitches = (arr[k].tolist() for k in ("time", "duration", "pitch"))
         notes = [
-            (float(t), float(d), int(p))
-            for t, d, p in zip(arr["time"], arr["duration"], arr["pitch"], strict=True)
+            (float(t), float(d), p)
+            for t, d, p in zip(times, lengths, pitches, strict=True)
             if d > 0
         ]
         parts.append(Part(track.name or f"track {i}", notes, track.is_drum, int(track.program)))
