@@ -249,7 +249,8 @@ def extract_melody(piece: Piece, config: DataConfig) -> Melody:
         num, den = piece.time_signature
         bar = max(1, round(num * 4 / den * spq))
         first = line[0].start - line[0].start % bar
-        line = [Note(n.pitch, n.start - first, n.duration) for n in line]
+        if first:
+            line = [Note(n.pitch, n.start - first, n.duration) for n in line]
     cap = config.max_steps
     if line and line[-1].end > cap:
         line = [

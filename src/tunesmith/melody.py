@@ -45,7 +45,7 @@ class Melody:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        last_end = max((n.end for n in self.notes), default=0)
+        last_end = max((n.start + n.duration for n in self.notes), default=0)
         self.length = max(self.length, last_end)
 
     @property
