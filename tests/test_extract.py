@@ -257,3 +257,143 @@ def test_chorale_pickup_stays_on_its_beat() -> None:
     melody = extract_melody(piece, DataConfig(transpose=False))
     assert melody.notes[0].start % 16 == 12
     assert melody.notes[1].start % 16 == 0
+
+
+# --- --melody auto and track: on arrangements whose melody is known ----------------------
+
+
+def _anonymous_chorale(index: int = 0):
+    """A chorale's four voices named 'part 1'..'part 4' (soprano first): no name helps."""
+    from tunesmith.sources.base import Part
+
+    piece = read_item(Item(str(find_files("chorales")[index])))
+    voices = {p.name: p for p in piece.parts}
+    satb = [voices[name] for name in ("Soprano", "Alto", "Tenor", "Bass")]
+    parts = [Part(f"part {i}", p.notes) for i, p in enumerate(satb, start=1)]
+    return piece, parts
+
+
+def _with(piece, parts):
+    from dataclasses import replace
+
+    return replace(piece, parts=parts)
+
+
+@pytest.mark.parametrize("index", [0, 5, 12])
+def test_auto_finds_the_soprano_under_a_higher_sustained_pad(index: int) -> None:
+    from tunesmith.extract import choose_part
+    from tunesmith.sources.base import Part
+
+    piece, parts = _anonymous_chorale(index)
+    soprano, alto, tenor = parts[0], parts[1], parts[2]
+    end = max(t + d for t, d, _ in soprano.notes)
+
+    # a pad: the alto's and tenor's notes at each downbeat, two octaves up, held a bar
+    def at(part, t):
+        return next((p for s, d, p in part.notes if s <= t < s + d), 60)
+
+    pad = [(float(b), 4.0, at(v, b) + 24) for b in range(0, int(end), 4) for v in (alto, tenor)]
+    arrangement = _with(piece, [Part("part 0", pad), *parts])
+    assert Part("", pad).mean_pitch > soprano.mean_pitch
+    assert choose_part(arrangement)[0].notes == pad  # highest mean takes the pad
+    chosen, why = choose_part(arrangement, "auto")
+    assert chosen is arrangement.parts[1], why
+
+
+def test_auto_finds_the_soprano_under_a_higher_held_line() -> None:
+    from tunesmith.extract import choose_part, melody_scores
+    from tunesmith.sources.base import Part
+
+    piece, parts = _anonymous_chorale(3)
+    soprano = parts[0]
+    # one held note a bar, an octave above the soprano's downbeat note: monophonic and high
+    line = [(t, 4.0, p + 12) for t, _, p in soprano.notes if t % 4 == 0]
+    arrangement = _with(piece, [*parts, Part("part 5", line)])
+    chosen, _ = choose_part(arrangement, "auto")
+    assert chosen is arrangement.parts[0]
+    scores = melody_scores(arrangement)
+    held = scores[id(arrangement.parts[4])]
+    assert held["density"] < scores[id(chosen)]["density"]  # what gives the held line away
+
+
+def test_auto_finds_the_tune_under_a_higher_piano(nottingham_midi: Path) -> None:
+    """A Nottingham tune with its chord track, and a pedalled piano arpeggio above it."""
+    from tunesmith.extract import choose_part
+    from tunesmith.sources.base import Part
+
+    for name in ("ashover1.mid", "jigs269.mid", "reelsd-g29.mid", "waltzes37.mid"):
+        piece = read_item(Item(str(nottingham_midi / name)))
+        tune, chords = piece.parts[0], piece.parts[1]
+        arpeggio = []
+        for t, d, p in chords.notes:  # each chord note struck in turn, held a half note
+            for k in range(int(d * 2)):
+                arpeggio.append((t + k * 0.5 + (p % 3) / 6, 2.0, p + 36))
+        piano = Part("Piano", arpeggio)
+        arrangement = _with(piece, [piano, Part("", tune.notes), chords])
+        assert piano.mean_pitch > tune.mean_pitch, name
+        assert choose_part(arrangement)[0] is piano
+        assert choose_part(arrangement, "auto")[0] is arrangement.parts[1], name
+
+
+def test_auto_agrees_with_the_upper_track_on_nottingham(nottingham_midi: Path) -> None:
+    from tunesmith.extract import choose_part
+
+    files = sorted(nottingham_midi.glob("*.mid"))[::20]
+    for path in files:
+        piece = read_item(Item(str(path)))
+        assert choose_part(piece, "auto")[0] is piece.parts[0], path.name
+
+
+def test_track_by_name_or_number(tmp_path: Path) -> None:
+    path = write_midi(tmp_path / "band.mid", [("Strings", CHORDS, False), ("Fiddle", TUNE, False)])
+    assert extract(path, melody="track:fiddle", transpose=False).notes == steps(TUNE)
+    assert extract(path, melody="track:1", transpose=False, min_notes=1).notes[0].pitch == 55
+    assert extract(path, melody="track:2", transpose=False).notes == steps(TUNE)
+    with pytest.raises(SourceError, match=r"no part 'Banjo'.*1 'Strings', 2 'Fiddle'"):
+        extract(path, melody="track:Banjo")
+
+
+def test_events_read_chords_from_every_part(tmp_path: Path) -> None:
+    path = write_midi(
+        tmp_path / "band.mid",
+        [("Drums", DRUMS, True), ("Strings", CHORDS, False), ("Fiddle", TUNE, False)],
+    )
+    melody = extract(path, encoding="events", transpose=False, steps_per_quarter=4)
+    first = [n for n in melody.notes if n.start == 0]
+    assert sorted(n.pitch for n in first) == [48, 52, 55, 72]  # chord and tune, no drums
+    assert {n.duration for n in first} == {12}  # until the tune's next note, a quarter
+    only = extract(path, encoding="events", melody="track:Strings", transpose=False, min_notes=1)
+    assert only.events[0][2] == (48, 52, 55) and only.events[0][1] == 4 * 12  # whole note
+
+
+# --- filters: length in bars, distinct pitches, silent gaps; key augmentation -------------
+
+
+def test_filters_split_at_long_silences_and_skip_short_parts(tmp_path: Path) -> None:
+    from tunesmith.extract import filter_melodies
+
+    # the tune, three bars of silence, then two bars of one repeated note
+    line = TUNE + [(28 + i, 1.0, 67) for i in range(8)]
+    path = write_midi(tmp_path / "gap.mid", [("", line, False)])
+    melody = extract(path, transpose=False)
+    config = DataConfig(max_gap_bars=2, min_pitches=2, min_bars=2)
+    kept, dropped = filter_melodies(melody, config)
+    assert [m.notes for m in kept] == [steps(TUNE)]
+    ((name, reason),) = dropped
+    assert "part 2" in name and reason.startswith("too few distinct pitches (1")
+    # no gap rule: one melody; a longer minimum drops it whole
+    assert len(filter_melodies(melody, DataConfig())[0]) == 1
+    ((_, reason),) = filter_melodies(melody, DataConfig(min_bars=12))[1]
+    assert reason.startswith("shorter than --min-bars (9.0 bars")
+
+
+def test_augment_keys_stays_in_range() -> None:
+    from tunesmith.extract import augment_keys
+    from tunesmith.melody import Melody
+
+    melody = Melody([Note(60, 0, 4), Note(79, 4, 4)])
+    copies = augment_keys(melody, [55, 84])
+    shifts = sorted(m.meta["augmented"] for m in copies)
+    assert shifts == [-5, -4, -3, -2, -1, 1, 2, 3, 4, 5]  # +6 would reach 85
+    assert all(55 <= p <= 84 for m in copies for p in m.pitches)
+    assert augment_keys(melody, [60, 79]) == []

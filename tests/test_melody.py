@@ -126,3 +126,26 @@ def test_to_dict_from_dict_round_trip() -> None:
 def test_from_dict_without_key() -> None:
     m = Melody([Note(60, 0, 4)])
     assert Melody.from_dict(m.to_dict()) == m
+
+
+def test_events_group_chords_by_onset() -> None:
+    m = Melody([Note(64, 0, 4), Note(60, 0, 4), Note(67, 0, 2), Note(62, 4, 2)])
+    assert m.events == [(0, 4, (60, 64, 67)), (4, 2, (62,))]
+
+
+def test_cut_shortens_the_note_sounding_at_the_cut() -> None:
+    m = Melody([Note(60, 0, 4), Note(62, 4, 8), Note(64, 12, 4)], length=20)
+    cut = m.cut(8)
+    assert cut.notes == [Note(60, 0, 4), Note(62, 4, 4)] and cut.length == 8
+    assert m.cut(100).notes == m.notes
+
+
+def test_split_at_gaps_starts_each_part_on_its_bar() -> None:
+    from tunesmith.melody import split_at_gaps
+
+    notes = [Note(60, 0, 4), Note(62, 4, 4), Note(64, 40, 4), Note(65, 44, 4)]
+    m = Melody(notes, name="tune")
+    first, second = split_at_gaps(m, 32)  # 32 steps of silence: two bars of 4/4
+    assert first.notes == notes[:2] and first.name == "tune (part 1)"
+    assert second.notes == [Note(64, 8, 4), Note(65, 12, 4)]  # from bar 3, beat 3
+    assert split_at_gaps(m, 33) == [m] and split_at_gaps(m, 0) == [m]

@@ -209,3 +209,94 @@ def test_a_file_that_takes_too_long_is_skipped_and_tried_again_later(
     ]
     report = prepare_corpus([str(folder)], tmp_path / "b", jobs=1)
     assert report.kept == 2 and not report.skipped
+
+
+def test_report_distributions_and_json(tmp_path: Path, cache: Path, midi_sample: Path) -> None:
+    report = prepare_corpus(
+        [str(midi_sample)], tmp_path / "out", DataConfig(encoding="notes"), jobs=1, limit=6
+    )
+    # every note is counted once, by its length in quarters and by its pitch
+    assert sum(report.durations.values()) == sum(report.pitches.values()) > 300
+    assert set(report.durations) <= {str(d) for d in DataConfig(encoding="notes").duration_set}
+    assert max(report.durations, key=report.durations.get) in ("1/2", "1")
+    assert all(0 <= int(p) <= 127 for p in report.pitches)
+    data = report.to_dict()
+    assert data["kept"] == 6 and data["durations"] == report.durations
+    assert data["skip_reasons"] == {} and data["skipped"] == []
+    # the manifest keeps the distributions: an up-to-date run reports them again
+    again = prepare_corpus(
+        [str(midi_sample)], tmp_path / "out", DataConfig(encoding="notes"), jobs=1, limit=6
+    )
+    assert again.up_to_date and again.durations == report.durations
+
+
+def test_filters_and_augmentation_reuse_the_cache(
+    tmp_path: Path, cache: Path, midi_sample: Path
+) -> None:
+    first = prepare_corpus([str(midi_sample)], tmp_path / "a", jobs=1, limit=6)
+    config = DataConfig(min_bars=32.5, augment_keys=True, pitch_range=[48, 96])
+    report = prepare_corpus([str(midi_sample)], tmp_path / "b", config, jobs=1, limit=6)
+    assert report.from_cache == 6  # filters and augmentation act after reading
+    too_short = [r for _, r in report.skipped if r.startswith("shorter than --min-bars")]
+    assert too_short and len(too_short) < 6
+    originals = 6 - len(too_short)
+    assert report.kept == originals + report.augmented and report.augmented > originals
+    pieces = read_json(tmp_path / "b" / "manifest.json")["pieces"]
+    # copies share their piece's group, so a train/validation split never separates them
+    from tunesmith.dataset import Corpus
+
+    corpus = Corpus.open(tmp_path / "b")
+    train, val = corpus.split(0.3, seed=0)
+    groups = lambda idx: {pieces[i]["group"] for i in idx}  # noqa: E731
+    assert groups(train) and groups(val) and not groups(train) & groups(val)
+    for p in pieces:
+        assert p["augmented"] in range(-5, 7)
+    assert first.kept == 6
+
+
+def test_events_corpus_holds_chords(tmp_path: Path, cache: Path, midi_sample: Path) -> None:
+    report = prepare_corpus(
+        [str(midi_sample)], tmp_path / "ev", DataConfig(encoding="events"), jobs=1, limit=4
+    )
+    vocab = Vocab.load(tmp_path / "ev" / "vocab.json")
+    assert vocab.encoding == "events"
+    assert any("." in t.split(":")[0] for t in vocab.tokens)
+    assert report.vocab_size == len(vocab)
+
+
+# --- the prepare and inspect commands --------------------------------------------------
+
+
+def test_prepare_command_prints_distributions_and_writes_json(
+    tmp_path: Path, cache: Path, midi_sample: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from tunesmith.cli import app
+
+    report_file = tmp_path / "report.json"
+    args = ["prepare", str(midi_sample), "--out", str(tmp_path / "d"), "--jobs", "1"]
+    args += ["--encoding", "notes", "--limit", "3", "--report", str(report_file)]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "note lengths (quarters)" in r.output and "pitches" in r.output
+    data = read_json(report_file)
+    assert data["kept"] == 3 and sum(data["durations"].values()) > 100
+    r = CliRunner().invoke(app, [*args[:4], "--pitch-range", "high"])
+    assert r.exit_code == 2 and "--pitch-range must be LOW-HIGH" in r.output
+    r = CliRunner().invoke(app, [*args[:4], "--melody", "loudest"])
+    assert r.exit_code == 2 and "--melody must be" in r.output
+
+
+def test_inspect_shows_the_melody_scores_and_note_tokens(nottingham_midi: Path) -> None:
+    from typer.testing import CliRunner
+
+    from tunesmith.cli import app
+
+    path = str(nottingham_midi / "ashover1.mid")
+    r = CliRunner().invoke(app, ["inspect", path, "--melody", "auto", "--encoding", "notes"])
+    assert r.exit_code == 0, r.output
+    assert "melody scores" in r.output and "best melody score" in r.output
+    assert "bar   2: 79:2 76:1" in r.output  # a bar of 3/4 in note tokens
+    r = CliRunner().invoke(app, ["inspect", path, "--encoding", "events", "--bars", "2"])
+    assert "full texture" in r.output and "bar   2: 48.52.55.79:2 76:1" in r.output

@@ -11,7 +11,7 @@ from typing import Any
 from tunesmith.sources import Item
 
 #: Bump when reading or extraction changes what a cached entry would hold.
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 
 
 def default_cache_dir() -> Path:

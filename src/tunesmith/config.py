@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import math
 import os
 import tomllib
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Self
 
@@ -40,32 +43,91 @@ def _check(ok: bool, name: str, value: Any, rule: str) -> None:
         raise ConfigError(f"--{name.replace('_', '-')} must be {rule} (got {value!r})")
 
 
+#: Note lengths of the notes and events encodings by default, in quarter notes: sixteenth to
+#: whole note, dotted eighth, quarter and half, and triplets of sixteenths, eighths, quarters
+#: and halves (the sixteenth-note triplets of ornaments keep folk tunes exact).
+DEFAULT_DURATIONS = "1/6,1/4,1/3,1/2,2/3,3/4,1,4/3,3/2,2,3,4"
+ENCODINGS = ("steps", "notes", "events")
+MELODY_RULES = ("highest-mean", "skyline", "auto")
+
+
+def parse_durations(text: str) -> list[Fraction]:
+    """``"default"``, ``"none"`` (no durations: []) or lengths in quarter notes: ``"1/2,1,2"``."""
+    if text == "none":
+        return []
+    if text == "default":
+        text = DEFAULT_DURATIONS
+    try:
+        values = sorted({Fraction(v.strip()) for v in text.split(",") if v.strip()})
+    except (ValueError, ZeroDivisionError):
+        values = []
+    if not values or values[0] <= 0 or values[-1] > 16:
+        msg = (
+            f"--durations must be 'default', 'none' or note lengths in quarter notes between "
+            f"0 and 16 such as '1/4,1/2,1,2' (got {text!r})"
+        )
+        raise ConfigError(msg)
+    return values
+
+
 @dataclass
 class DataConfig(_Config):
     """How pieces become token sequences (what `tunesmith prepare` does)."""
 
-    encoding: str = "steps"  # time-step encoding: pitch at onset, "_" held, "r" rest
-    steps_per_quarter: int = 4  # 4 = a sixteenth-note grid
-    melody: str = "highest-mean"  # part with the highest mean pitch; or "skyline"
+    encoding: str = "steps"  # steps (pitch at onset, "_" held, "r" rest) | notes | events
+    # Grid steps per quarter (4 = sixteenths). The notes and events encodings refine it so that
+    # every length of --durations falls on it (12 with the default triplets).
+    steps_per_quarter: int = 4
+    durations: str = "default"  # notes/events: lengths a note may take; "none" = all equal
+    melody: str = "highest-mean"  # highest-mean | skyline | auto | track:NAME | track:N
     transpose: bool = True  # to C major / A minor by the piece's key
+    augment_keys: bool = False  # also every other key that keeps a piece in pitch_range
+    pitch_range: list[int] = field(default_factory=lambda: [36, 96])  # for --augment-keys
     min_notes: int = 8  # shorter melodies are skipped
+    min_bars: float = 0  # shorter melodies are skipped (0 = no minimum)
+    min_pitches: int = 1  # melodies with fewer distinct pitches are skipped
+    max_gap_bars: float = 0  # a silence this long splits a melody in two (0 = never)
     max_steps: int = 4096  # longer melodies are cut (a run-away file must not fill memory)
 
+    def __post_init__(self) -> None:
+        if self.encoding in ("notes", "events") and isinstance(self.durations, str):
+            with contextlib.suppress(ConfigError):  # validate() reports a bad value
+                lengths = parse_durations(self.durations)
+                self.steps_per_quarter = math.lcm(
+                    self.steps_per_quarter, *(d.denominator for d in lengths)
+                )
+
+    @property
+    def duration_set(self) -> list[Fraction]:
+        return parse_durations(self.durations)
+
     def validate(self) -> None:
-        _check(self.encoding in ("steps",), "encoding", self.encoding, "'steps'")
+        _check(self.encoding in ENCODINGS, "encoding", self.encoding, " or ".join(ENCODINGS))
         _check(
             1 <= self.steps_per_quarter <= 48,
             "steps_per_quarter",
             self.steps_per_quarter,
             "between 1 and 48",
         )
+        parse_durations(self.durations)
         _check(
-            self.melody in ("highest-mean", "skyline"),
+            self.melody in MELODY_RULES
+            or (self.melody.startswith("track:") and len(self.melody) > 6),
             "melody",
             self.melody,
-            "'highest-mean' or 'skyline'",
+            "highest-mean, skyline, auto, track:NAME or track:N",
+        )
+        lo_hi = self.pitch_range
+        _check(
+            len(lo_hi) == 2 and 0 <= lo_hi[0] < lo_hi[1] <= 127,
+            "pitch_range",
+            lo_hi,
+            "two MIDI pitches, low then high",
         )
         _check(self.min_notes >= 1, "min_notes", self.min_notes, "at least 1")
+        _check(self.min_bars >= 0, "min_bars", self.min_bars, ">= 0")
+        _check(self.min_pitches >= 1, "min_pitches", self.min_pitches, "at least 1")
+        _check(self.max_gap_bars >= 0, "max_gap_bars", self.max_gap_bars, ">= 0")
         _check(self.max_steps >= 16, "max_steps", self.max_steps, "at least 16")
 
 

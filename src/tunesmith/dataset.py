@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from tunesmith.config import DataConfig, read_json
-from tunesmith.encodings import Vocab
+from tunesmith.encodings import Vocab, get_encoding
 from tunesmith.errors import CorpusError
 
 
@@ -50,6 +50,16 @@ class Corpus:
     def split(self, val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
         """Piece indices for training and validation: a seeded split by piece, not by window,
         so no validation window shares music with a training one."""
+        group_of = [p.get("group", i) for i, p in enumerate(self.pieces)]
+        groups = sorted(set(group_of))
+        if len(groups) < len(group_of):
+            # Copies in other keys (--augment-keys) and parts of one piece split at a long
+            # silence share a group: the split is by group, so none straddles the two sets.
+            order = np.random.default_rng(seed).permutation(len(groups))
+            n_val = max(1, round(len(groups) * val_fraction)) if len(groups) > 1 else 0
+            held_out = {groups[i] for i in order[:n_val]}
+            val = [i for i, g in enumerate(group_of) if g in held_out]
+            return [i for i, g in enumerate(group_of) if g not in held_out], val
         n = len(self.pieces)
         order = np.random.default_rng(seed).permutation(n)
         n_val = max(1, round(n * val_fraction)) if n > 1 else 0
@@ -67,13 +77,17 @@ class Corpus:
         return torch.from_numpy(np.concatenate(parts))
 
     def openings(self, indices: list[int], steps: int, count: int = 256) -> list[dict[str, Any]]:
-        """Openings to start generation from: the first ``steps`` tokens and the key of up
-        to ``count`` pieces, spread over the given ones."""
+        """Openings to start generation from: the tokens of the first ``steps`` grid steps
+        and the key of up to ``count`` pieces, spread over the given ones."""
+        encoding = get_encoding(self.data_config)
         out = []
         for i in indices[:: max(1, len(indices) // count)][:count]:
             p = self.pieces[i]
             ids = self.tokens[p["start"] : p["start"] + min(steps, p["length"])]
-            out.append({"tokens": self.vocab.decode(int(x) for x in ids), "key": p["key"]})
+            tokens = self.vocab.decode(int(x) for x in ids)
+            while len(tokens) > 1 and encoding.steps(tokens) > steps:  # a note spans steps
+                tokens.pop()
+            out.append({"tokens": tokens, "key": p["key"]})
         return out
 
 

@@ -2,9 +2,12 @@
 
 Accuracy alone misleads for the steps encoding (most tokens are holds), so the report sets
 the model beside two references on the same held-out tokens: always predicting a hold,
-and a bigram model counted on the training data. Generated melodies are compared with
-held-out melodies feature by feature; the held-out set compared with the training set is
-the figure a perfect model would reach.
+and a bigram model counted on the training data. Token classes: onsets are tokens that
+start notes (a pitch; in the notes and events encodings a note or chord with its length),
+rests are ``r`` / ``r:LENGTH``, holds ``_`` exist only in the steps encoding. Copying is
+measured in tokens; two bars are the held-out pieces' mean tokens per two bars. Generated
+melodies are compared with held-out melodies feature by feature; the held-out set compared
+with the training set is the figure a perfect model would reach.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from tunesmith.config import read_json, write_json
 from tunesmith.copying import CopyDetector
 from tunesmith.dataset import Corpus, eval_lanes
 from tunesmith.encodings import get_encoding
+from tunesmith.encodings.base import max_tokens
 from tunesmith.encodings.steps import HOLD, REST
 from tunesmith.errors import CheckpointError
 from tunesmith.melody import Melody
@@ -65,9 +69,9 @@ def prediction_metrics(run: Run, corpus: Corpus, train_idx, val_idx) -> dict[str
     val = corpus.stream(val_idx)
     loss, correct, target = token_losses(run, val)
     vocab = run.vocab
-    is_onset = np.array([t.isdigit() for t in vocab.tokens])  # pitch tokens start notes
+    is_onset = np.array([t[:1].isdigit() for t in vocab.tokens])  # notes and chords
+    is_rest = np.array([t == REST or t.startswith(f"{REST}:") for t in vocab.tokens])
     hold_id = vocab.id(HOLD) if HOLD in vocab else -1
-    rest_id = vocab.id(REST) if REST in vocab else -1
     out: dict[str, Any] = {
         "tokens": len(target),
         "loss": float(loss.mean()),
@@ -77,7 +81,7 @@ def prediction_metrics(run: Run, corpus: Corpus, train_idx, val_idx) -> dict[str
     for name, mask in (
         ("onset", is_onset[target]),
         ("hold", target == hold_id),
-        ("rest", target == rest_id),
+        ("rest", is_rest[target]),
     ):
         if mask.any():
             out[f"{name}_share"] = float(mask.mean())
@@ -87,6 +91,16 @@ def prediction_metrics(run: Run, corpus: Corpus, train_idx, val_idx) -> dict[str
     out["always_hold_accuracy"] = float((target == hold_id).mean())
     out["bigram_accuracy"] = _bigram_accuracy(train, val.numpy(), len(vocab))
     return out
+
+
+def _first_steps(encoding, vocab, ids: list[int], steps: int) -> list[int]:
+    """The leading ids that fit in ``steps`` grid steps (at least one)."""
+    total = 0
+    for n, token in enumerate(vocab.decode(ids)):
+        total += encoding.steps([token])
+        if total > steps:
+            return ids[: max(1, n)]
+    return ids
 
 
 def _melodies(corpus: Corpus, indices: list[int], limit: int) -> list[Melody]:
@@ -149,15 +163,18 @@ def evaluate_run(
     primes = [openings[int(rng.integers(len(openings)))]["tokens"] for _ in range(samples)]
     generator = torch.Generator().manual_seed(seed)
     end = run.vocab.end_id
+    encoding = get_encoding(run.data)
     rows = sample_ids(
         run.model,
         [[end, *run.vocab.encode(p)] for p in primes],
-        max(lengths),
+        max_tokens(encoding, max(lengths)),
         banned=[end],
         generator=generator,
     )
-    rows = [r[: 1 + max(n, len(p))] for r, n, p in zip(rows, lengths, primes, strict=True)]
-    encoding = get_encoding(run.data)
+    rows = [
+        [end, *_first_steps(encoding, run.vocab, r[1:], max(n, encoding.steps(p)))]
+        for r, n, p in zip(rows, lengths, primes, strict=True)
+    ]
     generated = [encoding.decode(run.vocab.decode(r[1:])) for r in rows]
 
     say("musical statistics")
@@ -179,11 +196,17 @@ def evaluate_run(
 
     say("copying")
     detector = CopyDetector(corpus.stream(train_idx).numpy())
-    two_bars = 2 * 4 * run.data.steps_per_quarter
+    steps_per_bar = 4 * run.data.steps_per_quarter
+    some = [corpus.pieces[i] for i in val_idx[:200]]
+    some_tokens = [
+        corpus.vocab.decode(corpus.tokens[p["start"] : p["start"] + p["length"]]) for p in some
+    ]
+    ratio = sum(map(len, some_tokens)) / max(1, sum(encoding.steps(t) for t in some_tokens))
+    bar = max(1, round(steps_per_bar * ratio))  # tokens per bar (steps encoding: steps)
+    two_bars = 2 * bar
     longest = [detector.longest(r[1 + len(p) :]) for r, p in zip(rows, primes, strict=True)]
     # The reference: how often real, unseen music of the same style shares two bars with
     # the training pieces (held-out pieces after their first bar, as samples after theirs).
-    bar = 4 * run.data.steps_per_quarter
     held_out_ids = [
         corpus.tokens[p["start"] + bar : p["start"] + p["length"]]
         for p in (corpus.pieces[i] for i in val_idx[:reference_pieces])

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
+from collections import Counter
+
+import numpy as np
 
 from tunesmith.config import DataConfig
 from tunesmith.errors import EncodingError, SourceError
 from tunesmith.keys import find_key
-from tunesmith.melody import Melody, Note, make_monophonic
+from tunesmith.melody import Melody, Note, make_monophonic, split_at_gaps
 from tunesmith.sources.base import Part, Piece
 
 # A part named like this is the melody whatever its pitch (a chorale's soprano, a vocal track).
@@ -17,15 +21,27 @@ _MELODY_NAME = re.compile(
 )
 
 
-def choose_part(piece: Piece) -> tuple[Part, str]:
-    """The melody part and why: a part named as the melody, else the highest mean pitch.
+def choose_part(piece: Piece, rule: str = "highest-mean") -> tuple[Part, str]:
+    """The melody part and why, by ``rule``: ``highest-mean`` (a part named as the melody,
+    else the highest mean pitch), ``auto`` (the best :func:`melody_scores`) or
+    ``track:NAME`` / ``track:N`` (a part by name or 1-based number).
 
-    Drum tracks and empty parts are never chosen.
+    Drum tracks, chord symbols and empty parts are never chosen by a rule, only by
+    ``track:``.
     """
-    candidates = [p for p in piece.parts if p.notes and not p.is_drum]
+    if rule.startswith("track:"):
+        return _named_track(piece, rule.removeprefix("track:")), f"asked for ({rule})"
+    candidates = [p for p in piece.parts if p.notes and not (p.is_drum or p.is_chords)]
     if not candidates:
         reason = "only drum tracks" if any(p.notes for p in piece.parts) else "no notes"
         raise SourceError(f"{piece.source}: {reason}")
+    if rule == "auto":
+        scores = melody_scores(piece)
+        best = max(candidates, key=lambda p: scores[id(p)]["total"])
+        return (
+            best,
+            f"best melody score ({scores[id(best)]['total']:.2f}) of {len(candidates)} parts",
+        )
     named = [p for p in candidates if _MELODY_NAME.search(p.name)]
     if named:
         return named[0], f"part named {named[0].name!r}"
@@ -33,44 +49,218 @@ def choose_part(piece: Piece) -> tuple[Part, str]:
     return best, f"highest mean pitch ({best.mean_pitch:.1f}) of {len(candidates)} parts"
 
 
-def quantize(notes: list[tuple[float, float, int]], steps_per_quarter: int) -> list[Note]:
-    """Snap onsets and ends to the grid; a note shorter than a step keeps one step."""
-    out = []
-    for onset, duration, pitch in notes:
-        # Halves round up (floor of x + 0.5): Python's round() would round them to even.
-        start = math.floor(onset * steps_per_quarter + 0.5)
-        end = math.floor((onset + duration) * steps_per_quarter + 0.5)
-        out.append(Note(pitch, start, max(1, end - start)))
+def _named_track(piece: Piece, which: str) -> Part:
+    parts = piece.parts
+    if which.isdigit() and 1 <= int(which) <= len(parts):
+        return parts[int(which) - 1]
+    exact = [p for p in parts if p.name.lower() == which.lower()]
+    near = exact or [p for p in parts if which.lower() in p.name.lower()]
+    if near:
+        return near[0]
+    names = ", ".join(f"{i} {p.name!r}" for i, p in enumerate(parts, start=1))
+    raise SourceError(f"{piece.source}: no part {which!r} (--melody track:); parts: {names}")
+
+
+#: Weights of the melody features in ``--melody auto`` (each feature scores 0 to 1).
+MELODY_WEIGHTS = {
+    "monophony": 2.0,
+    "range": 1.0,
+    "density": 1.0,
+    "stepwise": 1.0,
+    "off_chord": 0.5,
+    "top": 1.0,
+    "name": 2.0,
+}
+
+
+def melody_scores(piece: Piece) -> dict[int, dict[str, float]]:
+    """What marks each non-drum part as a melody, keyed by ``id(part)``, each 0 to 1:
+
+    - ``monophony``: share of notes that start alone and under no other note of the part;
+    - ``range``: a singable span (an octave and a fifth or less scores 1, two octaves 0)
+      around a singable centre (G3 to G5);
+    - ``density``: notes per quarter between 1/2 and 4 score 1 (pads and drones score less);
+    - ``stepwise``: share of moves of a second or less (2/3 or more scores 1);
+    - ``off_chord``: share of onsets where no other part strikes a chord (two notes or more);
+    - ``top``: share of its sounding time in which it is the highest of the moving lines
+      (parts with monophony 3/4 or more and density above 1/2): a melody lies above the
+      other voices, though a pad, a drone or a piano may lie above it;
+    - ``name``: 1 when the name says melody, vocal, voice, lead, soprano...
+
+    ``total`` is their sum weighted by :data:`MELODY_WEIGHTS`.
+    """
+    parts = [p for p in piece.parts if p.notes and not (p.is_drum or p.is_chords)]
+    starts: dict[int, Counter[float]] = {
+        id(p): Counter(round(t * 8) / 8 for t, _, _ in p.notes) for p in parts
+    }
+    everyone: Counter[float] = sum(starts.values(), Counter())
+    out = {}
+    for part in parts:
+        notes = sorted(part.notes)
+        pitches = sorted(p for _, _, p in notes)
+        own = starts[id(part)]
+        # monophony: alone at its onset and not under a still-sounding note of the part
+        alone, sounding_until = 0, -1.0
+        for t, d, _ in notes:
+            if own[round(t * 8) / 8] == 1 and t >= sounding_until - 1 / 16:
+                alone += 1
+            sounding_until = max(sounding_until, t + d)
+        lo, hi = pitches[len(pitches) // 20], pitches[-1 - len(pitches) // 20]
+        centre = (lo + hi) / 2
+        span_score = _ramp(hi - lo, 19, 24)
+        centre_score = _ramp(max(55 - centre, centre - 79, 0), 0, 12)
+        active = max(notes[-1][0] + notes[-1][1] - notes[0][0], 1e-6)
+        density = len(own) / active
+        density_score = min(_ramp(-math.log2(max(density, 1e-6)), 1, 2), _ramp(density, 4, 8))
+        tops: dict[float, int] = {}
+        for t, _, p in notes:
+            key = round(t * 8) / 8
+            tops[key] = max(tops.get(key, p), p)
+        top = [tops[t] for t in sorted(tops)]
+        moves = [abs(b - a) for a, b in itertools.pairwise(top)]
+        stepwise = sum(0 < m <= 2 for m in moves) / len(moves) if moves else 0.0
+        chord_onsets = sum(everyone[t] - own[t] >= 2 for t in own)
+        scores = {
+            "monophony": alone / len(notes),
+            "range": span_score * centre_score,
+            "density": density_score,
+            "stepwise": min(1.0, stepwise * 1.5),
+            "off_chord": 1 - chord_onsets / len(own),
+            "top": 0.0,
+            "name": 1.0 if _MELODY_NAME.search(part.name) else 0.0,
+        }
+        out[id(part)] = scores
+    lines = [p for p in parts if out[id(p)]["monophony"] >= 0.75 and out[id(p)]["density"] > 0.5]
+    for part, share in zip(lines, _top_shares(lines), strict=True):
+        out[id(part)]["top"] = share
+    for scores in out.values():
+        scores["total"] = sum(MELODY_WEIGHTS[k] * v for k, v in scores.items())
     return out
 
 
+def _top_shares(parts: list[Part], per_quarter: int = 4) -> list[float]:
+    """For each part, the share of its sounding sixteenths in which no other part sounds
+    higher."""
+    if not parts:
+        return []
+    end = max(t + d for p in parts for t, d, _ in p.notes)
+    sounding = np.full((len(parts), int(end * per_quarter) + 1), -1, dtype=np.int16)
+    for row, part in zip(sounding, parts, strict=True):
+        for t, d, pitch in part.notes:
+            a = int(t * per_quarter)
+            row[a : max(a + 1, int((t + d) * per_quarter))] = pitch
+    top = sounding.max(axis=0)
+    shares = []
+    for row in sounding:
+        on = row >= 0
+        shares.append(float((row[on] >= top[on]).mean()) if on.any() else 0.0)
+    return shares
+
+
+def _ramp(x: float, full: float, zero: float) -> float:
+    """1 up to ``full``, falling linearly to 0 at ``zero``."""
+    return 1.0 if x <= full else max(0.0, 1 - (x - full) / (zero - full))
+
+
+def quantize(
+    notes: list[tuple[float, float, int]], steps_per_quarter: int, divisors: list[int] | None = None
+) -> list[Note]:
+    """Snap onsets and ends to the grid; a note shorter than a step keeps one step.
+
+    :param divisors: snap each time to the nearest multiple of 1/d quarter for any d given
+        (4 and 3: sixteenths or triplet eighths, as music21's ``quantize`` does), so a
+        triplet stays a triplet and a slightly late sixteenth a sixteenth; each d divides
+        ``steps_per_quarter``. Default: the grid itself.
+    """
+    if not notes:
+        return []
+    onset, duration, pitch = (np.asarray(a) for a in zip(*notes, strict=True))
+    start, end = (
+        _snap(onset, steps_per_quarter, divisors),
+        _snap(onset + duration, steps_per_quarter, divisors),
+    )
+    length = np.maximum(1, end - start)
+    return [
+        Note(p, s, d)
+        for p, s, d in zip(pitch.tolist(), start.tolist(), length.tolist(), strict=True)
+    ]
+
+
+def _snap(times: np.ndarray, steps_per_quarter: int, divisors: list[int] | None) -> np.ndarray:
+    """Times in quarters to grid steps, each at the nearest multiple of 1/d for a divisor d."""
+    # Halves round up (floor of x + 0.5): numpy's round() would round them to even.
+    if not divisors:
+        return np.floor(times * steps_per_quarter + 0.5).astype(np.int64)
+    options = np.stack(
+        [np.floor(times * d + 0.5) * (steps_per_quarter // d) for d in divisors]
+    ).astype(np.int64)
+    best = np.abs(options - times * steps_per_quarter).argmin(axis=0)
+    return options[best, np.arange(len(times))]
+
+
+def make_chords(notes: list[Note]) -> list[Note]:
+    """The full texture as a line of chords: the notes starting at an onset form its chord,
+    which lasts until the next onset, or until every note struck so far has ended."""
+    groups: dict[int, dict[int, int]] = {}  # onset -> pitch -> end
+    for n in notes:
+        if n.duration > 0:
+            ends = groups.setdefault(n.start, {})
+            ends[n.pitch] = max(ends.get(n.pitch, 0), n.end)
+    onsets = sorted(groups)
+    line: list[Note] = []
+    sounding_until = 0
+    for i, start in enumerate(onsets):
+        sounding_until = max(sounding_until, *groups[start].values())
+        end = sounding_until if i + 1 == len(onsets) else min(onsets[i + 1], sounding_until)
+        line.extend(Note(p, start, end - start) for p in sorted(groups[start]))
+    return line
+
+
 def extract_melody(piece: Piece, config: DataConfig) -> Melody:
-    """Turn a piece into a quantized monophonic melody, key found, optionally in C / A minor.
+    """Turn a piece into a quantized melody, key found, optionally in C / A minor.
+
+    The line is monophonic, from the part ``config.melody`` chooses (or the skyline over all
+    parts); for the events encoding it is the full texture of every non-drum part (or of
+    the ``track:`` asked for) as chords.
 
     :raise SourceError: when there is no usable melody; the message says why.
     """
     spq = config.steps_per_quarter
-    if config.melody == "skyline":
+    chords = config.encoding == "events"
+    divisors = None
+    if config.encoding in ("notes", "events") and config.duration_set:
+        divisors = sorted({d.denominator for d in config.duration_set})
+    if chords and not config.melody.startswith("track:"):
         pool = [n for p in piece.parts if not p.is_drum for n in p.notes]
         if not pool:
             raise SourceError(f"{piece.source}: no notes outside drum tracks")
-        notes, why = quantize(pool, spq), "skyline over all non-drum parts"
+        notes, why = quantize(pool, spq, divisors), "full texture of all non-drum parts"
+    elif config.melody == "skyline":
+        pool = [n for p in piece.parts if not (p.is_drum or p.is_chords) for n in p.notes]
+        if not pool:
+            raise SourceError(f"{piece.source}: no notes outside drum tracks")
+        notes, why = quantize(pool, spq, divisors), "skyline over all non-drum parts"
     else:
-        part, why = choose_part(piece)
-        notes = quantize(part.notes, spq)
-    line = make_monophonic(notes)
+        part, why = choose_part(piece, config.melody)
+        notes = quantize(part.notes, spq, divisors)
+    line = make_chords(notes) if chords else make_monophonic(notes)
     if line:
         # Leading silence carries no information: drop whole bars of it, keeping the metre.
         num, den = piece.time_signature
         bar = max(1, round(num * 4 / den * spq))
         first = line[0].start - line[0].start % bar
-        line = [Note(n.pitch, n.start - first, n.duration) for n in line]
-    line = [n for n in line if n.start < config.max_steps]
-    if line and line[-1].end > config.max_steps:
-        last = line[-1]
-        line[-1] = Note(last.pitch, last.start, config.max_steps - last.start)
-    if len(line) < config.min_notes:
-        msg = f"{piece.source}: too short ({len(line)} notes, at least {config.min_notes} needed)"
+        if first:
+            line = [Note(n.pitch, n.start - first, n.duration) for n in line]
+    cap = config.max_steps
+    if line and line[-1].end > cap:
+        line = [
+            n if n.end <= cap else Note(n.pitch, n.start, cap - n.start)
+            for n in line
+            if n.start < cap
+        ]
+    onsets = len({n.start for n in line})
+    if onsets < config.min_notes:
+        msg = f"{piece.source}: too short ({onsets} notes, at least {config.min_notes} needed)"
         raise SourceError(msg)
 
     key = piece.key or find_key(
@@ -94,3 +284,51 @@ def extract_melody(piece: Piece, config: DataConfig) -> Melody:
             raise SourceError(f"{piece.source}: {exc}") from exc
         melody.meta["transposed"] = shift
     return melody
+
+
+def check_melody(melody: Melody, config: DataConfig) -> str | None:
+    """Why a melody fails the filters (too few bars or distinct pitches), or None."""
+    bars = melody.length / melody.steps_per_bar
+    if bars < config.min_bars:
+        return f"shorter than --min-bars ({bars:.1f} bars, at least {config.min_bars:g} needed)"
+    distinct = len(set(melody.pitches))
+    if distinct < config.min_pitches:
+        return (
+            f"too few distinct pitches ({distinct}, at least {config.min_pitches} needed "
+            "by --min-pitches)"
+        )
+    onsets = len({n.start for n in melody.notes})
+    if onsets < config.min_notes:
+        return f"too short ({onsets} notes, at least {config.min_notes} needed)"
+    return None
+
+
+def filter_melodies(
+    melody: Melody, config: DataConfig
+) -> tuple[list[Melody], list[tuple[str, str]]]:
+    """Split a melody at long silences (``max_gap_bars``) and keep the parts that pass the
+    filters; the others come back as (name, reason)."""
+    gap = round(config.max_gap_bars * melody.steps_per_bar)
+    kept, dropped = [], []
+    for part in split_at_gaps(melody, gap):
+        reason = check_melody(part, config)
+        if reason:
+            dropped.append((part.name, reason))
+        else:
+            kept.append(part)
+    return kept, dropped
+
+
+def augment_keys(melody: Melody, pitch_range: list[int]) -> list[Melody]:
+    """Copies of the melody in the other keys (shifts -5 to +6) that keep every pitch within
+    ``pitch_range``; each copy records its shift in ``meta["augmented"]``."""
+    if not melody.notes:
+        return []
+    lo, hi = min(melody.pitches), max(melody.pitches)
+    out = []
+    for shift in range(-5, 7):
+        if shift and pitch_range[0] <= lo + shift and hi + shift <= pitch_range[1]:
+            copy = melody.transpose(shift)
+            copy.meta = {**melody.meta, "augmented": shift}
+            out.append(copy)
+    return out

@@ -13,6 +13,7 @@ from tunesmith.checkpoint import Run, load_run
 from tunesmith.config import read_json
 from tunesmith.device import pick_device
 from tunesmith.encodings import END, get_encoding
+from tunesmith.encodings.base import max_tokens, shift_token, token_pitches
 from tunesmith.errors import ConfigError, EncodingError
 from tunesmith.export.audio import AudioUnavailable, find_soundfont, render_wav
 from tunesmith.export.instruments import parse_instrument
@@ -148,6 +149,8 @@ def generate(
         if unknown:
             note = _shift_token(unknown[0], -into)
             name = f"{pitch_name(int(note))} (MIDI {note})" if note.isdigit() else repr(note)
+            if ":" in note and token_pitches(note):  # a note with its length: 60:1
+                name = f"{pitch_name(token_pitches(note)[0])} ({note})"
             msg = (
                 f"seed note {name} never occurs in the training data "
                 f"({_pitch_span(vocab.tokens, -into)}); choose another"
@@ -166,15 +169,16 @@ def generate(
     if len(primes) == 1:
         primes, keys, shifts = primes * options.num, keys * options.num, shifts * options.num
 
-    # ---- sample
-    steps = options.length
+    # ---- sample: --length counts sixteenths; a note token of the notes and events encodings
+    # spans several steps, so enough tokens are sampled and the melody is cut to length below
+    steps = options.length * run.data.steps_per_quarter // 4
     if options.bars:
         steps = options.bars * run.data.steps_per_quarter * 4
     generator = torch.Generator().manual_seed(seed)
     ids = sample_ids(
         run.model,
         [[vocab.end_id, *vocab.encode(p)] for p in primes],
-        steps,
+        max_tokens(encoding, steps),
         temperature=options.temperature,
         top_k=options.top_k,
         top_p=options.top_p,
@@ -189,8 +193,9 @@ def generate(
     audio_missing: str | None = None
     if options.audio and options.soundfont:
         find_soundfont(options.soundfont)  # a wrong --soundfont is a mistake, not a gap
-    for i, (row, key, shift) in enumerate(zip(ids, keys, shifts, strict=True), start=1):
+    for i, (row, key, shift, prime) in enumerate(zip(ids, keys, shifts, primes, strict=True), 1):
         melody = encoding.decode(vocab.decode(row[1:]))
+        melody = melody.cut(encoding.steps(prime) + steps)
         key = key or find_key(melody.pitches, [n.duration for n in melody.notes])
         melody = replace(melody, key=key, tempo=tempo or 120.0)
         melody = _transpose_in_range(melody, shift)
@@ -224,11 +229,11 @@ def _transpose_in_range(melody: Melody, shift: int) -> Melody:
 
 
 def _shift_token(token: str, semitones: int) -> str:
-    return str(int(token) + semitones) if token.isdigit() else token
+    return shift_token(token, semitones)
 
 
 def _pitch_span(tokens: list[str], semitones: int) -> str:
-    pitches = [int(t) + semitones for t in tokens if t.isdigit()]
+    pitches = [p + semitones for t in tokens for p in token_pitches(t)]
     if not pitches:
         return "no pitches"
     return f"pitches {pitch_name(min(pitches))} to {pitch_name(max(pitches))}"

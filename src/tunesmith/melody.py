@@ -1,4 +1,4 @@
-"""The internal music model: a monophonic melody of notes on an integer time grid."""
+"""The internal music model: a melody (or a line of chords) of notes on an integer time grid."""
 
 from __future__ import annotations
 
@@ -27,8 +27,10 @@ class Note:
 
 @dataclass(slots=True)
 class Melody:
-    """A monophonic line: notes sorted by onset that never overlap; gaps are rests.
+    """A line of notes sorted by onset (then pitch); gaps are rests.
 
+    Extracted melodies are monophonic: notes never overlap. A line read from the full
+    texture (the events encoding) may hold chords: notes that share an onset and a duration.
     ``length`` is the total number of steps, so a trailing rest survives a round trip.
     """
 
@@ -43,7 +45,7 @@ class Melody:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        last_end = max((n.end for n in self.notes), default=0)
+        last_end = max((n.start + n.duration for n in self.notes), default=0)
         self.length = max(self.length, last_end)
 
     @property
@@ -55,11 +57,32 @@ class Melody:
     def pitches(self) -> list[int]:
         return [n.pitch for n in self.notes]
 
+    @property
+    def events(self) -> list[tuple[int, int, tuple[int, ...]]]:
+        """Notes grouped by onset: (start, duration, pitches low to high); a chord's duration
+        is its longest note's."""
+        groups: dict[int, list[Note]] = {}
+        for n in self.notes:
+            groups.setdefault(n.start, []).append(n)
+        return [
+            (start, max(n.duration for n in ns), tuple(sorted({n.pitch for n in ns})))
+            for start, ns in sorted(groups.items())
+        ]
+
+    def cut(self, steps: int) -> Melody:
+        """The first ``steps`` steps: later notes dropped, a note sounding at the cut shortened."""
+        notes = [
+            replace(n, duration=min(n.duration, steps - n.start))
+            for n in self.notes
+            if n.start < steps
+        ]
+        return replace(self, notes=notes, length=min(self.length, steps))
+
     def transpose(self, semitones: int) -> Melody:
         """Return a copy shifted by ``semitones``; raise if a pitch leaves MIDI's range."""
         if semitones == 0:
             return replace(self, notes=list(self.notes))
-        notes = [replace(n, pitch=n.pitch + semitones) for n in self.notes]
+        notes = [Note(n.pitch + semitones, n.start, n.duration) for n in self.notes]
         bad = [n.pitch for n in notes if not MIN_PITCH <= n.pitch <= MAX_PITCH]
         if bad:
             msg = f"transposing by {semitones} semitones puts pitch {bad[0]} outside 0-127"
@@ -117,3 +140,27 @@ def make_monophonic(notes: list[Note]) -> list[Note]:
             line[-1] = replace(prev, duration=n.start - prev.start)
         line.append(n)
     return line
+
+
+def split_at_gaps(melody: Melody, gap: int) -> list[Melody]:
+    """Split where no note sounds for at least ``gap`` steps (Magenta's melody extractor
+    does the same); each part starts at the bar its first note falls in."""
+    if gap <= 0 or not melody.notes:
+        return [melody]
+    parts: list[list[Note]] = [[]]
+    sounding_until = melody.notes[0].start
+    for n in melody.notes:
+        if parts[-1] and n.start - sounding_until >= gap:
+            parts.append([])
+        parts[-1].append(n)
+        sounding_until = max(sounding_until, n.end)
+    if len(parts) == 1:
+        return [melody]
+    bar = melody.steps_per_bar
+    out = []
+    for i, notes in enumerate(parts, start=1):
+        first = notes[0].start - notes[0].start % bar
+        shifted = [replace(n, start=n.start - first) for n in notes]
+        name = f"{melody.name} (part {i})"
+        out.append(replace(melody, notes=shifted, length=0, name=name, meta=dict(melody.meta)))
+    return out

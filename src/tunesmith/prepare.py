@@ -20,7 +20,8 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from tunesmith.cache import CACHE_VERSION, MelodyCache, default_cache_dir
 from tunesmith.config import DataConfig, read_json, write_json
 from tunesmith.encodings import END, Vocab, get_encoding
 from tunesmith.errors import CorpusError, SourceError
-from tunesmith.extract import extract_melody
+from tunesmith.extract import augment_keys, extract_melody, filter_melodies
 from tunesmith.melody import Melody
 from tunesmith.sources import Item, find_items, read_item
 from tunesmith.workers import DEFAULT_MEMORY_LIMIT, run_tasks
@@ -57,6 +58,16 @@ class PrepareReport:
     vocab_size: int = 0
     seconds: float = 0.0
     up_to_date: bool = False
+    augmented: int = 0  # copies in other keys among the pieces kept (--augment-keys)
+    durations: dict[str, int] = field(default_factory=dict)  # note length (quarters) -> notes
+    pitches: dict[str, int] = field(default_factory=dict)  # MIDI pitch -> notes
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data (``--report FILE.json``)."""
+        data = asdict(self)
+        data["skipped"] = [{"item": label, "reason": reason} for label, reason in self.skipped]
+        data["skip_reasons"] = dict(self.skip_reasons.most_common())
+        return data
 
     @property
     def skip_reasons(self) -> Counter[str]:
@@ -227,7 +238,7 @@ def prepare_corpus(
     items = find_items(sources)
     if limit:
         items = items[:limit]
-    cache = MelodyCache(default_cache_dir() if use_cache else None, config.to_dict())
+    cache = MelodyCache(default_cache_dir() if use_cache else None, _extraction_options(config))
     corpus_key = _corpus_key(sources, config, cache, items)
     manifest_path = out / "manifest.json"
     if use_cache and manifest_path.exists():
@@ -255,18 +266,25 @@ def prepare_corpus(
         time_limit=time_limit,
         on_progress=on_progress,
     )
+    melodies, groups, more_skips = _filter_and_augment(melodies, config)
+    skipped += more_skips
     if not melodies:
         why = "; ".join(f"{label}: {reason}" for label, reason in skipped[:3])
         raise CorpusError(f"no usable melody in {', '.join(sources)} ({why})")
 
     encoding = get_encoding(config)
     encoded = [encoding.encode(m) for m in melodies]
+    # The steps encoding is exact: its melodies are what it encodes, no need to decode them.
+    exact = config.encoding == "steps"
+    durations, pitches = _distributions(
+        melodies if exact else [encoding.decode(toks) for toks in encoded]
+    )
     seen = {t for toks in encoded for t in toks} - set(encoding.base_tokens())
     vocab = Vocab(encoding.base_tokens() + sorted(seen, key=_token_order), config.encoding)
     dtype = np.uint16 if len(vocab) < 2**16 else np.int32
     stream = [vocab.end_id]
     pieces = []
-    for m, toks in zip(melodies, encoded, strict=True):
+    for m, toks, group in zip(melodies, encoded, groups, strict=True):
         pieces.append(
             {
                 "name": m.name,
@@ -275,6 +293,8 @@ def prepare_corpus(
                 "length": len(toks),
                 "key": m.key.name if m.key else None,
                 "transposed": m.meta.get("transposed", 0),
+                "augmented": m.meta.get("augmented", 0),
+                "group": group,  # copies of one piece share a group: never split across sets
                 "tempo": m.tempo,
                 "time_signature": list(m.time_signature),
             }
@@ -297,6 +317,9 @@ def prepare_corpus(
         tokens=len(stream),
         vocab_size=len(vocab),
         seconds=time.perf_counter() - started,
+        augmented=sum(1 for m in melodies if m.meta.get("augmented")),
+        durations=durations,
+        pitches=pitches,
     )
     write_json(
         manifest_path,
@@ -310,6 +333,9 @@ def prepare_corpus(
             "tokens": report.tokens,
             "vocab_size": report.vocab_size,
             "seconds": round(report.seconds, 3),
+            "augmented": report.augmented,
+            "durations": durations,
+            "pitches": pitches,
             "skipped": [{"item": label, "reason": reason} for label, reason in skipped],
             "pieces": pieces,
         },
@@ -327,7 +353,56 @@ def report_from_manifest(manifest: dict[str, Any], out: Path) -> PrepareReport:
         tokens=manifest["tokens"],
         vocab_size=manifest["vocab_size"],
         seconds=manifest["seconds"],
+        augmented=manifest.get("augmented", 0),
+        durations=manifest.get("durations", {}),
+        pitches=manifest.get("pitches", {}),
     )
+
+
+#: Options that act after a melody is read (filters, augmentation, the token scheme's own
+#: snapping): changing them reuses the cached melodies.
+_AFTER_READING = ("min_bars", "min_pitches", "max_gap_bars", "augment_keys", "pitch_range")
+
+
+def _extraction_options(config: DataConfig) -> dict[str, Any]:
+    options = config.to_dict()
+    for name in _AFTER_READING:
+        options.pop(name)
+    return options
+
+
+def _filter_and_augment(
+    melodies: list[Melody], config: DataConfig
+) -> tuple[list[Melody], list[int], list[tuple[str, str]]]:
+    """Split at long silences, filter, add other keys; with each piece its group (the index
+    of the melody it came from, so that copies stay on one side of a train/validation
+    split) and the parts dropped, as (label, reason)."""
+    kept: list[Melody] = []
+    groups: list[int] = []
+    dropped: list[tuple[str, str]] = []
+    for group, melody in enumerate(melodies):
+        parts, rejected = filter_melodies(melody, config)
+        dropped += [(f"{melody.source} ({name})", reason) for name, reason in rejected]
+        for part in parts:
+            copies = [part] + (
+                augment_keys(part, config.pitch_range) if config.augment_keys else []
+            )
+            kept += copies
+            groups += [group] * len(copies)
+    return kept, groups, dropped
+
+
+def _distributions(melodies: list[Melody]) -> tuple[dict[str, int], dict[str, int]]:
+    """Notes per length (in quarter notes, as ``1/2``) and per MIDI pitch."""
+    lengths: Counter[int] = Counter()
+    pitches: Counter[int] = Counter()
+    spq = 1
+    for melody in melodies:
+        spq = melody.steps_per_quarter
+        lengths.update(n.duration for n in melody.notes)
+        pitches.update(n.pitch for n in melody.notes)
+    durations = {str(Fraction(k, spq)): v for k, v in sorted(lengths.items())}
+    return durations, {str(k): v for k, v in sorted(pitches.items())}
 
 
 def is_prepared(path: str | Path) -> bool:

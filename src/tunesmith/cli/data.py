@@ -19,10 +19,32 @@ def prepare(
         ..., help="Folders, files, or bundled corpora: essen, chorales, oneills."
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write the prepared corpus to."),
+    encoding: str = typer.Option(
+        "steps",
+        help="steps (a token per sixteenth), notes (a token per note: 60:1/2), "
+        "events (notes and chords of the full texture: 60.64.67:1).",
+    ),
+    durations: str = typer.Option(
+        "default",
+        help="notes/events: note lengths in quarters ('1/4,1/2,1,2'); 'default' = sixteenth "
+        "to whole with dotted and triplet values; 'none' = pitches only, all notes equal.",
+    ),
     steps_per_quarter: int = typer.Option(4, help="Grid steps per quarter note (4 = sixteenths)."),
-    melody: str = typer.Option("highest-mean", help="Melody extraction: highest-mean or skyline."),
+    melody: str = typer.Option(
+        "highest-mean", help="Melody extraction: highest-mean, skyline, auto, track:NAME, track:N."
+    ),
     transpose: bool = typer.Option(True, help="Transpose every piece to C major / A minor."),
+    augment_keys: bool = typer.Option(
+        False, help="Also add each piece in every other key that stays in --pitch-range."
+    ),
+    pitch_range: str = typer.Option("36-96", help="MIDI pitches LOW-HIGH for --augment-keys."),
     min_notes: int = typer.Option(8, help="Skip melodies with fewer notes."),
+    min_bars: float = typer.Option(0, help="Skip melodies shorter than this many bars."),
+    min_pitches: int = typer.Option(1, help="Skip melodies with fewer distinct pitches."),
+    max_gap_bars: float = typer.Option(
+        0, help="Split a melody at a silence this many bars long (0 = never)."
+    ),
+    report: Path = typer.Option(None, help="Also write the report as JSON to this file."),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Parallel processes (0 = all cores)."),
     limit: int = typer.Option(0, help="Use only the first N files or tunes (0 = all)."),
     strict: bool = typer.Option(
@@ -48,13 +70,20 @@ def prepare(
     with user_errors():
         config = DataConfig.from_dict(
             {
+                "encoding": encoding,
+                "durations": durations,
                 "steps_per_quarter": steps_per_quarter,
                 "melody": melody,
                 "transpose": transpose,
+                "augment_keys": augment_keys,
+                "pitch_range": _pitch_range(pitch_range),
                 "min_notes": min_notes,
+                "min_bars": min_bars,
+                "min_pitches": min_pitches,
+                "max_gap_bars": max_gap_bars,
             }
         )
-        report = run_prepare(
+        result = run_prepare(
             sources,
             out,
             config,
@@ -64,7 +93,20 @@ def prepare(
             use_cache=cache,
             time_limit=time_limit_per_file,
         )
-        print_report(report)
+        print_report(result)
+        if report:
+            from tunesmith.config import write_json
+
+            write_json(report, result.to_dict())
+            console.print(f"report written to {report}")
+
+
+def _pitch_range(text: str) -> list[int]:
+    low, sep, high = text.partition("-")
+    if not (sep and low.strip().isdigit() and high.strip().isdigit()):
+        msg = f"--pitch-range must be LOW-HIGH in MIDI pitches, e.g. 36-96 (got {text!r})"
+        raise ConfigError(msg)
+    return [int(low), int(high)]
 
 
 def run_prepare(sources, out, config, **kwargs):
@@ -89,10 +131,16 @@ def print_report(report) -> None:
     table.add_row("skipped", str(len(report.skipped)))
     for reason, n in report.skip_reasons.most_common():
         table.add_row(f"  {reason}", str(n))
+    if report.augmented:
+        table.add_row("  of them copies in other keys", str(report.augmented))
     table.add_row("tokens", f"{report.tokens:,}")
     table.add_row("vocabulary", str(report.vocab_size))
     table.add_row("seconds", f"{report.seconds:.1f}")
     console.print(table)
+    if report.durations:
+        console.print(_distribution("note lengths (quarters)", report.durations, sort=False))
+    if report.pitches:
+        console.print(_distribution("pitches", _pitch_names(report.pitches), sort=True))
     for label, reason in report.skipped[:5]:
         console.print(f"  [yellow]skipped[/] {label}: {reason}", highlight=False)
     if len(report.skipped) > 5:
@@ -100,6 +148,24 @@ def print_report(report) -> None:
             f"  … and {len(report.skipped) - 5} more, listed in "
             f"{Path(report.out) / 'manifest.json'}"
         )
+
+
+def _pitch_names(pitches: dict[str, int]) -> dict[str, int]:
+    from tunesmith.keys import pitch_name
+
+    return {f"{pitch_name(int(p))} ({p})": n for p, n in pitches.items()}
+
+
+def _distribution(title: str, counts: dict[str, int], *, sort: bool, top: int = 12) -> Table:
+    """A share-of-notes table; with ``sort`` the ``top`` commonest, else all in order."""
+    total = sum(counts.values()) or 1
+    items = sorted(counts.items(), key=lambda kv: -kv[1])[:top] if sort else counts.items()
+    table = Table(title=title)
+    for column in ("value", "notes", "share", ""):
+        table.add_column(column, justify="right" if column in ("notes", "share") else "left")
+    for value, n in items:
+        table.add_row(value, f"{n:,}", f"{n / total:.1%}", "█" * round(n / total * 40))
+    return table
 
 
 # ----------------------------------------------------------------------------- inspect
@@ -110,18 +176,25 @@ def inspect(
     file: Path = typer.Argument(..., help="A MIDI, MusicXML, Kern or ABC file."),
     tune: int = typer.Option(1, help="Which tune of an ABC tune book."),
     bars: int = typer.Option(4, help="Bars of the encoding to show."),
-    melody: str = typer.Option("highest-mean", help="Melody extraction: highest-mean or skyline."),
+    melody: str = typer.Option(
+        "highest-mean", help="Melody extraction: highest-mean, skyline, auto, track:NAME, track:N."
+    ),
+    encoding: str = typer.Option("steps", help="Encoding to show: steps, notes or events."),
+    durations: str = typer.Option("default", help="notes/events: note lengths (see prepare)."),
 ) -> None:
     """Show what tunesmith sees in a file: parts, key, metre, tempo, the melody and its tokens.
 
+    The table scores every part as a melody (what --melody auto weighs): monophony, a
+    singable range, note density, stepwise motion, onsets off the other parts' chords.
+
     [bold]Examples[/]
 
-      tunesmith inspect song.mid
-      tunesmith inspect tunes.abc --tune 3 --bars 8
+      tunesmith inspect song.mid --melody auto
+      tunesmith inspect tunes.abc --tune 3 --bars 8 --encoding notes
     """
     from tunesmith.config import DataConfig
     from tunesmith.encodings import get_encoding
-    from tunesmith.extract import choose_part, extract_melody
+    from tunesmith.extract import choose_part, extract_melody, melody_scores
     from tunesmith.keys import pitch_name
     from tunesmith.sources import find_items, read_item
 
@@ -130,16 +203,29 @@ def inspect(
         if not 1 <= tune <= len(items):
             raise ConfigError(f"--tune {tune}: {file} holds {len(items)} tune(s)")
         piece = read_item(items[tune - 1])
-        config = DataConfig.from_dict({"melody": melody})
-        chosen, why = choose_part(piece) if melody == "highest-mean" else (None, "skyline")
+        config = DataConfig.from_dict(
+            {"melody": melody, "encoding": encoding, "durations": durations}
+        )
         result = extract_melody(piece, config)
+        chosen = None
+        if melody != "skyline" and encoding != "events":
+            chosen, _ = choose_part(piece, melody)
+        encoder = get_encoding(config)
+        tokens = encoder.encode(result)
+    scores = melody_scores(piece)
     table = Table(title=f"{piece.name}  ({len(items)} tune(s) in the file)")
-    for column in ("part", "notes", "range", "mean pitch", "drums", "melody"):
+    for column in ("#", "part", "notes", "range", "mean pitch", "drums", "melody"):
         table.add_column(column)
-    for part in piece.parts:
+    features = ("monophony", "range", "density", "stepwise", "off_chord", "top", "name")
+    why = Table(title="melody scores (0-1 each; --melody auto takes the best weighted total)")
+    labels = ("mono", "range", "density", "steps", "off-chord", "top", "name", "total")
+    for column in ("#", *labels):
+        why.add_column(column, justify="right")
+    for i, part in enumerate(piece.parts, start=1):
         pitches = [p for _, _, p in part.notes]
         span = f"{pitch_name(min(pitches))}-{pitch_name(max(pitches))}" if pitches else "-"
         table.add_row(
+            str(i),
             part.name,
             str(len(part.notes)),
             span,
@@ -147,22 +233,35 @@ def inspect(
             "yes" if part.is_drum else "",
             "←" if part is chosen else "",
         )
+        if id(part) in scores:
+            score = scores[id(part)]
+            why.add_row(str(i), *(f"{score[f]:.2f}" for f in (*features, "total")))
     console.print(table)
+    console.print(why)
     stated = (
         piece.key.name
         if piece.key
-        else (f"tonic {pitch_name(piece.tonic)[:-1]}" if piece.tonic is not None else "none")
+        else (f"tonic {pitch_name(60 + piece.tonic)[:-1]}" if piece.tonic is not None else "none")
     )
     shift = result.meta.get("transposed", 0)
     found = result.key.transpose(-shift).name if result.key else "?"
     console.print(f"key stated: {stated}; found: {found}; transposed by {shift} semitones")
     console.print(
         f"time signature {piece.time_signature[0]}/{piece.time_signature[1]}, "
-        f"tempo {piece.tempo:g} bpm; melody: {why}; {len(result.notes)} notes"
+        f"tempo {piece.tempo:g} bpm; melody: {result.meta['melody']}; {len(result.notes)} notes"
     )
-    tokens = get_encoding(config).encode(result)
-    per_bar = result.steps_per_bar
-    for b in range(min(bars, -(-len(tokens) // per_bar))):
-        console.print(
-            f"bar {b + 1:>3}: " + " ".join(tokens[b * per_bar : (b + 1) * per_bar]), highlight=False
-        )
+    for b, bar in enumerate(_bars(encoder, tokens, result.steps_per_bar)[:bars], start=1):
+        console.print(f"bar {b:>3}: " + " ".join(bar), highlight=False)
+
+
+def _bars(encoder, tokens: list[str], steps_per_bar: int) -> list[list[str]]:
+    """Tokens grouped by the bar they start in."""
+    out: list[list[str]] = []
+    at = 0
+    for token in tokens:
+        bar = at // steps_per_bar
+        while len(out) <= bar:
+            out.append([])
+        out[bar].append(token)
+        at += encoder.steps([token])
+    return out

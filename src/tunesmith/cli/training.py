@@ -49,6 +49,9 @@ def train(
     save_every: int = typer.Option(None, help="Also checkpoint every N steps. [default: 0]"),
     time_limit: float = typer.Option(None, help="Stop after this many seconds. [default: none]"),
     device: str = typer.Option(None, help="auto, cpu, cuda, cuda:N or mps. [default: auto]"),
+    encoding: str = typer.Option(
+        "steps", help="When DATA is music to prepare: steps, notes or events (see prepare)."
+    ),
     config: Path = typer.Option(
         None, help="TOML file with [model] and [train] tables; flags given here win."
     ),
@@ -71,7 +74,7 @@ def train(
         if resume:  # the run keeps its options; only --epochs and --time-limit may change
             saved = read_run_info(out)["train"]
             train_cfg = _merged(TrainConfig, saved, epochs=epochs, time_limit=time_limit)
-            _run_training(_prepared(data, out), out, None, train_cfg, resume=True)
+            _run_training(_prepared(data, out, encoding), out, None, train_cfg, resume=True)
             return
         tables = load_toml(config) if config else {}
         model_cfg = _merged(
@@ -99,10 +102,12 @@ def train(
             time_limit=time_limit,
             device=device,
         )
-        _run_training(_prepared(data, out), out, model_cfg, train_cfg, overwrite=overwrite)
+        _run_training(
+            _prepared(data, out, encoding), out, model_cfg, train_cfg, overwrite=overwrite
+        )
 
 
-def _prepared(data: str, out: Path) -> str:
+def _prepared(data: str, out: Path, encoding: str = "steps") -> str:
     """DATA itself if it is a prepared corpus, else music to prepare into OUT/data first."""
     from tunesmith.config import DataConfig
     from tunesmith.prepare import is_prepared
@@ -110,7 +115,7 @@ def _prepared(data: str, out: Path) -> str:
     if is_prepared(data):
         return data
     console.print(f"{data} is not a prepared corpus: preparing it into {out / 'data'}")
-    print_report(run_prepare([data], out / "data", DataConfig()))
+    print_report(run_prepare([data], out / "data", DataConfig.from_dict({"encoding": encoding})))
     return str(out / "data")
 
 

@@ -36,11 +36,36 @@ class Encoding(Protocol):
         ...
 
 
+def max_tokens(encoding: Encoding, steps: int) -> int:
+    """How many tokens to sample to fill ``steps`` grid steps: the encoding's bound where it
+    has one (a note token spans several steps), else one token per step."""
+    bound = getattr(encoding, "max_tokens", None)
+    return bound(steps) if bound else steps
+
+
 def get_encoding(config: DataConfig) -> Encoding:
     """The encoding a config names."""
+    from tunesmith.encodings.notes import EventsEncoding, NotesEncoding
     from tunesmith.encodings.steps import StepsEncoding
 
-    schemes = {"steps": StepsEncoding}
+    schemes = {"steps": StepsEncoding, "notes": NotesEncoding, "events": EventsEncoding}
     if config.encoding not in schemes:
         raise ConfigError(f"unknown encoding {config.encoding!r}; choose one of {list(schemes)}")
     return schemes[config.encoding](config)
+
+
+def token_pitches(token: str) -> list[int]:
+    """The pitches a token strikes: ``60`` (steps), ``60:1/2`` (notes), ``60.64.67:1``
+    (events); none for holds, rests and separators."""
+    head = token.partition(":")[0]
+    parts = head.split(".")
+    return [int(p) for p in parts] if all(p.isdigit() for p in parts) else []
+
+
+def shift_token(token: str, semitones: int) -> str:
+    """The token transposed by ``semitones`` (holds, rests and separators unchanged)."""
+    pitches = token_pitches(token)
+    if not pitches:
+        return token
+    _, sep, length = token.partition(":")
+    return ".".join(str(p + semitones) for p in pitches) + sep + length

@@ -76,6 +76,9 @@ class StepsEncoding:
     def steps(self, tokens: Sequence[str]) -> int:
         return sum(1 for t in tokens if t != END)
 
+    def max_tokens(self, steps: int) -> int:
+        return steps
+
 
 def _pitch(token: str) -> int:
     try:

@@ -9,12 +9,17 @@ from tunesmith.keys import Key
 
 @dataclass(slots=True)
 class Part:
-    """One part or track: notes as (onset, duration, pitch), times in quarter notes."""
+    """One part or track: notes as (onset, duration, pitch), times in quarter notes.
+
+    ``is_chords`` marks a part made from a score's chord symbols (ABC's ``"Am"``): harmony
+    for the events encoding, never a melody.
+    """
 
     name: str
     notes: list[tuple[float, float, int]]
     is_drum: bool = False
     program: int = 0
+    is_chords: bool = False
 
     @property
     def mean_pitch(self) -> float:

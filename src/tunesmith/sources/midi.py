@@ -9,7 +9,9 @@ from tunesmith.sources.base import Part, Piece
 
 
 def read_midi(path: str | Path) -> Piece:
-    """Read a type 0 or 1 MIDI file; times are converted to quarter notes.
+    """Read a type 0 or 1 MIDI file; times are converted to quarter notes, so tempo changes
+    do not move notes off their beats. symusic splits a type 0 file's track by channel and
+    program, pairs overlapping notes of one pitch, and reads running status.
 
     Key signatures in MIDI files are often absent or wrong, so the key is left to analysis.
     """
@@ -23,9 +25,12 @@ def read_midi(path: str | Path) -> Piece:
     parts = []
     for i, track in enumerate(score.tracks):
         arr = track.notes.numpy()
+        # A zero-length note (on and off at one tick) is a ghost: it sounds nothing.
+        times, lengths, pitches = (arr[k].tolist() for k in ("time", "duration", "pitch"))
         notes = [
-            (float(t), float(d), int(p))
-            for t, d, p in zip(arr["time"], arr["duration"], arr["pitch"], strict=True)
+            (float(t), float(d), p)
+            for t, d, p in zip(times, lengths, pitches, strict=True)
+            if d > 0
         ]
         parts.append(Part(track.name or f"track {i}", notes, track.is_drum, int(track.program)))
     tempo = float(score.tempos[0].qpm) if len(score.tempos) else 120.0

@@ -57,7 +57,7 @@ def read_score_file(path: str | Path) -> Piece:
 
 def _to_piece(score, name: str, source: str, *, trust_mode: bool) -> Piece:
     """Turn a music21 stream into a Piece: repeats expanded, ties merged, chords kept."""
-    from music21 import bar, key, meter, stream, tempo
+    from music21 import bar, harmony, key, meter, stream, tempo
 
     if isinstance(score, stream.Opus):
         scores = list(score.scores)
@@ -77,14 +77,21 @@ def _to_piece(score, name: str, source: str, *, trust_mode: bool) -> Piece:
         first_bar = part.getElementsByClass(stream.Measure).first()
         pad = float(first_bar.paddingLeft) if first_bar is not None else 0.0
         notes: list[tuple[float, float, int]] = []
+        symbols: list[tuple[float, list[int]]] = []
         part.stripTies(inPlace=True)  # the copying default costs a quarter of the parse
         for n in part.flatten().notes:
+            if isinstance(n, harmony.ChordSymbol):  # "Am" above the staff: harmony, not notes
+                symbols.append((float(n.offset) + pad, _voicing(n)))
+                continue
             ql = float(n.quarterLength)
             if ql <= 0:  # grace notes have no time of their own
                 continue
             onset = float(n.offset) + pad
             notes.extend((onset, ql, int(p.midi)) for p in n.pitches)
         out.append(Part(part.partName or f"part {i + 1}", notes))
+        if symbols and notes:
+            end = max(t + d for t, d, _ in notes)
+            out.append(Part("chord symbols", _realize(symbols, end), is_chords=True))
 
     ts = next(iter(score.recurse().getElementsByClass(meter.TimeSignature)), None)
     mm = next(iter(score.recurse().getElementsByClass(tempo.MetronomeMark)), None)
@@ -103,3 +110,23 @@ def _to_piece(score, name: str, source: str, *, trust_mode: bool) -> Piece:
         else:
             piece.tonic = tonic
     return piece
+
+
+def _voicing(symbol) -> list[int]:
+    """A chord symbol's pitches in close position, its root between C3 and B3; none for
+    "N.C."."""
+    pitches = [int(p.midi) for p in symbol.pitches]
+    if not pitches:
+        return []
+    shift = 48 + pitches[0] % 12 - pitches[0]
+    return [p + shift for p in pitches]
+
+
+def _realize(symbols: list[tuple[float, list[int]]], end: float) -> list[tuple[float, float, int]]:
+    """Chord symbols as held chords: each sounds until the next symbol (or the last note)."""
+    notes = []
+    times = [t for t, _ in symbols[1:]] + [end]
+    for (onset, pitches), until in zip(symbols, times, strict=True):
+        if until > onset:
+            notes.extend((onset, until - onset, p) for p in pitches)
+    return notes

@@ -1,0 +1,74 @@
+"""Runs trained on the notes and events encodings generate MIDI of the length asked, in bars,
+with chords written back as chords; evaluate works on them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from symusic import Score
+
+from tunesmith.config import DataConfig, ModelConfig, TrainConfig, read_json
+from tunesmith.evaluate import evaluate_run
+from tunesmith.generate import GenerateOptions, generate
+from tunesmith.prepare import prepare_corpus
+from tunesmith.train import train_model
+
+
+@pytest.fixture(scope="module", params=["notes", "events"])
+def run(request, tmp_path_factory: pytest.TempPathFactory, midi_sample: Path) -> Path:
+    encoding = request.param
+    base = tmp_path_factory.mktemp(f"run-{encoding}")
+    prepare_corpus(
+        [str(midi_sample)], base / "data", DataConfig(encoding=encoding), jobs=1, limit=12
+    )
+    train_model(
+        base / "data",
+        base / "run",
+        ModelConfig(embedding_dim=16, hidden_size=32, num_layers=1, dropout=0.0),
+        TrainConfig(epochs=1, batch_size=16, sequence_length=32, seed=1),
+    )
+    return base / "run"
+
+
+def test_vocab_beside_the_model_names_the_encoding(run: Path) -> None:
+    vocab = read_json(run / "vocab.json")
+    encoding = read_json(run / "config.json")["data"]["encoding"]
+    assert vocab["encoding"] == encoding
+    assert all(":" in t for t in vocab["tokens"][1:])  # every token carries its length
+
+
+def test_generate_bars_mean_bars(run: Path, tmp_path: Path) -> None:
+    results = generate(run, tmp_path, GenerateOptions(num=2, bars=4, seed=3))
+    opening = read_json(run / "openings.json")[0]["tokens"]
+    assert len(opening) < 32  # an opening is one bar of notes, not 48 tokens
+    for r in results:
+        score = Score(str(r.midi), ttype="quarter")
+        notes = score.tracks[0].notes
+        end = max(n.time + n.duration for n in notes)
+        # at most one bar of opening (3/4 or 4/4) plus the four 4/4 bars asked for
+        assert 12 <= end <= 20 + 1e-6, r.midi
+        assert r.melody.length <= 20 * r.melody.steps_per_quarter
+
+
+def test_seed_notes_start_the_melody(run: Path, tmp_path: Path) -> None:
+    results = generate(run, tmp_path, GenerateOptions(num=1, bars=2, seed_notes="C5 D5", seed=1))
+    melody = results[0].melody
+    q = melody.steps_per_quarter
+    assert [(n.pitch, n.start, n.duration) for n in melody.notes[:2]] == [(72, 0, q), (74, q, q)]
+
+
+def test_events_write_chords(run: Path, tmp_path: Path) -> None:
+    if read_json(run / "config.json")["data"]["encoding"] != "events":
+        pytest.skip("chords belong to the events encoding")
+    results = generate(run, tmp_path, GenerateOptions(num=4, bars=8, seed=5))
+    onsets = [n.time for r in results for n in Score(str(r.midi)).tracks[0].notes]
+    assert len(onsets) > len(set(onsets))  # notes that start together: chords
+
+
+def test_evaluate_counts_notes_and_rests(run: Path) -> None:
+    report = evaluate_run(run, samples=4, length=64, seed=0)
+    p = report["prediction"]
+    assert p["onset_share"] > 0.5 and "hold_share" not in p
+    assert 0 < p["onset_share"] + p.get("rest_share", 0) <= 1.0 + 1e-9
+    assert report["copying"]["max_bars"] >= 0
