@@ -102,12 +102,17 @@ def _deadline(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _read_one(item: Item, config: DataConfig, time_limit: float = 0) -> dict[str, Any]:
+def _read_one(
+    item: Item, config: DataConfig, time_limit: float = 0, keep: bool = False
+) -> dict[str, Any]:
     """Read and extract one item; a failure becomes a skip entry, never an exception."""
     try:
         with _deadline(time_limit):
             melody = extract_melody(read_item(item), config)
-        return {"melody": melody.to_dict()}
+        entry: dict[str, Any] = {"melody": melody.to_dict()}
+        if keep:  # read in this process: the melody itself, spared a round trip
+            entry["object"] = melody
+        return entry
     except _TimeUp:
         # Marked to be tried again next time: a busy machine is no fault of the file.
         msg = f"took longer than {time_limit:g} s to read (--time-limit-per-file)"
@@ -142,6 +147,7 @@ def read_melodies(
     time_limit: float = 0,
     memory_limit: int = DEFAULT_MEMORY_LIMIT,
     on_progress: ProgressFn | None = None,
+    keys: list[str | None] | None = None,
 ) -> tuple[list[Melody], list[tuple[str, str]], int]:
     """Read every item, in parallel processes, taking what the cache already holds.
 
@@ -152,7 +158,7 @@ def read_melodies(
     :raise SourceError: with ``strict``, at the first item that cannot be used.
     """
     cache = cache or MelodyCache(None, {})
-    keys = [cache.key(it) for it in items]
+    keys = keys or [cache.key(it) for it in items]
     entries: list[dict[str, Any] | None] = [cache.get(k) for k in keys]
     if strict:  # a skip remembered from an earlier, lenient run fails a strict one too
         for item, entry in zip(items, entries, strict=True):
@@ -167,7 +173,7 @@ def read_melodies(
         nonlocal done
         entries[i] = entry
         if not entry.get("retry"):
-            cache.put(keys[i], entry)
+            cache.put(keys[i], {k: v for k, v in entry.items() if k != "object"})
         done += 1
         if strict and "skip" in entry:
             raise SourceError(f"{items[i].label}: {entry['skip']}")
@@ -177,7 +183,7 @@ def read_melodies(
     jobs = jobs or os.cpu_count() or 1
     if jobs == 1 or len(todo) < 8:
         for i in todo:
-            store(i, _read_one(items[i], config, time_limit))
+            store(i, _read_one(items[i], config, time_limit, keep=True))
     else:
         # Small chunks keep the progress bar moving and the two cores evenly loaded.
         size = max(1, min(32, len(todo) // (jobs * 8)))
@@ -196,16 +202,16 @@ def read_melodies(
     for item, entry in zip(items, entries, strict=True):
         assert entry is not None
         if "melody" in entry:
-            melodies.append(Melody.from_dict(entry["melody"]))
+            melodies.append(entry.get("object") or Melody.from_dict(entry["melody"]))
         else:
             skipped.append((item.label, entry["skip"]))
     return melodies, skipped, len(items) - len(todo)
 
 
-def _corpus_key(sources: list[str], config: DataConfig, cache: MelodyCache, items: list[Item]):
+def _corpus_key(sources: list[str], config: DataConfig, keys: list[str | None], items: list[Item]):
     h = hashlib.sha256(f"{CACHE_VERSION}|{__version__}|{config.to_dict()}|{sources}".encode())
-    for it in items:
-        h.update((cache.key(it) or it.label).encode())
+    for key, it in zip(keys, items, strict=True):
+        h.update((key or it.label).encode())
     return h.hexdigest()
 
 
@@ -239,7 +245,8 @@ def prepare_corpus(
     if limit:
         items = items[:limit]
     cache = MelodyCache(default_cache_dir() if use_cache else None, _extraction_options(config))
-    corpus_key = _corpus_key(sources, config, cache, items)
+    keys = [cache.key(it) for it in items]  # a stat and a path resolution each: once
+    corpus_key = _corpus_key(sources, config, keys, items)
     manifest_path = out / "manifest.json"
     if use_cache and manifest_path.exists():
         try:
@@ -265,6 +272,7 @@ def prepare_corpus(
         strict=strict,
         time_limit=time_limit,
         on_progress=on_progress,
+        keys=keys,
     )
     melodies, groups, more_skips = _filter_and_augment(melodies, config)
     skipped += more_skips
