@@ -12,7 +12,7 @@ import numpy as np
 from tunesmith.config import DataConfig
 from tunesmith.errors import EncodingError, SourceError
 from tunesmith.keys import find_key
-from tunesmith.melody import Melody, Note, make_monophonic, split_at_gaps
+from tunesmith.melody import Melody, Note, make_monophonic, new_note, split_at_gaps
 from tunesmith.sources.base import Part, Piece
 
 # A part named like this is the melody whatever its pitch (a chorale's soprano, a vocal track).
@@ -180,10 +180,7 @@ def quantize(
         _snap(onset + duration, steps_per_quarter, divisors),
     )
     length = np.maximum(1, end - start)
-    return [
-        Note(p, s, d)
-        for p, s, d in zip(pitch.tolist(), start.tolist(), length.tolist(), strict=True)
-    ]
+    return list(map(new_note, zip(pitch.tolist(), start.tolist(), length.tolist(), strict=True)))
 
 
 def _snap(times: np.ndarray, steps_per_quarter: int, divisors: list[int] | None) -> np.ndarray:

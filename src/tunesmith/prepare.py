@@ -137,6 +137,27 @@ def _read_task(
     return [_read_one(item, config, time_limit) for _, item in task]
 
 
+def _read_in_workers(
+    items: list[Item],
+    todo: list[int],
+    config: DataConfig,
+    store: Callable[[int, dict[str, Any]], None],
+    jobs: int,
+    time_limit: float,
+    memory_limit: int,
+) -> None:
+    # Small chunks keep the progress bar moving and the two cores evenly loaded.
+    size = max(1, min(32, len(todo) // (jobs * 8)))
+    tasks = [tuple((i, items[i]) for i in todo[k : k + size]) for k in range(0, len(todo), size)]
+
+    def task_done(task: tuple[tuple[int, Item], ...], results: list | None) -> None:
+        for k, (i, _) in enumerate(task):
+            store(i, results[k] if results is not None else {"skip": "crashed the reader"})
+
+    work = functools.partial(_read_task, config=config, time_limit=time_limit)
+    run_tasks(work, tasks, task_done, jobs=jobs, memory_limit=memory_limit)
+
+
 def read_melodies(
     items: list[Item],
     config: DataConfig,
@@ -181,22 +202,14 @@ def read_melodies(
             on_progress(done, len(items))
 
     jobs = jobs or os.cpu_count() or 1
-    if jobs == 1 or len(todo) < 8:
-        for i in todo:
-            store(i, _read_one(items[i], config, time_limit, keep=True))
-    else:
-        # Small chunks keep the progress bar moving and the two cores evenly loaded.
-        size = max(1, min(32, len(todo) // (jobs * 8)))
-        tasks = [
-            tuple((i, items[i]) for i in todo[k : k + size]) for k in range(0, len(todo), size)
-        ]
-
-        def task_done(task: tuple[tuple[int, Item], ...], results: list | None) -> None:
-            for k, (i, _) in enumerate(task):
-                store(i, results[k] if results is not None else {"skip": "crashed the reader"})
-
-        work = functools.partial(_read_task, config=config, time_limit=time_limit)
-        run_tasks(work, tasks, task_done, jobs=jobs, memory_limit=memory_limit)
+    try:
+        if jobs == 1 or len(todo) < 8:
+            for i in todo:
+                store(i, _read_one(items[i], config, time_limit, keep=True))
+        else:
+            _read_in_workers(items, todo, config, store, jobs, time_limit, memory_limit)
+    finally:
+        cache.flush()  # even when interrupted: what was read is not read again
 
     melodies, skipped = [], []
     for item, entry in zip(items, entries, strict=True):

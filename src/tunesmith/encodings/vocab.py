@@ -37,14 +37,12 @@ class Vocab:
 
     def encode(self, tokens: Iterable[str]) -> list[int]:
         """Token strings to ids; an unknown token raises EncodingError naming it."""
-        out = []
-        for t in tokens:
-            i = self._ids.get(t)
-            if i is None:
-                msg = f"token {t!r} is not in the model's vocabulary (it never occurs in the data)"
-                raise EncodingError(msg)
-            out.append(i)
-        return out
+        ids = self._ids
+        try:
+            return [ids[t] for t in tokens]
+        except KeyError as exc:
+            msg = f"token {exc.args[0]!r} is not in the model's vocabulary (it never occurs in "
+            raise EncodingError(msg + "the data)") from None
 
     def decode(self, ids: Iterable[int]) -> list[str]:
         return [self.tokens[i] for i in ids]
