@@ -163,7 +163,9 @@ def train_model(
     procs, device = setup_distributed(cfg.device)
     try:
         args = (model_config, train_config, resume, overwrite, on_event, procs, device)
-        return _train(data_dir, run_dir, *args)
+        result = _train(data_dir, run_dir, *args)
+        procs.barrier()  # nobody tears the group down while another still uses it
+        return result
     finally:
         shutdown_distributed(procs)
 
