@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -104,7 +105,7 @@ def evaluate_loss(
         x, y = x[procs.rank :: procs.world], y[procs.rank :: procs.world]
         if len(x) == 0:
             continue
-        x, y = x.to(device), y.to(device)
+        x, y = x.to(device).long(), y.to(device).long()
         state = None
         for t in range(0, x.size(1), seq_len):
             logits, state = model(x[:, t : t + seq_len], state)
@@ -218,8 +219,10 @@ def _train(
 
     # ---- data: split by piece, one token stream per side
     train_idx, val_idx = corpus.split(cfg.val_fraction, cfg.seed)
-    train_stream = corpus.stream(train_idx).to(device)
-    val_stream = corpus.stream(val_idx)
+    # tokens.npy is memory-mapped (one copy in the page cache for all processes); each
+    # process keeps its split's stream as int32, 4 bytes a token.
+    train_stream = corpus.stream(train_idx, np.int32).to(device)
+    val_stream = corpus.stream(val_idx, np.int32)
     if count_windows(train_stream, cfg.sequence_length) == 0:
         raise ConfigError(
             f"--sequence-length {cfg.sequence_length} is longer than the training data "
