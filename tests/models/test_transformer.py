@@ -101,3 +101,21 @@ def test_windows_longer_than_the_context_are_refused(tiny_corpus: Path, tmp_path
     config = ModelConfig(kind="transformer", hidden_size=32, num_layers=1, context=16)
     with pytest.raises(ConfigError, match="--context"):
         train_model(tiny_corpus, tmp_path / "tf", config, TrainConfig(sequence_length=32))
+
+
+def test_cli_trains_a_transformer_with_windows_as_long_as_its_context(
+    tiny_corpus: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from tunesmith.checkpoint import read_run_info
+    from tunesmith.cli import app
+
+    out = tmp_path / "tf"
+    args = ["train", str(tiny_corpus), "--out", str(out), "--model", "transformer"]
+    args += ["--hidden-size", "32", "--num-layers", "1", "--context", "24", "--epochs", "1"]
+    result = CliRunner().invoke(app, [*args, "--positions", "learned", "--grad-accum", "2"])
+    assert result.exit_code == 0, result.output
+    info = read_run_info(out)
+    assert info["train"]["sequence_length"] == 24 and info["train"]["grad_accum"] == 2
+    assert info["model"]["positions"] == "learned"
