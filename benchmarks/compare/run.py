@@ -55,7 +55,10 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=None, help="training time per model (300)")
     p.add_argument("--tunes", type=int, default=0, help="Essen tunes (0 = all)")
     p.add_argument("--only", default="", help="comma-separated labels to run")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     seconds = args.seconds or (10.0 if args.quick else 300.0)
     tunes = args.tunes or (200 if args.quick else 0)
     steps = 64 if args.quick else 512
@@ -135,7 +138,13 @@ def main() -> None:
         __file__,
         "compare",
         args.quick,
-        {"seconds": seconds, "tunes": report.kept, "tokens": report.tokens, "steps": steps},
+        {
+            "seconds": seconds,
+            "tunes": report.kept,
+            "tokens": report.tokens,
+            "steps": steps,
+            "threads": torch.get_num_threads(),
+        },
         results,
     )
 
