@@ -239,11 +239,12 @@ def _train(
     amp = _amp_dtype(cfg, device)
     scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
     model: nn.Module = raw
-    if cfg.compile and device.type == "cuda":
-        model = torch.compile(raw)  # type: ignore[assignment]
+    ddp = None
     if procs.distributed:
         ids = [device.index] if device.type == "cuda" else None
-        model = DistributedDataParallel(model, device_ids=ids)
+        model = ddp = DistributedDataParallel(raw, device_ids=ids)
+    if cfg.compile and device.type == "cuda":  # after DDP, as PyTorch advises
+        model = torch.compile(model)  # type: ignore[assignment]
 
     state: dict[str, Any] = {
         "epoch": 0,
@@ -307,7 +308,7 @@ def _train(
             epoch_t0, epoch_tokens = time.perf_counter(), 0
             for b in range(state["batch"], len(batches)):
                 # forward and backward over this process's share, clip, step
-                value = _step(model, train_stream, batches[b], cfg, procs, amp, scaler, device)
+                value = _step(model, ddp, train_stream, batches[b], cfg, procs, amp, scaler)
                 if cfg.grad_clip > 0:
                     scaler.unscale_(optimizer)
                     nn.utils.clip_grad_norm_(raw.parameters(), cfg.grad_clip)
@@ -401,13 +402,13 @@ def _amp_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
 
 def _step(
     model: nn.Module,
+    ddp: DistributedDataParallel | None,
     stream: torch.Tensor,
     starts: torch.Tensor,
     cfg: TrainConfig,
     procs: Processes,
     amp: torch.dtype | None,
     scaler: torch.amp.GradScaler,
-    device: torch.device,
 ) -> float:
     """Forward and backward of this process's share of one batch, in ``grad_accum``
     micro-batches; return the batch's mean loss over all processes.
@@ -422,21 +423,21 @@ def _step(
         share, weight = starts[:1], 0.0
     micro = [m for m in share.tensor_split(cfg.grad_accum) if len(m)]
     scale = weight * procs.world / (len(starts) * cfg.sequence_length)
-    total = torch.zeros((), device=device)
+    total = torch.zeros((), device=stream.device)
     for i, m in enumerate(micro):
         x, y = windows(stream, m, cfg.sequence_length)
         # DDP averages gradients on the last micro-batch's backward only
-        sync = i == len(micro) - 1 or not isinstance(model, DistributedDataParallel)
+        sync = i == len(micro) - 1
         with (
-            contextlib.nullcontext() if sync else model.no_sync(),
-            torch.autocast(device.type, dtype=amp, enabled=amp is not None),
+            ddp.no_sync() if ddp is not None and not sync else contextlib.nullcontext(),
+            torch.autocast(stream.device.type, dtype=amp, enabled=amp is not None),
         ):
             logits, _ = model(x)
             loss = F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), reduction="sum")
             loss = loss * scale
         scaler.scale(loss).backward()
         total += loss.detach() / procs.world
-    return procs.sum([total.item()], device)[0]
+    return procs.sum([total.item()], stream.device)[0]
 
 
 def _plot(rows: list[dict[str, float]], path: Path) -> None:
