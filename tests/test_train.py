@@ -126,3 +126,14 @@ def test_gru_trains(tiny_corpus: Path, tmp_path: Path) -> None:
 def test_sequence_longer_than_data_is_refused(tiny_corpus: Path, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="sequence-length"):
         train_model(tiny_corpus, tmp_path / "run", SMALL, _cfg(sequence_length=10_000_000))
+
+
+def test_gradient_accumulation_takes_the_same_steps(tiny_corpus: Path, tmp_path: Path) -> None:
+    """Four micro-batches of 4 windows make the step one batch of 16 makes."""
+    model = ModelConfig(embedding_dim=16, hidden_size=32, num_layers=1, dropout=0.0)
+    train_model(tiny_corpus, tmp_path / "one", model, _cfg(epochs=1))
+    train_model(tiny_corpus, tmp_path / "acc", model, _cfg(epochs=1, grad_accum=4))
+    one = load_file(str(tmp_path / "one" / "last" / "model.safetensors"))
+    acc = load_file(str(tmp_path / "acc" / "last" / "model.safetensors"))
+    for name in one:
+        torch.testing.assert_close(acc[name], one[name], atol=1e-4, rtol=0)

@@ -1,9 +1,9 @@
 """Generation steps per second: tunesmith's ``sample_ids`` against slower ways of sampling.
 
-Default LSTM and GRU (``ModelConfig()``), random weights, vocabulary 40, 512 new tokens
-after a 16-token prime:
+Default LSTM, GRU and Transformer (``ModelConfig(kind=...)``), random weights, vocabulary
+40, 512 new tokens after a 16-token prime:
 
-- ``sample_ids`` (one network step per token, oneDNN off) at batch 1 and batch 16
+- ``sample_ids`` (one network step per token, oneDNN off) at batch 1, 16 and 64
   (tokens/s = batch x steps/s);
 - the same one-step loop written plainly under ``torch.no_grad()`` with oneDNN left ON
   (torch's default), batch 1; and that plain loop with oneDNN off, as a control;
@@ -11,6 +11,11 @@ after a 16-token prime:
   prime is 64 tokens, so every step runs a full window; --quick times 16 steps).
 
 Target: >= 2,000 steps/s at batch 1 for ``sample_ids``.
+
+Then the Transformer's key/value cache as the piece grows: steps/s at batch 1 once the
+cache holds 64, 512 and 2,048 positions, with the default context (256: the cache stops
+growing there and slides) and with a context of 2,048 (the cache holds everything); beside
+it, the same step without a cache (re-running the last ``context`` tokens for each new one).
 
 Run: ``python benchmarks/generate/run.py`` or ``--quick``.
 """
@@ -109,7 +114,7 @@ def main() -> None:
     p = common.parser(__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=None, help="new tokens per run (512)")
     p.add_argument("--rounds", type=int, default=None, help="runs per case, median (5)")
-    p.add_argument("--kinds", default="lstm,gru")
+    p.add_argument("--kinds", default="lstm,gru,transformer")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     args = p.parse_args()
     steps = args.steps or (64 if args.quick else 512)
@@ -123,6 +128,7 @@ def main() -> None:
     cases = [
         ("sample_ids (oneDNN off)", 1, lambda m: run_sample_ids(m, 1, steps), steps),
         ("sample_ids (oneDNN off)", 16, lambda m: run_sample_ids(m, 16, steps), steps),
+        ("sample_ids (oneDNN off)", 64, lambda m: run_sample_ids(m, 64, steps), steps),
         ("plain loop, oneDNN on", 1, lambda m: run_plain_loop(m, 1, steps, True), steps),
         ("plain loop, oneDNN off", 1, lambda m: run_plain_loop(m, 1, steps, False), steps),
         ("tutorial: re-run 64-window", 1, lambda m: run_window_loop(m, window_steps), window_steps),
@@ -179,6 +185,17 @@ def main() -> None:
         if r["method"].startswith("sample_ids") and r["batch"] == 1:
             ok = "meets" if r["steps_per_s"] >= 2000 else "BELOW"
             print(f"{r['kind']}: sample_ids batch 1 = {r['steps_per_s']:,.0f} steps/s ({ok} 2,000)")
+    cache_rows = []
+    if "transformer" in kinds:
+        cache_rows = measure_cache(rounds, 16 if args.quick else 64)
+        common.print_table(
+            "Transformer at batch 1 as the piece grows (steps/s after N positions)",
+            ["context", "positions", "cached slots", "steps/s (cache)", "steps/s (no cache)"],
+            [
+                [r["context"], r["position"], r["slots"], r["steps_per_s"], r["no_cache"]]
+                for r in cache_rows
+            ],
+        )
     common.write_results(
         __file__,
         "generate",
@@ -191,9 +208,53 @@ def main() -> None:
             "window": WINDOW,
             "rounds": rounds,
             "model": ModelConfig().to_dict(),
+            "transformer": ModelConfig(kind="transformer").to_dict(),
         },
-        results,
+        {"sampling": results, "transformer_cache": cache_rows},
     )
+
+
+@torch.no_grad()
+def measure_cache(rounds: int, steps: int) -> list[dict]:
+    """Steps/s of one-token steps with a cache already holding ``position`` positions."""
+    rows = []
+    for context in (256, 2048):
+        torch.manual_seed(0)
+        model = build_model(ModelConfig(kind="transformer", context=context), VOCAB).eval()
+        g = torch.Generator().manual_seed(0)
+        for position in (64, 512, 2048):
+            prefix = torch.randint(VOCAB, (1, position), generator=g)
+            token = prefix[:, -1:]
+            rates = []
+            for _ in range(rounds):
+                state = None
+                for chunk in prefix.split(256, 1):
+                    _, state = model(chunk, state)
+                t0 = time.perf_counter()
+                for _ in range(steps):
+                    _, state = model(token, state)
+                rates.append(steps / (time.perf_counter() - t0))
+            window = prefix[:, -context:]
+            n = max(2, steps // 16)
+            t0 = time.perf_counter()
+            for _ in range(n):
+                model(window)
+            no_cache = n / (time.perf_counter() - t0)
+            rows.append(
+                {
+                    "context": context,
+                    "position": position,
+                    "slots": state.positions.numel(),
+                    "steps_per_s": common.summary(rates)["median"],
+                    "steps_per_s_runs": rates,
+                    "no_cache": no_cache,
+                }
+            )
+            common.progress(
+                f"transformer context {context} at position {position}: "
+                f"{rows[-1]['steps_per_s']:,.0f} steps/s (no cache {no_cache:,.1f})"
+            )
+    return rows
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Training tokens per second at the default shape: the bare model vs tunesmith's own loop.
 
-For LSTM and GRU (``ModelConfig()`` defaults otherwise: embedding 128, hidden 256, 2 layers,
-dropout 0.3; TrainConfig(): batch 16 x sequence 64):
+For LSTM, GRU and Transformer (``ModelConfig()`` defaults otherwise: embedding 128, hidden
+256, 2 layers, dropout 0.3; the Transformer 256 wide, 2 blocks, 4 heads; TrainConfig():
+batch 16 x sequence 64):
 
 - ceiling: forward + cross-entropy + backward + Adam step on random token batches of
   the same shape and vocabulary size; nothing else;
@@ -42,8 +43,16 @@ from tunesmith.prepare import prepare_corpus
 from tunesmith.train import train_model
 
 
-def flops_per_token(cfg: ModelConfig, vocab: int) -> dict[str, float]:
-    """Multiply-adds x 2 of one token's forward pass; a training step is ~3x that."""
+def flops_per_token(cfg: ModelConfig, vocab: int, seq: int = 64) -> dict[str, float]:
+    """Multiply-adds x 2 of one token's forward pass; a training step is ~3x that.
+
+    Transformer (Kaplan et al. 2020): 2 x (12 d^2 per layer) for the weights, plus
+    2 x layers x window x d for attention over a window of ``seq``, plus the tied head.
+    """
+    if cfg.kind == "transformer":
+        d, n = cfg.hidden_size, cfg.num_layers
+        fwd = 2 * 12 * n * d * d + 2 * n * min(seq, cfg.context) * d + 2 * d * vocab
+        return {"forward": fwd, "train": 3 * fwd}
     gates = 4 if cfg.kind == "lstm" else 3
     e, h = cfg.embedding_dim, cfg.hidden_size
     fwd = 2 * gates * h * (e + h) + (cfg.num_layers - 1) * 2 * gates * h * (h + h) + 2 * h * vocab
@@ -183,7 +192,7 @@ def main() -> None:
         help="time limit of the end-to-end train_model row (60; 0 = leave it out)",
     )
     p.add_argument("--matmul-seconds", type=float, default=None, help="(4)")
-    p.add_argument("--kinds", default="lstm,gru")
+    p.add_argument("--kinds", default="lstm,gru,transformer")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     args = p.parse_args()
     q = args.quick
@@ -317,7 +326,7 @@ def measure(corpus, data_dir, tcfg, kinds, warmup, steps, rounds, tm_seconds, mm
                 rate, _, _ = time_train_model(data_dir, Path(run_dir), kind, tm_seconds, warmup)
             rates["train_model"] = [rate]
             modes.append("train_model")
-        fl = flops_per_token(mcfg, vocab)
+        fl = flops_per_token(mcfg, vocab, tcfg.sequence_length)
         params = count_parameters(runners["ceiling"].model)
         ceiling = common.summary(rates["ceiling"])
         for mode in modes:

@@ -133,20 +133,47 @@ class DataConfig(_Config):
 
 @dataclass
 class ModelConfig(_Config):
-    """The network's shape (the seeds' defaults)."""
+    """The network's shape (the seeds' defaults).
 
-    kind: str = "lstm"  # lstm | gru
+    For the Transformer, ``hidden_size`` is the model width (its embedding is tied to the
+    output layer, so ``embedding_dim`` is not used), ``num_layers`` the number of blocks.
+    """
+
+    kind: str = "lstm"  # lstm | gru | transformer
     embedding_dim: int = 128
     hidden_size: int = 256
     num_layers: int = 2
     dropout: float = 0.3
+    num_heads: int = 4  # transformer: attention heads (hidden_size must divide by it)
+    context: int = 256  # transformer: positions a token attends to (itself included)
+    positions: str = "rotary"  # transformer: rotary (relative) | learned (absolute)
 
     def validate(self) -> None:
-        _check(self.kind in ("lstm", "gru"), "model", self.kind, "'lstm' or 'gru'")
-        for name in ("embedding_dim", "hidden_size", "num_layers"):
+        _check(
+            self.kind in ("lstm", "gru", "transformer"),
+            "model",
+            self.kind,
+            "'lstm', 'gru' or 'transformer'",
+        )
+        for name in ("embedding_dim", "hidden_size", "num_layers", "num_heads"):
             value = getattr(self, name)
             _check(isinstance(value, int) and value >= 1, name, value, "a whole number >= 1")
         _check(0.0 <= self.dropout < 1.0, "dropout", self.dropout, "in [0, 1)")
+        _check(isinstance(self.context, int) and self.context >= 2, "context", self.context, ">= 2")
+        _check(
+            self.positions in ("rotary", "learned"),
+            "positions",
+            self.positions,
+            "'rotary' or 'learned'",
+        )
+        if self.kind == "transformer":
+            head_dim = self.hidden_size // self.num_heads
+            _check(
+                self.hidden_size % self.num_heads == 0 and head_dim % 2 == 0,
+                "hidden_size",
+                self.hidden_size,
+                f"a multiple of 2 x --num-heads ({self.num_heads})",
+            )
 
 
 @dataclass
@@ -171,9 +198,14 @@ class TrainConfig(_Config):
     save_every: int = 0  # also checkpoint every N steps inside an epoch; 0 = epoch ends only
     time_limit: float = 0.0  # seconds; stop (and save) after this long; 0 = no limit
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    # batch_size windows make one step whatever the number of processes (torchrun); each
+    # process splits its share into grad_accum micro-batches (less memory, same step).
+    grad_accum: int = 1
+    amp: bool = True  # CUDA only: bf16 autocast where supported, else fp16 with a scaler
+    compile: bool = False  # CUDA only: torch.compile the model
 
     def validate(self) -> None:
-        for name in ("epochs", "batch_size", "sequence_length"):
+        for name in ("epochs", "batch_size", "sequence_length", "grad_accum"):
             value = getattr(self, name)
             _check(isinstance(value, int) and value >= 1, name, value, "a whole number >= 1")
         _check(self.learning_rate > 0, "learning_rate", self.learning_rate, "positive")

@@ -65,15 +65,18 @@ class Corpus:
         n_val = max(1, round(n * val_fraction)) if n > 1 else 0
         return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
 
-    def stream(self, indices: list[int]) -> torch.Tensor:
-        """The chosen pieces as one id stream, each preceded by the end token, one more last."""
+    def stream(self, indices: list[int], dtype: type = np.int64) -> torch.Tensor:
+        """The chosen pieces as one id stream, each preceded by the end token, one more last.
+
+        :param dtype: numpy dtype of the copy (training keeps int32, half of int64's memory).
+        """
         end = self.vocab.end_id
         parts = []
         for i in indices:
             p = self.pieces[i]
-            parts.append(np.asarray([end], dtype=np.int64))
-            parts.append(np.asarray(self.tokens[p["start"] : p["start"] + p["length"]], np.int64))
-        parts.append(np.asarray([end], dtype=np.int64))
+            parts.append(np.asarray([end], dtype=dtype))
+            parts.append(np.asarray(self.tokens[p["start"] : p["start"] + p["length"]], dtype))
+        parts.append(np.asarray([end], dtype=dtype))
         return torch.from_numpy(np.concatenate(parts))
 
     def openings(self, indices: list[int], steps: int, count: int = 256) -> list[dict[str, Any]]:
@@ -118,7 +121,7 @@ def train_batches(
 def windows(stream: torch.Tensor, starts: torch.Tensor, seq_len: int):
     """Inputs and targets for windows starting at ``starts``: (B, T) each."""
     idx = (starts[:, None] + torch.arange(seq_len + 1)).to(stream.device)
-    chunk = stream[idx]
+    chunk = stream[idx].long()
     return chunk[:, :-1], chunk[:, 1:]
 
 

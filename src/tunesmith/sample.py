@@ -53,8 +53,9 @@ def sample_ids(
     """Continue each prime by ``steps`` sampled tokens; all primes are sampled as one batch.
 
     The primes are run through the network once; after that each new token costs one step
-    that carries the recurrent state forward, never a re-run of the window. oneDNN's LSTM
-    kernels are slow for one step at a time on a CPU, so they are switched off here.
+    that carries the state forward (an RNN's hidden state, a Transformer's key/value cache),
+    never a re-run of the window. oneDNN's LSTM kernels are slow for one step at a time on a
+    CPU, so they are switched off here.
 
     :param primes: token ids to start from, one list per output; they may differ in length.
     :param banned: ids never sampled (the piece separator, so a melody runs its full length).

@@ -3,10 +3,16 @@
 Every position of every window is a training target, the split is by piece, and the
 state saved in ``RUN/last`` (weights, Adam moments, scheduler, RNG, position in the epoch)
 lets ``--resume`` continue exactly where a run stopped.
+
+Under torchrun the same loop runs in every process (DistributedDataParallel): a step's
+``batch_size`` windows are shared out among the processes and, inside each, among
+``grad_accum`` micro-batches; each loss is weighted so that the averaged gradient is the
+mean over the whole batch, as in one process. Only rank 0 writes files and reports.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
 import math
@@ -16,9 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from tunesmith.checkpoint import (
     load_last,
@@ -30,7 +38,7 @@ from tunesmith.checkpoint import (
 )
 from tunesmith.config import ModelConfig, TrainConfig, write_json
 from tunesmith.dataset import Corpus, count_windows, eval_lanes, train_batches, windows
-from tunesmith.device import pick_device
+from tunesmith.distributed import Processes, setup_distributed, shutdown_distributed
 from tunesmith.errors import CheckpointError, ConfigError, TunesmithError
 from tunesmith.models import build_model, count_parameters
 
@@ -74,19 +82,30 @@ class TrainResult:
 
 @torch.no_grad()
 def evaluate_loss(
-    model: nn.Module, stream: torch.Tensor, seq_len: int, batch_size: int, device: torch.device
+    model: nn.Module,
+    stream: torch.Tensor,
+    seq_len: int,
+    batch_size: int,
+    device: torch.device,
+    procs: Processes | None = None,
 ) -> tuple[float, float]:
     """Mean cross-entropy (nats per token) and accuracy over ``stream``.
 
     The stream is cut into ``batch_size`` contiguous lanes read ``seq_len`` tokens at a time
     with the recurrent state carried over, so every token is predicted from all the music
-    before it (as when generating), not from a window's worth.
+    before it (as when generating), not from a window's worth. A Transformer's state is its
+    key/value cache: each token sees up to ``context`` tokens before it, across windows.
+    Several processes share the lanes out and sum their counts.
     """
+    procs = procs or Processes()
     was_training = model.training
     model.eval()
     total, correct, count = 0.0, 0, 0
     for x, y in eval_lanes(stream, batch_size):
-        x, y = x.to(device), y.to(device)
+        x, y = x[procs.rank :: procs.world], y[procs.rank :: procs.world]
+        if len(x) == 0:
+            continue
+        x, y = x.to(device).long(), y.to(device).long()
         state = None
         for t in range(0, x.size(1), seq_len):
             logits, state = model(x[:, t : t + seq_len], state)
@@ -95,6 +114,7 @@ def evaluate_loss(
             correct += (logits.argmax(-1) == target).sum().item()
             count += target.numel()
     model.train(was_training)
+    total, correct, count = procs.sum([total, correct, count], device)
     return total / max(count, 1), correct / max(count, 1)
 
 
@@ -131,12 +151,39 @@ def train_model(
 ) -> TrainResult:
     """Train a model on a prepared corpus, writing checkpoints and metrics to ``run_dir``.
 
+    Launched by torchrun, each process runs this; they agree on every decision (the
+    validation loss and the time limit are reduced over all of them).
+
     :param resume: continue the run in ``run_dir`` from ``run_dir/last``; its configs are
         kept, except ``epochs`` and ``time_limit``, taken from ``train_config`` if given.
     :param overwrite: replace an existing run in ``run_dir`` instead of refusing.
-    :param on_event: called with ("epoch_start" | "batch" | "epoch_end" | "saved", data).
+    :param on_event: called with ("epoch_start" | "batch" | "epoch_end" | "saved", data),
+        in rank 0 only.
     """
-    emit = on_event or (lambda kind, data: None)
+    cfg = train_config or TrainConfig()
+    procs, device = setup_distributed(cfg.device)
+    try:
+        args = (model_config, train_config, resume, overwrite, on_event, procs, device)
+        result = _train(data_dir, run_dir, *args)
+        procs.barrier()  # nobody tears the group down while another still uses it
+        return result
+    finally:
+        shutdown_distributed(procs)
+
+
+def _train(
+    data_dir: str | Path,
+    run_dir: str | Path,
+    model_config: ModelConfig | None,
+    train_config: TrainConfig | None,
+    resume: bool,
+    overwrite: bool,
+    on_event: EventFn | None,
+    procs: Processes,
+    device: torch.device,
+) -> TrainResult:
+    main = procs.main
+    emit = on_event if on_event is not None and main else (lambda kind, data: None)
     run_dir = Path(run_dir)
     corpus = Corpus.open(data_dir)
 
@@ -149,38 +196,55 @@ def train_model(
         saved = TrainConfig.from_dict(info["train"])
         if train_config is not None:
             saved.epochs, saved.time_limit = train_config.epochs, train_config.time_limit
-            write_json(run_dir / "config.json", {**info, "train": saved.to_dict()})
+            if main:
+                write_json(run_dir / "config.json", {**info, "train": saved.to_dict()})
         train_config = saved
     elif (run_dir / "config.json").exists() and not overwrite:
         raise CheckpointError(
             f"{run_dir}: a run is already there; use --resume to continue it, "
             "--overwrite to replace it, or another --out"
         )
+    procs.barrier()  # every process has looked at the folder before rank 0 writes to it
     model_config = model_config or ModelConfig()
     train_config = train_config or TrainConfig()
     model_config.validate()
     train_config.validate()
     cfg = train_config
-    device = pick_device(cfg.device)
+    if model_config.kind == "transformer" and cfg.sequence_length > model_config.context:
+        raise ConfigError(
+            f"--sequence-length {cfg.sequence_length} is longer than the Transformer's "
+            f"--context {model_config.context}; make them equal"
+        )
     torch.manual_seed(cfg.seed)
 
     # ---- data: split by piece, one token stream per side
     train_idx, val_idx = corpus.split(cfg.val_fraction, cfg.seed)
-    train_stream = corpus.stream(train_idx).to(device)
-    val_stream = corpus.stream(val_idx)
+    # tokens.npy is memory-mapped (one copy in the page cache for all processes); each
+    # process keeps its split's stream as int32, 4 bytes a token.
+    train_stream = corpus.stream(train_idx, np.int32).to(device)
+    val_stream = corpus.stream(val_idx, np.int32)
     if count_windows(train_stream, cfg.sequence_length) == 0:
         raise ConfigError(
             f"--sequence-length {cfg.sequence_length} is longer than the training data "
             f"({len(train_stream)} tokens); use a shorter one or more music"
         )
 
-    # ---- model, optimiser, schedule
-    model = build_model(model_config, len(corpus.vocab)).to(device)
+    # ---- model, optimiser, schedule; on CUDA mixed precision and torch.compile
+    raw = build_model(model_config, len(corpus.vocab)).to(device)
     optimizer = torch.optim.Adam(
-        model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
+        raw.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay
     )
     scheduler = _make_scheduler(optimizer, cfg)
-    n_params = count_parameters(model)
+    n_params = count_parameters(raw)
+    amp = _amp_dtype(cfg, device)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
+    model: nn.Module = raw
+    ddp = None
+    if procs.distributed:
+        ids = [device.index] if device.type == "cuda" else None
+        model = ddp = DistributedDataParallel(raw, device_ids=ids)
+    if cfg.compile and device.type == "cuda":  # after DDP, as PyTorch advises
+        model = torch.compile(model)  # type: ignore[assignment]
 
     state: dict[str, Any] = {
         "epoch": 0,
@@ -194,8 +258,8 @@ def train_model(
         "loss_count": 0,
     }
     if resume:
-        state.update(load_last(run_dir, model, optimizer, scheduler))
-    else:
+        state.update(load_last(run_dir, raw, optimizer, scheduler))
+    elif main:
         if overwrite:
             for name in ("metrics.csv", "loss.png", "model.safetensors"):
                 (run_dir / name).unlink(missing_ok=True)
@@ -212,10 +276,13 @@ def train_model(
         write_run_files(run_dir, info, corpus.vocab)
         bar = corpus.manifest["data"]["steps_per_quarter"] * 4
         write_json(run_dir / "openings.json", corpus.openings(train_idx, bar))
+    if procs.distributed:  # dropout differs between processes, and is fixed by the step
+        torch.manual_seed(cfg.seed * 1_000_003 + procs.rank * 7_919 + state["step"])
 
     def checkpoint() -> None:
-        save_last(run_dir, model, optimizer, scheduler, state)
-        emit("saved", {"epoch": state["epoch"], "batch": state["batch"]})
+        if main:
+            save_last(run_dir, raw, optimizer, scheduler, state)
+            emit("saved", {"epoch": state["epoch"], "batch": state["batch"]})
 
     # ---- the loop
     model.train()
@@ -240,16 +307,14 @@ def train_model(
             )
             epoch_t0, epoch_tokens = time.perf_counter(), 0
             for b in range(state["batch"], len(batches)):
-                # forward, backward, clip, step
-                x, y = windows(train_stream, batches[b], cfg.sequence_length)
-                logits, _ = model(x)
-                loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                # forward and backward over this process's share, clip, step
+                value = _step(model, ddp, train_stream, batches[b], cfg, procs, amp, scaler)
                 if cfg.grad_clip > 0:
-                    nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                optimizer.step()
-                value = loss.item()
+                    scaler.unscale_(optimizer)
+                    nn.utils.clip_grad_norm_(raw.parameters(), cfg.grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
+                optimizer.zero_grad(set_to_none=True)
                 if not math.isfinite(value) or value > DIVERGED:
                     raise TrainingError(
                         f"the loss became {value} at step {state['step']}; the last good "
@@ -258,12 +323,15 @@ def train_model(
                 state["batch"], state["step"] = b + 1, state["step"] + 1
                 state["loss_sum"] += value
                 state["loss_count"] += 1
-                epoch_tokens += y.numel()
+                epoch_tokens += len(batches[b]) * cfg.sequence_length
                 emit("batch", {"batch": b + 1, "loss": value})
                 if cfg.save_every and state["step"] % cfg.save_every == 0:
                     state["seconds"] = time.perf_counter() - started
                     checkpoint()
-                if cfg.time_limit and time.perf_counter() - session > cfg.time_limit:
+                out_of_time = bool(cfg.time_limit) and (
+                    time.perf_counter() - session > cfg.time_limit
+                )
+                if cfg.time_limit and procs.any(out_of_time, device):
                     stopped = "time limit"
                     break
 
@@ -271,7 +339,7 @@ def train_model(
             elapsed = time.perf_counter() - epoch_t0
             train_loss = state["loss_sum"] / max(state["loss_count"], 1)
             val_loss, val_acc = evaluate_loss(
-                model, val_stream, cfg.sequence_length, cfg.batch_size, device
+                raw, val_stream, cfg.sequence_length, cfg.batch_size, device, procs
             )
             if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 scheduler.step(val_loss)
@@ -289,17 +357,19 @@ def train_model(
                 "tokens_per_s": round(epoch_tokens / max(elapsed, 1e-9)),
                 "seconds": round(state["seconds"], 2),
             }
-            rows = _append_metrics(metrics_path, row)
             # Any gain keeps the weights; only a real one (MIN_DELTA) resets the patience.
+            # Every process computes the same from the same reduced validation loss.
             improved = val_loss < state["best_val_loss"]
             real_gain = val_loss < state["best_val_loss"] - MIN_DELTA
             state["bad_epochs"] = 0 if real_gain else state["bad_epochs"] + 1
             if improved:
                 state["best_val_loss"], state["best_epoch"] = val_loss, epoch + 1
-                save_weights(model, run_dir / "model.safetensors")
+                if main:
+                    save_weights(raw, run_dir / "model.safetensors")
             state.update(epoch=epoch + 1, batch=0, loss_sum=0.0, loss_count=0)
             checkpoint()
-            _plot(rows, run_dir / "loss.png")
+            if main:
+                _plot(_append_metrics(metrics_path, row), run_dir / "loss.png")
             emit("epoch_end", {**row, "best": improved})
             if stopped == "time limit":
                 break
@@ -321,6 +391,53 @@ def train_model(
         parameters=n_params,
         seconds=state["seconds"],
     )
+
+
+def _amp_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
+    """bf16 autocast on a GPU that has it, else fp16 (with a GradScaler); none on a CPU."""
+    if not cfg.amp or device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def _step(
+    model: nn.Module,
+    ddp: DistributedDataParallel | None,
+    stream: torch.Tensor,
+    starts: torch.Tensor,
+    cfg: TrainConfig,
+    procs: Processes,
+    amp: torch.dtype | None,
+    scaler: torch.amp.GradScaler,
+) -> float:
+    """Forward and backward of this process's share of one batch, in ``grad_accum``
+    micro-batches; return the batch's mean loss over all processes.
+
+    Each micro-batch's summed loss is divided by the whole batch's target count (times the
+    number of processes, which DDP's gradient averaging divides out again), so the gradient
+    is the batch mean whatever the share sizes, as in one process with one micro-batch.
+    """
+    share = starts.tensor_split(procs.world)[procs.rank]
+    weight = 1.0
+    if len(share) == 0:  # fewer windows than processes: take part with a zero weight
+        share, weight = starts[:1], 0.0
+    micro = [m for m in share.tensor_split(cfg.grad_accum) if len(m)]
+    scale = weight * procs.world / (len(starts) * cfg.sequence_length)
+    total = torch.zeros((), device=stream.device)
+    for i, m in enumerate(micro):
+        x, y = windows(stream, m, cfg.sequence_length)
+        # DDP averages gradients on the last micro-batch's backward only
+        sync = i == len(micro) - 1
+        with (
+            ddp.no_sync() if ddp is not None and not sync else contextlib.nullcontext(),
+            torch.autocast(stream.device.type, dtype=amp, enabled=amp is not None),
+        ):
+            logits, _ = model(x)
+            loss = F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), reduction="sum")
+            loss = loss * scale
+        scaler.scale(loss).backward()
+        total += loss.detach() / procs.world
+    return procs.sum([total.item()], stream.device)[0]
 
 
 def _plot(rows: list[dict[str, float]], path: Path) -> None:

@@ -30,14 +30,30 @@ def train(
         "(a folder, a file, or essen/chorales/oneills).",
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder for checkpoints and metrics."),
-    model: str = typer.Option(None, help="lstm or gru  [default: lstm]"),
+    model: str = typer.Option(None, help="lstm, gru or transformer  [default: lstm]"),
     embedding_dim: int = typer.Option(None, help="[default: 128]"),
     hidden_size: int = typer.Option(None, help="[default: 256]"),
     num_layers: int = typer.Option(None, help="[default: 2]"),
     dropout: float = typer.Option(None, help="[default: 0.3]"),
+    num_heads: int = typer.Option(None, help="Transformer: attention heads. [default: 4]"),
+    context: int = typer.Option(
+        None, help="Transformer: positions each token attends to. [default: 256]"
+    ),
+    positions: str = typer.Option(
+        None, help="Transformer: rotary (relative) or learned. [default: rotary]"
+    ),
     epochs: int = typer.Option(None, help="[default: 50]"),
     batch_size: int = typer.Option(None, help="Windows per step. [default: 16]"),
-    sequence_length: int = typer.Option(None, help="Tokens per training window. [default: 64]"),
+    sequence_length: int = typer.Option(
+        None, help="Tokens per training window. [default: 64; transformer: its --context]"
+    ),
+    grad_accum: int = typer.Option(
+        None, help="Micro-batches per step in each process (same step, less memory). [default: 1]"
+    ),
+    amp: bool = typer.Option(
+        None, "--amp/--no-amp", help="CUDA: mixed precision (bf16, else fp16). [default: on]"
+    ),
+    compile: bool = typer.Option(None, "--compile/--no-compile", help="CUDA: torch.compile."),
     learning_rate: float = typer.Option(None, "--learning-rate", "--lr", help="[default: 0.001]"),
     grad_clip: float = typer.Option(None, help="Max gradient norm, 0 = off. [default: 1.0]"),
     lr_schedule: str = typer.Option(None, help="plateau, cosine or constant. [default: plateau]"),
@@ -58,7 +74,9 @@ def train(
     resume: bool = typer.Option(False, help="Continue the run in --out where it stopped."),
     overwrite: bool = typer.Option(False, help="Replace a run already in --out."),
 ) -> None:
-    """Train a melody model (LSTM or GRU) on a prepared corpus.
+    """Train a melody model (LSTM, GRU or Transformer) on a prepared corpus.
+
+    Several processes: torchrun --nproc-per-node N -m tunesmith train ... (one per GPU).
 
     [bold]Examples[/]
 
@@ -66,6 +84,7 @@ def train(
       tunesmith train data/essen --out runs/gru --model gru --hidden-size 512 --epochs 20
       tunesmith train data/essen --out runs/essen --resume --epochs 80
       tunesmith train essen --out runs/quick --time-limit 300
+      tunesmith train data/essen --out runs/tf --model transformer --num-layers 4
     """
     from tunesmith.checkpoint import read_run_info
     from tunesmith.config import ModelConfig, TrainConfig, load_toml
@@ -85,7 +104,13 @@ def train(
             hidden_size=hidden_size,
             num_layers=num_layers,
             dropout=dropout,
+            num_heads=num_heads,
+            context=context,
+            positions=positions,
         )
+        if model_cfg.kind == "transformer" and sequence_length is None:
+            # Windows as long as the attention span: every distance it uses is trained.
+            sequence_length = tables.get("train", {}).get("sequence_length", model_cfg.context)
         train_cfg = _merged(
             TrainConfig,
             tables.get("train", {}),
@@ -101,6 +126,9 @@ def train(
             save_every=save_every,
             time_limit=time_limit,
             device=device,
+            grad_accum=grad_accum,
+            amp=amp,
+            compile=compile,
         )
         _run_training(
             _prepared(data, out, encoding), out, model_cfg, train_cfg, overwrite=overwrite
@@ -110,17 +138,27 @@ def train(
 def _prepared(data: str, out: Path, encoding: str = "steps") -> str:
     """DATA itself if it is a prepared corpus, else music to prepare into OUT/data first."""
     from tunesmith.config import DataConfig
+    from tunesmith.distributed import launched_by_torchrun
+    from tunesmith.errors import ConfigError
     from tunesmith.prepare import is_prepared
 
     if is_prepared(data):
         return data
+    if launched_by_torchrun():  # N processes must not prepare the same folder at once
+        raise ConfigError(f"{data}: not a prepared corpus; run 'tunesmith prepare' before torchrun")
     console.print(f"{data} is not a prepared corpus: preparing it into {out / 'data'}")
     print_report(run_prepare([data], out / "data", DataConfig.from_dict({"encoding": encoding})))
     return str(out / "data")
 
 
 def _run_training(data, out, model_cfg, train_cfg, **kwargs) -> None:
+    import os
+
     from tunesmith.train import train_model
+
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
+        train_model(data, out, model_cfg, train_cfg, **kwargs)
+        return
 
     with progress_bar() as progress:
         task = progress.add_task("epoch", total=None, info="")

@@ -6,11 +6,14 @@ from torch import nn
 
 from tunesmith.config import ModelConfig
 from tunesmith.models.rnn import RNNLanguageModel, State
+from tunesmith.models.transformer import KVCache, TransformerLanguageModel
 
 
 def build_model(config: ModelConfig, vocab_size: int) -> nn.Module:
     """A fresh model of the configured kind."""
     config.validate()
+    if config.kind == "transformer":
+        return TransformerLanguageModel(config, vocab_size)
     return RNNLanguageModel(config, vocab_size)
 
 
@@ -18,4 +21,11 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-__all__ = ["RNNLanguageModel", "State", "build_model", "count_parameters"]
+__all__ = [
+    "KVCache",
+    "RNNLanguageModel",
+    "State",
+    "TransformerLanguageModel",
+    "build_model",
+    "count_parameters",
+]
