@@ -24,13 +24,14 @@ def parse_seed(text: str, structural: set[str]) -> Seed:
     """Read ``"60,62,64"``, ``"C4 D4 E4"`` or an encoded string like ``"60 _ _ _ 62 _"``.
 
     :param structural: the encoding's non-pitch tokens (``_``, ``r``); a seed holding any
-        of them is taken as an encoded string and passed through as it is.
+        of them, or a token with a length (``60:1/2``), is taken as an encoded string and
+        passed through as it is.
     :raise EncodingError: naming the first part that is not a note, with what to write.
     """
     parts = [p for p in re.split(r"[,\s]+", text.strip()) if p]
     if not parts:
         raise EncodingError("--seed-notes is empty; give e.g. '60,62,64' or 'C4 D4 E4'")
-    if any(p in structural for p in parts):
+    if any(p in structural or ":" in p for p in parts):  # "_", "r", "60:1/2", "r:1"
         return Seed(tokens=tuple(parts))
     pitches = []
     for p in parts:

@@ -58,6 +58,17 @@ def test_seed_notes_start_the_melody(run: Path, tmp_path: Path) -> None:
     assert [(n.pitch, n.start, n.duration) for n in melody.notes[:2]] == [(72, 0, q), (74, q, q)]
 
 
+def test_typed_note_tokens_start_the_melody(run: Path, tmp_path: Path) -> None:
+    """Note tokens without a rest among them were once read as note names and refused."""
+    options = GenerateOptions(num=1, bars=2, seed_notes="72:1 74:1/2", seed=1)
+    melody = generate(run, tmp_path, options)[0].melody
+    q = melody.steps_per_quarter
+    assert [(n.pitch, n.start, n.duration) for n in melody.notes[:2]] == [
+        (72, 0, q),
+        (74, q, q // 2),
+    ]
+
+
 def test_events_write_chords(run: Path, tmp_path: Path) -> None:
     if read_json(run / "config.json")["data"]["encoding"] != "events":
         pytest.skip("chords belong to the events encoding")
