@@ -331,3 +331,18 @@ def test_output_names_stay_in_the_output_folder(tiny_run: Path, tmp_path: Path, 
     )
     assert r.exit_code == 2 and "--prefix" in r.output
     assert not any(p.suffix == ".mid" for p in tmp_path.parent.iterdir())
+
+
+def test_a_planted_symlink_is_replaced_not_written_through(tiny_run: Path, tmp_path: Path):
+    """An output name that is a symlink to a file elsewhere: the link is replaced by the new
+    file, and the file it pointed at is left as it was."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("melody-01.mid", "melody-01.png"):
+        (out / name).symlink_to(victim)
+    generate(tiny_run, out, GenerateOptions(num=1, seed=1))
+    assert victim.read_text() == "keep me"
+    assert not (out / "melody-01.mid").is_symlink() and (out / "melody-01.mid").stat().st_size
+    assert not (out / "melody-01.png").is_symlink()
