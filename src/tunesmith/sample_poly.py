@@ -134,8 +134,10 @@ def sample_frames(
 
 
 def _opening(run: PolyRun, rng: random.Random, top: int | None) -> list[int]:
-    """A training piece's first chord; moved so that its top note is ``top`` if given."""
-    chord = sorted(rng.choice(run.openings), reverse=True)
+    """A training piece's first chord (one with all the run's voices, where there is one);
+    moved so that its top note is ``top`` if given."""
+    full = [o for o in run.openings if run.voices and len(set(o)) == run.voices]
+    chord = sorted(rng.choice(full or run.openings), reverse=True)
     if top is None or not chord:
         return chord if top is None else [top]
     shift = top - chord[0]
