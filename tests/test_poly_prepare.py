@@ -89,6 +89,25 @@ def test_sixteenths_on_request(chorale_corpus: Path, tmp_path: Path) -> None:
     sixteenths = json.loads((out / "manifest.json").read_text())["pieces"]
     for coarse, fine in zip(quarters, sixteenths, strict=True):
         assert 4 * coarse["frames"] - 3 <= fine["frames"] <= 4 * coarse["frames"]
+    # A run trained on sixteenths generates on sixteenths, and harmonises on them.
+    run = tmp_path / "run"
+    result = invoke(
+        "train", out, "--out", run, "--time-limit", 1, "--val-fraction", 0.5, *TINY_POLY
+    )
+    assert result.exit_code == 0, result.output
+    assert load_poly_run(run).steps_per_quarter == 4
+    tune = [60, 64, 62, 65]
+    melody = Melody([Note(p, 2 * t, 2) for t, p in enumerate(tune)], steps_per_quarter=4)
+    tune_file = write_midi(melody, tmp_path / "tune.mid")
+    for extra in (["--bars", "1"], ["--harmonize", tune_file]):
+        result = invoke("generate", run, "--num", 1, "--seed", 1, "--out", tmp_path, *extra)
+        assert result.exit_code == 0, result.output
+        score = Score(str(tmp_path / "chorale-01.mid"))
+        sixteenth = score.ticks_per_quarter // 4
+        ends = [n.end // sixteenth for t in score.tracks for n in t.notes]
+        assert max(ends) == (17 if extra[0] == "--bars" else 8)
+    top = [(n.pitch, n.time // sixteenth, n.duration // sixteenth) for n in score.tracks[0].notes]
+    assert top == [(p, 2 * t, 2) for t, p in enumerate(tune)]
 
 
 def test_nottingham_frames_hold_melody_and_chords(nottingham_midi: Path, tmp_path: Path) -> None:

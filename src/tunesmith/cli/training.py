@@ -107,7 +107,7 @@ def train(
                 learning_rate=learning_rate,
                 grad_clip=grad_clip,
                 lr_schedule=lr_schedule,
-                early_stopping=early_stopping,
+                early_stopping=10**9 if early_stopping == 0 else early_stopping,  # 0 = never
                 seed=seed,
                 time_limit=time_limit,
             )
