@@ -47,7 +47,7 @@ def _check(ok: bool, name: str, value: Any, rule: str) -> None:
 #: whole note, dotted eighth, quarter and half, and triplets of sixteenths, eighths, quarters
 #: and halves (the sixteenth-note triplets of ornaments keep folk tunes exact).
 DEFAULT_DURATIONS = "1/6,1/4,1/3,1/2,2/3,3/4,1,4/3,3/2,2,3,4"
-ENCODINGS = ("steps", "notes", "events")
+ENCODINGS = ("steps", "notes", "events", "poly")
 MELODY_RULES = ("highest-mean", "skyline", "auto")
 
 
@@ -74,7 +74,7 @@ def parse_durations(text: str) -> list[Fraction]:
 class DataConfig(_Config):
     """How pieces become token sequences (what `tunesmith prepare` does)."""
 
-    encoding: str = "steps"  # steps (pitch at onset, "_" held, "r" rest) | notes | events
+    encoding: str = "steps"  # steps (pitch at onset, "_" held, "r" rest) | notes | events | poly
     # Grid steps per quarter (4 = sixteenths). The notes and events encodings refine it so that
     # every length of --durations falls on it (12 with the default triplets).
     steps_per_quarter: int = 4

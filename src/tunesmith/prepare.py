@@ -34,7 +34,7 @@ from tunesmith.encodings import END, Vocab, get_encoding
 from tunesmith.errors import CorpusError, SourceError
 from tunesmith.extract import augment_keys, extract_melody, filter_melodies
 from tunesmith.melody import Melody
-from tunesmith.sources import Item, find_items, read_item
+from tunesmith.sources import Item, Piece, find_items, read_item
 from tunesmith.workers import DEFAULT_MEMORY_LIMIT, run_tasks
 
 log = logging.getLogger(__name__)
@@ -102,16 +102,29 @@ def _deadline(seconds: float) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+def _melody_entry(piece: Piece, config: DataConfig) -> dict[str, Any]:
+    melody = extract_melody(piece, config)
+    return {"melody": melody.to_dict(), "object": melody}
+
+
+#: What a cache entry holds for a piece read (a module-level function: workers pickle it).
+#: An "object" key carries the parsed result to a reader in the same process, never cached.
+Extract = Callable[[Piece, DataConfig], dict[str, Any]]
+
+
 def _read_one(
-    item: Item, config: DataConfig, time_limit: float = 0, keep: bool = False
+    item: Item,
+    config: DataConfig,
+    time_limit: float = 0,
+    extract: Extract = _melody_entry,
+    keep: bool = False,
 ) -> dict[str, Any]:
     """Read and extract one item; a failure becomes a skip entry, never an exception."""
     try:
         with _deadline(time_limit):
-            melody = extract_melody(read_item(item), config)
-        entry: dict[str, Any] = {"melody": melody.to_dict()}
-        if keep:  # read in this process: the melody itself, spared a round trip
-            entry["object"] = melody
+            entry = extract(read_item(item), config)
+        if not keep:  # from a worker: the JSON form alone crosses the process boundary
+            entry.pop("object", None)
         return entry
     except _TimeUp:
         # Marked to be tried again next time: a busy machine is no fault of the file.
@@ -132,9 +145,9 @@ def _read_one(
 
 
 def _read_task(
-    task: tuple[tuple[int, Item], ...], config: DataConfig, time_limit: float
+    task: tuple[tuple[int, Item], ...], config: DataConfig, time_limit: float, extract: Extract
 ) -> list[dict[str, Any]]:
-    return [_read_one(item, config, time_limit) for _, item in task]
+    return [_read_one(item, config, time_limit, extract) for _, item in task]
 
 
 def _read_in_workers(
@@ -145,6 +158,7 @@ def _read_in_workers(
     jobs: int,
     time_limit: float,
     memory_limit: int,
+    extract: Extract,
 ) -> None:
     # Small chunks keep the progress bar moving and the two cores evenly loaded.
     size = max(1, min(32, len(todo) // (jobs * 8)))
@@ -154,11 +168,26 @@ def _read_in_workers(
         for k, (i, _) in enumerate(task):
             store(i, results[k] if results is not None else {"skip": "crashed the reader"})
 
-    work = functools.partial(_read_task, config=config, time_limit=time_limit)
+    work = functools.partial(_read_task, config=config, time_limit=time_limit, extract=extract)
     run_tasks(work, tasks, task_done, jobs=jobs, memory_limit=memory_limit)
 
 
 def read_melodies(
+    items: list[Item], config: DataConfig, **kwargs: Any
+) -> tuple[list[Melody], list[tuple[str, str]], int]:
+    """Read every item's melody, in parallel processes, taking what the cache already holds.
+
+    Keyword arguments as for :func:`read_entries`.
+
+    :return: melodies in item order, skips as (item label, reason), count served from cache.
+    :raise SourceError: with ``strict``, at the first item that cannot be used.
+    """
+    entries, skipped, from_cache = read_entries(items, config, **kwargs)
+    melodies = [e.get("object") or Melody.from_dict(e["melody"]) for e in entries]
+    return melodies, skipped, from_cache
+
+
+def read_entries(
     items: list[Item],
     config: DataConfig,
     *,
@@ -169,13 +198,15 @@ def read_melodies(
     memory_limit: int = DEFAULT_MEMORY_LIMIT,
     on_progress: ProgressFn | None = None,
     keys: list[str | None] | None = None,
-) -> tuple[list[Melody], list[tuple[str, str]], int]:
-    """Read every item, in parallel processes, taking what the cache already holds.
+    extract: Extract = _melody_entry,
+) -> tuple[list[dict[str, Any]], list[tuple[str, str]], int]:
+    """Read every item and ``extract`` what it holds, in parallel, taking what the cache holds.
 
     :param time_limit: seconds one file or tune may take before it is skipped (0 = none).
     :param memory_limit: bytes of address space each worker process may use (0 = no cap).
 
-    :return: melodies in item order, skips as (item label, reason), count served from cache.
+    :return: the entries of items read, in item order; skips as (item label, reason); the
+        count served from cache.
     :raise SourceError: with ``strict``, at the first item that cannot be used.
     """
     cache = cache or MelodyCache(None, {})
@@ -205,20 +236,20 @@ def read_melodies(
     try:
         if jobs == 1 or len(todo) < 8:
             for i in todo:
-                store(i, _read_one(items[i], config, time_limit, keep=True))
+                store(i, _read_one(items[i], config, time_limit, extract, keep=True))
         else:
-            _read_in_workers(items, todo, config, store, jobs, time_limit, memory_limit)
+            _read_in_workers(items, todo, config, store, jobs, time_limit, memory_limit, extract)
     finally:
         cache.flush()  # even when interrupted: what was read is not read again
 
-    melodies, skipped = [], []
+    kept, skipped = [], []
     for item, entry in zip(items, entries, strict=True):
         assert entry is not None
-        if "melody" in entry:
-            melodies.append(entry.get("object") or Melody.from_dict(entry["melody"]))
-        else:
+        if "skip" in entry:
             skipped.append((item.label, entry["skip"]))
-    return melodies, skipped, len(items) - len(todo)
+        else:
+            kept.append(entry)
+    return kept, skipped, len(items) - len(todo)
 
 
 def _corpus_key(sources: list[str], config: DataConfig, keys: list[str | None], items: list[Item]):
@@ -252,6 +283,13 @@ def prepare_corpus(
     """
     config = config or DataConfig()
     config.validate()
+    if config.encoding == "poly":  # every part's pitches, frame by frame: its own module
+        from tunesmith.poly_prepare import prepare_poly
+
+        return prepare_poly(
+            sources, out, config, jobs=jobs, strict=strict, use_cache=use_cache, limit=limit,
+            time_limit=time_limit, on_progress=on_progress,
+        )  # fmt: skip
     started = time.perf_counter()
     out = Path(out)
     items = find_items(sources)

@@ -5,7 +5,8 @@ model config, the number of voices, opening chords of training pieces). Sampling
 frame at a time, token by token, with the model's own mask (keys high to low); a run with
 ``voices`` = 4 also fixes four notes a frame, each in its SATB range. Harmonising fixes each
 frame's first (highest) token to the given melody's pitch and samples the voices below it,
-as Magenta's Polyphony RNN does by injecting the primer. One frame is one quarter note.
+as Magenta's Polyphony RNN does by injecting the primer. One frame is one quarter note
+(as in JSB) unless the run was trained on a finer grid (``steps_per_quarter`` in config.json).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class PolyRun:
     model: PolyModel
     voices: int  # 4: four notes a frame in SATB ranges; 0: as many as the model likes
     openings: list[list[int]]  # first frames of training pieces, as MIDI pitches
+    steps_per_quarter: int = 1  # frames per quarter note
 
 
 def save_poly_run(
@@ -86,7 +88,13 @@ def load_poly_run(path: str | Path) -> PolyRun:
     except (OSError, SafetensorError, RuntimeError) as exc:
         raise CheckpointError(f"{path / 'model.safetensors'}: cannot load ({exc})") from None
     model.eval()
-    return PolyRun(path, model, int(meta.get("voices", 0)), meta.get("openings") or [[]])
+    return PolyRun(
+        path,
+        model,
+        int(meta.get("voices", 0)),
+        meta.get("openings") or [[]],
+        int(meta.get("steps_per_quarter", 1)),
+    )
 
 
 # ---------------------------------------------------------------------------- sampling
@@ -126,8 +134,10 @@ def sample_frames(
 
 
 def _opening(run: PolyRun, rng: random.Random, top: int | None) -> list[int]:
-    """A training piece's first chord; moved so that its top note is ``top`` if given."""
-    chord = sorted(rng.choice(run.openings), reverse=True)
+    """A training piece's first chord (one with all the run's voices, where there is one);
+    moved so that its top note is ``top`` if given."""
+    full = [o for o in run.openings if run.voices and len(set(o)) == run.voices]
+    chord = sorted(rng.choice(full or run.openings), reverse=True)
     if top is None or not chord:
         return chord if top is None else [top]
     shift = top - chord[0]
@@ -193,10 +203,13 @@ def _spell(
 
 
 def voices_from_frames(
-    frames: Sequence[Sequence[int]], voices: int = 0, tempo: float = 100.0
+    frames: Sequence[Sequence[int]],
+    voices: int = 0,
+    tempo: float = 100.0,
+    steps_per_quarter: int = 1,
 ) -> list[Melody]:
     """One melody per voice: voice v is each frame's v-th highest pitch; a pitch repeated in
-    the next frame is held (the frames carry no onsets). One frame is one quarter note."""
+    the next frame is held (the frames carry no onsets)."""
     count = voices or max((len(f) for f in frames), default=0)
     lines: list[Melody] = []
     for v in range(count):
@@ -210,34 +223,37 @@ def voices_from_frames(
             else:
                 notes.append(Note(pitch, t, 1))
         name = VOICE_NAMES[v] if count == 4 else f"voice {v + 1}"
-        lines.append(Melody(notes, steps_per_quarter=1, length=len(frames), tempo=tempo, name=name))
+        lines.append(Melody(notes, steps_per_quarter, length=len(frames), tempo=tempo, name=name))
     return lines
 
 
-def melody_pitches(path: str | Path) -> list[int]:
-    """The melody of a file (its highest part), as one pitch per quarter note; a rest keeps
-    the pitch before it (a frame's top voice cannot be silent while voices below sing)."""
+def melody_pitches(path: str | Path, steps_per_quarter: int = 1) -> list[int]:
+    """The melody of a file (its highest part), as one pitch per frame (``steps_per_quarter``
+    frames a quarter note); a rest keeps the pitch before it (a frame's top voice cannot be
+    silent while voices below sing)."""
     from tunesmith.config import DataConfig
     from tunesmith.prompt import read_primer
 
     path = Path(path)
     if not path.is_file():
         raise SourceError(f"--harmonize {path}: no such file")
-    melody = read_primer(path, DataConfig(steps_per_quarter=4))
+    grid = 4 if 4 % steps_per_quarter == 0 else steps_per_quarter * 4
+    melody = read_primer(path, DataConfig(steps_per_quarter=grid))
     spq = melody.steps_per_quarter
+    every = spq // steps_per_quarter  # melody steps per frame
     pitches: list[int] = []
     current = melody.notes[0].pitch if melody.notes else None
     notes = iter(melody.notes)
     note = next(notes, None)
-    for q in range(-(-melody.length // spq)):
-        while note is not None and note.start <= q * spq:
-            if note.end > q * spq:
+    for q in range(-(-melody.length // every)):
+        while note is not None and note.start <= q * every:
+            if note.end > q * every:
                 current = note.pitch
             note = next(notes, None)
         if current is not None:
             pitches.append(current)
     if len(pitches) < 2:
-        raise SourceError(f"--harmonize {path}: the melody is shorter than two quarter notes")
+        raise SourceError(f"--harmonize {path}: the melody is shorter than two frames")
     return pitches
 
 
@@ -255,7 +271,7 @@ def write_chorales(
 ) -> list[Path]:
     """Sample ``num`` pieces from a poly run and write each as a MIDI file, one track a voice.
 
-    :param quarters: frames after the opening chord (ignored with ``harmonize``).
+    :param quarters: quarter notes after the opening chord (ignored with ``harmonize``).
     :param harmonize: a melody file; its top voice is kept and the voices below sampled.
     :return: the files written.
     """
@@ -264,17 +280,18 @@ def write_chorales(
     if num < 1 or quarters < 1:
         raise ConfigError(f"--num and the length must be at least 1 (got {num}, {quarters})")
     run = load_poly_run(run_path)
-    melody = melody_pitches(harmonize) if harmonize else None
+    spq = run.steps_per_quarter
+    melody = melody_pitches(harmonize, spq) if harmonize else None
     base = random.Random(seed).randrange(2**31) if seed is not None else None
     paths = []
     for i in range(num):
         frames = sample_frames(
             run,
-            quarters,
+            quarters * spq,
             seed=None if base is None else base + i,
             temperature=temperature,
             melody=melody,
         )
-        voices = voices_from_frames(frames, run.voices, tempo or 100.0)
+        voices = voices_from_frames(frames, run.voices, tempo or 100.0, spq)
         paths.append(write_midi(voices, Path(out) / f"{prefix}-{i + 1:02d}.mid"))
     return paths

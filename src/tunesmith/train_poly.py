@@ -25,7 +25,7 @@ import torch
 
 from tunesmith.config import _check, _Config
 from tunesmith.encodings.poly import KEYS
-from tunesmith.errors import SourceError
+from tunesmith.errors import ConfigError, CorpusError, SourceError
 from tunesmith.models.poly import PolyModel, PolyModelConfig
 
 log = logging.getLogger(__name__)
@@ -351,4 +351,68 @@ def bench_poly(
         voices = 4 if polyphony.max() == 4 and (polyphony == 4).mean() > 0.5 else 0
         openings = [[int(k) + LOWEST_PITCH for k in np.nonzero(r[0])[0]] for r in train]
         save_poly_run(save_to, result.model, voices, openings, {"benchmark": results})
+    return results
+
+
+# ------------------------------------------------------------------- prepared corpora
+
+
+def split_pieces(
+    rolls: Sequence[Roll], val_fraction: float, seed: int
+) -> tuple[list[int], list[int]]:
+    """Indices of training and validation pieces: whole pieces held out, at random."""
+    if len(rolls) < 2:
+        raise CorpusError(f"{len(rolls)} piece(s): training needs at least 2 (one to validate)")
+    order = np.random.default_rng(seed).permutation(len(rolls)).tolist()
+    held = min(len(rolls) - 1, max(1, round(val_fraction * len(rolls))))
+    return sorted(order[held:]), sorted(order[:held])
+
+
+def train_poly_corpus(
+    data: str | Path,
+    out: str | Path,
+    model_config: PolyModelConfig,
+    config: PolyTrainConfig,
+    val_fraction: float = 0.1,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Train the chorale model on a poly corpus (``prepare --encoding poly``), write a run.
+
+    Whole pieces are held out for validation; the best epoch's weights are saved to ``out``
+    as a poly run folder for ``tunesmith generate``. Four voices (SATB ranges when sampling)
+    when most pieces have four parts and most frames four notes, as in the chorales.
+
+    :return: the figures written to the run's config.json under ``"training"``.
+    """
+    from tunesmith.encodings.poly import LOWEST_PITCH
+    from tunesmith.poly_prepare import load_poly_corpus
+    from tunesmith.sample_poly import save_poly_run
+
+    if not 0 < val_fraction < 0.9:
+        raise ConfigError(f"--val-fraction must be in (0, 0.9) (got {val_fraction})")
+    rolls, manifest = load_poly_corpus(data)
+    train_ids, valid_ids = split_pieces(rolls, val_fraction, config.seed)
+    train, valid = [rolls[i] for i in train_ids], [rolls[i] for i in valid_ids]
+    result = train_poly(train, valid, model_config, config, on_epoch)
+    polyphony = np.concatenate(train).sum(1)
+    four_parts = np.mean([p.get("parts") == 4 for p in manifest["pieces"]])
+    voices = 4 if four_parts > 0.5 and (polyphony == 4).mean() > 0.5 else 0
+    results = {
+        "data": str(data),
+        "pieces": {"train": len(train), "valid": len(valid)},
+        "valid_pieces": [manifest["pieces"][i]["source"] for i in valid_ids],
+        "valid_nll": result.best_valid_nll,  # nats per predicted frame, the best epoch's
+        "train_nll": mean_nll(result.model, train),
+        "trivial_valid_nll": bernoulli_nll(train, valid),
+        "parameters": sum(p.numel() for p in result.model.parameters()),
+        "train_seconds": result.seconds,
+        "epochs": result.epochs,
+        "best_epoch": result.best_epoch,
+        "stopped_by": result.stopped_by,
+        "train": config.to_dict(),
+        "history": result.history,
+    }
+    openings = [[int(k) + LOWEST_PITCH for k in np.nonzero(r[0])[0]] for r in train]
+    info = {"steps_per_quarter": manifest["data"]["steps_per_quarter"], "training": results}
+    save_poly_run(out, result.model, voices, openings, info)
     return results

@@ -22,18 +22,23 @@ def prepare(
     encoding: str = typer.Option(
         "steps",
         help="steps (a token per sixteenth), notes (a token per note: 60:1/2), "
-        "events (notes and chords of the full texture: 60.64.67:1).",
+        "events (notes and chords of the full texture: 60.64.67:1), "
+        "poly (every part's sounding pitches per grid step, for the chorale model).",
     ),
     durations: str = typer.Option(
         "default",
         help="notes/events: note lengths in quarters ('1/4,1/2,1,2'); 'default' = sixteenth "
         "to whole with dotted and triplet values; 'none' = pitches only, all notes equal.",
     ),
-    steps_per_quarter: int = typer.Option(4, help="Grid steps per quarter note (4 = sixteenths)."),
+    steps_per_quarter: int = typer.Option(
+        None, help="Grid steps per quarter note (4 = sixteenths). [default: 4; poly: 1]"
+    ),
     melody: str = typer.Option(
         "highest-mean", help="Melody extraction: highest-mean, skyline, auto, track:NAME, track:N."
     ),
-    transpose: bool = typer.Option(True, help="Transpose every piece to C major / A minor."),
+    transpose: bool = typer.Option(
+        True, help="Transpose every piece to C major / A minor (poly keeps the source key)."
+    ),
     augment_keys: bool = typer.Option(
         False, help="Also add each piece in every other key that stays in --pitch-range."
     ),
@@ -64,6 +69,7 @@ def prepare(
       tunesmith prepare essen --out data/essen
       tunesmith prepare ~/midi tune.mid --out data/mine --melody skyline
       tunesmith prepare chorales oneills --out data/mix --limit 500
+      tunesmith prepare chorales --encoding poly --out data/chorales-poly
     """
     from tunesmith.config import DataConfig
 
@@ -72,7 +78,7 @@ def prepare(
             {
                 "encoding": encoding,
                 "durations": durations,
-                "steps_per_quarter": steps_per_quarter,
+                "steps_per_quarter": steps_per_quarter or (1 if encoding == "poly" else 4),
                 "melody": melody,
                 "transpose": transpose,
                 "augment_keys": augment_keys,
@@ -83,6 +89,10 @@ def prepare(
                 "max_gap_bars": max_gap_bars,
             }
         )
+        if config.encoding == "poly":
+            from tunesmith.poly_prepare import check_poly_options
+
+            check_poly_options(config)  # before the progress bar: a misuse is one line
         result = run_prepare(
             sources,
             out,

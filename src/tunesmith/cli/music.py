@@ -44,8 +44,9 @@ def generate(
 ) -> None:
     """Generate melodies as MIDI files, each with a piano-roll PNG beside it.
 
-    A poly run (from [bold]tunesmith bench poly --save[/]) writes multi-voice MIDI instead:
-    one track a voice, one frame a quarter note (--length counts sixteenths, as ever).
+    A poly run (from [bold]tunesmith train[/] on a corpus prepared with --encoding poly, or
+    [bold]tunesmith bench poly --save[/]) writes multi-voice MIDI instead: one track a voice
+    (--length counts sixteenths, as ever).
 
     [bold]Examples[/]
 
@@ -53,7 +54,8 @@ def generate(
       tunesmith generate runs/essen --seed-notes "C4 D4 E4" --key G --bars 16 --num 8
       tunesmith generate runs/essen --primer tune.mid --temperature 0.8 --top-p 0.95
       tunesmith generate runs/essen --num 1 --audio --score --instrument flute
-      tunesmith generate runs/jsb --harmonize melody.mid --num 2
+      tunesmith generate runs/chorales --num 2 --bars 8
+      tunesmith generate runs/chorales --harmonize melody.mid --num 2
     """
     from tunesmith.sample_poly import is_poly_run, write_chorales
 

@@ -9,6 +9,7 @@ import typer
 
 from tunesmith.cli.app import app, console, progress_bar, user_errors
 from tunesmith.cli.data import print_report, run_prepare
+from tunesmith.errors import CheckpointError, ConfigError
 
 # ------------------------------------------------------------------------------- train
 
@@ -66,7 +67,7 @@ def train(
     time_limit: float = typer.Option(None, help="Stop after this many seconds. [default: none]"),
     device: str = typer.Option(None, help="auto, cpu, cuda, cuda:N or mps. [default: auto]"),
     encoding: str = typer.Option(
-        "steps", help="When DATA is music to prepare: steps, notes or events (see prepare)."
+        "steps", help="When DATA is music to prepare: steps, notes, events or poly (see prepare)."
     ),
     config: Path = typer.Option(
         None, help="TOML file with [model] and [train] tables; flags given here win."
@@ -78,6 +79,10 @@ def train(
 
     Several processes: torchrun --nproc-per-node N -m tunesmith train ... (one per GPU).
 
+    On a corpus prepared with --encoding poly it trains the chorale model instead (a frame
+    LSTM with a token decoder; --hidden-size, --num-layers, --embedding-dim and --dropout
+    size it), holding out whole pieces for validation.
+
     [bold]Examples[/]
 
       tunesmith train data/essen --out runs/essen
@@ -85,11 +90,49 @@ def train(
       tunesmith train data/essen --out runs/essen --resume --epochs 80
       tunesmith train essen --out runs/quick --time-limit 300
       tunesmith train data/essen --out runs/tf --model transformer --num-layers 4
+      tunesmith train data/chorales-poly --out runs/chorales --time-limit 600
     """
     from tunesmith.checkpoint import read_run_info
     from tunesmith.config import ModelConfig, TrainConfig, load_toml
+    from tunesmith.models.poly import PolyModelConfig
+    from tunesmith.poly_prepare import is_poly_corpus
+    from tunesmith.train_poly import PolyTrainConfig
 
     with user_errors():
+        if encoding == "poly" or is_poly_corpus(data):
+            melody_only = {
+                "--model": model, "--sequence-length": sequence_length,
+                "--save-every": save_every, "--resume": resume or None,
+                "--device": None if device in (None, "auto", "cpu") else device,
+            }  # fmt: skip
+            given = [flag for flag, value in melody_only.items() if value is not None]
+            if given:
+                msg = f"{given[0]} is not an option of the chorale model (poly corpus {data})"
+                raise ConfigError(msg)
+            tables = load_toml(config) if config else {}
+            model_cfg = _merged(
+                PolyModelConfig,
+                tables.get("model", {}),
+                frame_embedding=embedding_dim,
+                hidden_size=hidden_size,
+                num_layers=num_layers,
+                dropout=dropout,
+            )
+            train_cfg = _merged(
+                PolyTrainConfig,
+                tables.get("train", {}),
+                max_epochs=epochs,
+                batch_size=batch_size,
+                learning_rate=learning_rate,
+                grad_clip=grad_clip,
+                lr_schedule=lr_schedule,
+                early_stopping=10**9 if early_stopping == 0 else early_stopping,  # 0 = never
+                seed=seed,
+                time_limit=time_limit,
+            )
+            data = _prepared(data, out, "poly")
+            _train_poly(data, out, model_cfg, train_cfg, val_fraction or 0.1, overwrite)
+            return
         if resume:  # the run keeps its options; only --epochs and --time-limit may change
             saved = read_run_info(out)["train"]
             train_cfg = _merged(TrainConfig, saved, epochs=epochs, time_limit=time_limit)
@@ -147,8 +190,38 @@ def _prepared(data: str, out: Path, encoding: str = "steps") -> str:
     if launched_by_torchrun():  # N processes must not prepare the same folder at once
         raise ConfigError(f"{data}: not a prepared corpus; run 'tunesmith prepare' before torchrun")
     console.print(f"{data} is not a prepared corpus: preparing it into {out / 'data'}")
-    print_report(run_prepare([data], out / "data", DataConfig.from_dict({"encoding": encoding})))
+    options = {"encoding": encoding, **({"steps_per_quarter": 1} if encoding == "poly" else {})}
+    print_report(run_prepare([data], out / "data", DataConfig.from_dict(options)))
     return str(out / "data")
+
+
+def _train_poly(data, out: Path, model_cfg, train_cfg, val_fraction: float, overwrite: bool):
+    """Train the chorale model on a poly corpus, one epoch a line."""
+    import torch
+
+    from tunesmith.train_poly import train_poly_corpus
+
+    if (out / "config.json").exists() and not overwrite:
+        raise CheckpointError(f"{out}: a run is already there; use --overwrite or another --out")
+    # One thread: the matrices are small, and a second thread mostly waits on a shared CPU.
+    torch.set_num_threads(1)
+
+    def show(row: dict[str, Any]) -> None:
+        console.print(
+            f"epoch {row['epoch']}: train {row['train_nll']:.3f}  valid {row['valid_nll']:.3f}"
+            f"  nats/frame  {row['s']:.0f} s",
+            highlight=False,
+        )
+
+    result = train_poly_corpus(data, out, model_cfg, train_cfg, val_fraction, on_epoch=show)
+    console.print(
+        f"[bold]{result['stopped_by']}[/] after {result['epochs']} epochs, "
+        f"{result['train_seconds']:.0f} s; best validation NLL {result['valid_nll']:.3f} nats "
+        f"per frame (epoch {result['best_epoch']}; independent keys: "
+        f"{result['trivial_valid_nll']:.3f}); {result['parameters']:,} parameters.\n"
+        f"run folder: [bold]{out}[/] (model.safetensors, config.json); "
+        f"try: tunesmith generate {out}"
+    )
 
 
 def _run_training(data, out, model_cfg, train_cfg, **kwargs) -> None:
