@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from tunesmith.device import cpu_model
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -35,18 +37,6 @@ def parser(description: str) -> argparse.ArgumentParser:
         help="tiny sizes, finishes in under a minute; only checks that the benchmark runs",
     )
     return p
-
-
-def cpu_model() -> str:
-    """The CPU's "model name" from /proc/cpuinfo, else what platform knows."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
 
 
 def machine() -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import platform
+
 import torch
 
 from tunesmith.errors import ConfigError
@@ -34,3 +36,15 @@ def pick_device(name: str = "auto") -> torch.device:
     elif device.type not in ("cpu", "cuda", "mps"):
         raise ConfigError(f"--device {name!r}: only cpu, cuda and mps are supported")
     return device
+
+
+def cpu_model() -> str:
+    """The CPU's "model name" from /proc/cpuinfo, else what platform knows (for reports)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"

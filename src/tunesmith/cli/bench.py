@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import platform
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +88,7 @@ def poly(
     """
     import torch
 
+    from tunesmith import device
     from tunesmith.config import write_json
     from tunesmith.models.poly import PolyModelConfig
     from tunesmith.train_poly import PolyTrainConfig, bench_poly
@@ -132,7 +132,7 @@ def poly(
 
         results = bench_poly(data, model_config, train_config, on_epoch=show, save_to=save)
     results["machine"] = {
-        "cpu": _cpu_model(),
+        "cpu": device.cpu_model(),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
@@ -162,14 +162,3 @@ def _print_results(results: dict[str, Any], jsb: bool) -> None:
         f"[bold]{results['test_nll']:.2f}[/]",
     )
     console.print(table)
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
