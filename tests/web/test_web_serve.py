@@ -36,3 +36,20 @@ def test_a_port_in_use_is_refused_before_starting(tmp_path: Path) -> None:
         )
     assert result.exit_code == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
+
+
+def test_a_loopback_server_refuses_foreign_host_names(tmp_path: Path, runs_dir: Path) -> None:
+    """DNS rebinding: a page on evil.example whose name now points at 127.0.0.1 must not
+    reach the studio's API, while the page's own loopback addresses are served."""
+    from fastapi.testclient import TestClient
+
+    from tunesmith.cli.serve import LOOPBACK_NAMES
+    from tunesmith.web import create_app
+
+    web_app = create_app(runs_dir, tmp_path / "out", allowed_hosts=LOOPBACK_NAMES)
+    with TestClient(web_app, base_url="http://127.0.0.1:8000") as client:
+        assert client.get("/api/runs").status_code == 200
+        for host in ["localhost:8000", "[::1]:8000", "127.0.0.1"]:
+            assert client.get("/api/runs", headers={"host": host}).status_code == 200, host
+        for host in ["evil.example:8000", "127.0.0.1.evil.example", ""]:
+            assert client.get("/api/runs", headers={"host": host}).status_code == 400, host

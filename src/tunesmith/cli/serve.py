@@ -13,6 +13,10 @@ from tunesmith.errors import ConfigError
 
 # ------------------------------------------------------------------------------- serve
 
+# Host headers a loopback server answers (browsers send the port too; the middleware
+# compares the name alone). Any other name reaching it is a DNS-rebinding page.
+LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"]
+
 
 @app.command()
 def serve(
@@ -46,7 +50,8 @@ def serve(
 
         from tunesmith.web import create_app
 
-        web_app = create_app(runs, out, workers=workers, keep=keep)
+        hosts = LOOPBACK_NAMES if _is_loopback(host) else None
+        web_app = create_app(runs, out, workers=workers, keep=keep, allowed_hosts=hosts)
     if not _is_loopback(host):
         err_console.print(
             f"[yellow]warning:[/] listening on {host}: anyone who can reach this machine "

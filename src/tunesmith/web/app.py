@@ -19,6 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from tunesmith import __version__
 from tunesmith.errors import TunesmithError
@@ -44,6 +45,7 @@ def create_app(
     max_waiting: int = 32,
     keep: int = 200,
     audio: bool = True,
+    allowed_hosts: list[str] | None = None,
 ) -> FastAPI:
     """The web studio for the runs in ``runs_dir``, writing generated files to ``out_dir``.
 
@@ -51,6 +53,9 @@ def create_app(
     :param max_waiting: generations that may wait for a worker before 503 (default: 32).
     :param keep: request folders kept in ``out_dir``; older ones are removed (default: 200).
     :param audio: render WAVs when FluidSynth is installed (default: on).
+    :param allowed_hosts: Host headers served (others get 400), so that a web page on another
+        site cannot reach a loopback server through a DNS name it rebinds to 127.0.0.1;
+        ``None`` serves any (for a server deliberately opened to the network).
     """
     studio = Studio(Path(runs_dir), Path(out_dir), keep=keep, audio=audio)
     limiter = anyio.CapacityLimiter(workers)
@@ -73,6 +78,8 @@ def create_app(
         description="Generate melodies from trained tunesmith runs: listen, look, download.",
         lifespan=lifespan,
     )
+    if allowed_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     app.state.studio = studio
     app.state.generating = waiting
 
