@@ -366,6 +366,26 @@ def test_events_read_chords_from_every_part(tmp_path: Path) -> None:
     assert only.events[0][2] == (48, 52, 55) and only.events[0][1] == 4 * 12  # whole note
 
 
+def test_chords_cut_at_the_next_onset_and_end_with_their_notes() -> None:
+    import numpy as np
+
+    from tunesmith.extract import chords
+
+    rows = [
+        (60, 0, 8), (64, 0, 8), (64, 0, 2),  # a chord; its E struck twice: the longer kept
+        (67, 4, 2),  # strikes while the chord sounds: the chord is cut at step 4
+        (72, 12, 2), (76, 12, 2),  # after a rest: a chord of two that ends with its notes
+        (50, 14, 0),  # a note of no length sounds nothing
+    ]  # fmt: skip
+    line = chords(np.array(rows))
+    assert line.tolist() == [
+        [60, 0, 4], [64, 0, 4],  # until the G starts
+        [67, 4, 4],  # the C-E chord still sounds until 8: the G's event lasts to it
+        [72, 12, 2], [76, 12, 2],
+    ]  # fmt: skip
+    assert chords(np.zeros((0, 3), dtype=np.int64)).shape == (0, 3)
+
+
 # --- filters: length in bars, distinct pitches, silent gaps; key augmentation -------------
 
 

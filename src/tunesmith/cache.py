@@ -50,12 +50,12 @@ class MelodyCache:
         self._committed = time.monotonic()
 
     def key(self, item: Item) -> str | None:
-        try:
-            st = Path(item.path).stat()
+        try:  # os.path on strings: pathlib's objects cost more than the stat, per file
+            st = os.stat(item.path)
         except OSError:
             return None
         text_hash = hashlib.sha1((item.text or "").encode()).hexdigest()
-        raw = f"{CACHE_VERSION}|{Path(item.path).resolve()}|{st.st_size}|{st.st_mtime_ns}|"
+        raw = f"{CACHE_VERSION}|{os.path.realpath(item.path)}|{st.st_size}|{st.st_mtime_ns}|"
         raw += f"{item.tune}|{text_hash}|{self._options}"
         return hashlib.sha256(raw.encode()).hexdigest()
 

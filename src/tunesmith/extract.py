@@ -10,9 +10,16 @@ from collections import Counter
 import numpy as np
 
 from tunesmith.config import DataConfig
-from tunesmith.errors import EncodingError, SourceError
+from tunesmith.errors import SourceError
 from tunesmith.keys import find_key
-from tunesmith.melody import Melody, Note, make_monophonic, new_note, split_at_gaps
+from tunesmith.melody import (
+    MAX_PITCH,
+    MIN_PITCH,
+    Melody,
+    monophonic,
+    new_note,
+    split_at_gaps,
+)
 from tunesmith.sources.base import Part, Piece
 
 # A part named like this is the melody whatever its pitch (a chorale's soprano, a vocal track).
@@ -164,23 +171,21 @@ def _ramp(x: float, full: float, zero: float) -> float:
 
 def quantize(
     notes: list[tuple[float, float, int]], steps_per_quarter: int, divisors: list[int] | None = None
-) -> list[Note]:
+) -> np.ndarray:
     """Snap onsets and ends to the grid; a note shorter than a step keeps one step.
 
     :param divisors: snap each time to the nearest multiple of 1/d quarter for any d given
         (4 and 3: sixteenths or triplet eighths, as music21's ``quantize`` does), so a
         triplet stays a triplet and a slightly late sixteenth a sixteenth; each d divides
         ``steps_per_quarter``. Default: the grid itself.
+    :return: an (n, 3) int64 array of pitch, start step, length in steps, one row a note.
     """
     if not notes:
-        return []
-    onset, duration, pitch = (np.asarray(a) for a in zip(*notes, strict=True))
-    start, end = (
-        _snap(onset, steps_per_quarter, divisors),
-        _snap(onset + duration, steps_per_quarter, divisors),
-    )
-    length = np.maximum(1, end - start)
-    return list(map(new_note, zip(pitch.tolist(), start.tolist(), length.tolist(), strict=True)))
+        return np.zeros((0, 3), dtype=np.int64)
+    onset, duration, pitch = np.array(notes, dtype=np.float64).T
+    start = _snap(onset, steps_per_quarter, divisors)
+    end = _snap(onset + duration, steps_per_quarter, divisors)
+    return np.stack([pitch.astype(np.int64), start, np.maximum(1, end - start)], axis=1)
 
 
 def _snap(times: np.ndarray, steps_per_quarter: int, divisors: list[int] | None) -> np.ndarray:
@@ -195,22 +200,28 @@ def _snap(times: np.ndarray, steps_per_quarter: int, divisors: list[int] | None)
     return options[best, np.arange(len(times))]
 
 
-def make_chords(notes: list[Note]) -> list[Note]:
+def chords(grid: np.ndarray) -> np.ndarray:
     """The full texture as a line of chords: the notes starting at an onset form its chord,
-    which lasts until the next onset, or until every note struck so far has ended."""
-    groups: dict[int, dict[int, int]] = {}  # onset -> pitch -> end
-    for n in notes:
-        if n.duration > 0:
-            ends = groups.setdefault(n.start, {})
-            ends[n.pitch] = max(ends.get(n.pitch, 0), n.end)
-    onsets = sorted(groups)
-    line: list[Note] = []
-    sounding_until = 0
-    for i, start in enumerate(onsets):
-        sounding_until = max(sounding_until, *groups[start].values())
-        end = sounding_until if i + 1 == len(onsets) else min(onsets[i + 1], sounding_until)
-        line.extend(Note(p, start, end - start) for p in sorted(groups[start]))
-    return line
+    which lasts until the next onset, or until every note struck so far has ended.
+
+    :param grid: (n, 3) rows of pitch, start, duration (as :func:`quantize` gives them).
+    :return: the same kind of rows, by onset and then pitch, one row per pitch of a chord.
+    """
+    grid = grid[grid[:, 2] > 0]
+    if not len(grid):
+        return grid
+    pitch, start, end = grid[:, 0], grid[:, 1], grid[:, 1] + grid[:, 2]
+    # one row per (onset, pitch), the one that ends last
+    order = np.lexsort((-end, pitch, start))
+    pitch, start, end = pitch[order], start[order], end[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = (start[1:] != start[:-1]) | (pitch[1:] != pitch[:-1])
+    pitch, start, end = pitch[first], start[first], end[first]
+    onsets, at, which = np.unique(start, return_index=True, return_inverse=True)
+    sounding_until = np.maximum.accumulate(np.maximum.reduceat(end, at))
+    chord_end = sounding_until.copy()
+    chord_end[:-1] = np.minimum(onsets[1:], sounding_until[:-1])
+    return np.stack([pitch, start, chord_end[which] - start], axis=1)
 
 
 def extract_melody(piece: Piece, config: DataConfig) -> Melody:
@@ -223,64 +234,63 @@ def extract_melody(piece: Piece, config: DataConfig) -> Melody:
     :raise SourceError: when there is no usable melody; the message says why.
     """
     spq = config.steps_per_quarter
-    chords = config.encoding == "events"
+    texture = config.encoding == "events"  # a line of chords from every part
     divisors = None
     if config.encoding in ("notes", "events") and config.duration_set:
         divisors = sorted({d.denominator for d in config.duration_set})
-    if chords and not config.melody.startswith("track:"):
+    if texture and not config.melody.startswith("track:"):
         pool = [n for p in piece.parts if not p.is_drum for n in p.notes]
         if not pool:
             raise SourceError(f"{piece.source}: no notes outside drum tracks")
-        notes, why = quantize(pool, spq, divisors), "full texture of all non-drum parts"
+        grid, why = quantize(pool, spq, divisors), "full texture of all non-drum parts"
     elif config.melody == "skyline":
         pool = [n for p in piece.parts if not (p.is_drum or p.is_chords) for n in p.notes]
         if not pool:
             raise SourceError(f"{piece.source}: no notes outside drum tracks")
-        notes, why = quantize(pool, spq, divisors), "skyline over all non-drum parts"
+        grid, why = quantize(pool, spq, divisors), "skyline over all non-drum parts"
     else:
         part, why = choose_part(piece, config.melody)
-        notes = quantize(part.notes, spq, divisors)
-    line = make_chords(notes) if chords else make_monophonic(notes)
-    if line:
+        grid = quantize(part.notes, spq, divisors)
+    # The line as rows of pitch, start, duration: every step below is an array operation,
+    # and the notes are made once, at the end (a corpus makes millions of them).
+    line = chords(grid) if texture else monophonic(grid)
+    pitch, start, duration = line[:, 0], line[:, 1], line[:, 2]
+    if len(line):
         # Leading silence carries no information: drop whole bars of it, keeping the metre.
         num, den = piece.time_signature
         bar = max(1, round(num * 4 / den * spq))
-        first = line[0].start - line[0].start % bar
-        if first:
-            line = [Note(n.pitch, n.start - first, n.duration) for n in line]
+        start -= start.min() - start.min() % bar
     cap = config.max_steps
-    if line and line[-1].end > cap:
-        line = [
-            n if n.end <= cap else Note(n.pitch, n.start, cap - n.start)
-            for n in line
-            if n.start < cap
-        ]
-    onsets = len({n.start for n in line})
+    np.minimum(duration, cap - start, out=duration)
+    line = line[start < cap]
+    pitch, start, duration = line[:, 0], line[:, 1], line[:, 2]
+    onsets = len(set(start.tolist()))
     if onsets < config.min_notes:
         msg = f"{piece.source}: too short ({onsets} notes, at least {config.min_notes} needed)"
         raise SourceError(msg)
 
-    key = piece.key or find_key(
-        [n.pitch for n in line], [n.duration for n in line], tonic=piece.tonic
-    )
-    melody = Melody(
-        notes=line,
+    key = piece.key or find_key(pitch, duration, tonic=piece.tonic)
+    meta: dict[str, object] = {"melody": why}
+    if config.transpose and key is not None:
+        shift = key.shift_to_c()
+        moved = pitch + shift
+        if moved.min() < MIN_PITCH or moved.max() > MAX_PITCH:
+            bad = int(moved[(moved < MIN_PITCH) | (moved > MAX_PITCH)][0])
+            msg = f"transposing by {shift} semitones puts pitch {bad} outside 0-127"
+            raise SourceError(f"{piece.source}: {msg}")
+        line[:, 0] = moved
+        key = key.transpose(shift)
+        meta["transposed"] = shift
+    return Melody(
+        notes=list(map(new_note, line.tolist())),
         steps_per_quarter=spq,
         tempo=piece.tempo if math.isfinite(piece.tempo) and piece.tempo > 0 else 120.0,
         time_signature=piece.time_signature,
         key=key,
         name=piece.name,
         source=piece.source,
-        meta={"melody": why},
+        meta=meta,
     )
-    if config.transpose and key is not None:
-        shift = key.shift_to_c()
-        try:
-            melody = melody.transpose(shift)
-        except EncodingError as exc:
-            raise SourceError(f"{piece.source}: {exc}") from exc
-        melody.meta["transposed"] = shift
-    return melody
 
 
 def check_melody(melody: Melody, config: DataConfig) -> str | None:

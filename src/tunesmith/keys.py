@@ -76,7 +76,8 @@ class Key:
 
 @cache
 def _profiles() -> np.ndarray:
-    """Krumhansl-Schmuckler key profiles as music21 ships them, rotated to all 24 keys.
+    """Krumhansl-Schmuckler key profiles as music21 ships them, rotated to all 24 keys,
+    each centred and scaled to unit length (what the correlation in :func:`find_key` needs).
 
     Row ``mode * 12 + tonic`` (mode 0 = major, 1 = minor), column = pitch class.
     """
@@ -87,7 +88,9 @@ def _profiles() -> np.ndarray:
     for mode in ("major", "minor"):
         base = np.asarray(ks.getWeights(mode), dtype=np.float64)
         rows.extend(np.roll(base, tonic) for tonic in range(12))
-    return np.stack(rows)
+    profiles = np.stack(rows)
+    profiles -= profiles.mean(axis=1, keepdims=True)
+    return profiles / np.linalg.norm(profiles, axis=1, keepdims=True)
 
 
 def find_key(
@@ -99,15 +102,15 @@ def find_key(
         choose only the mode for that tonic.
     :return: the best key, or None when there are no notes.
     """
-    hist = np.zeros(12)
-    for p, d in zip(pitches, durations, strict=True):
-        hist[p % 12] += max(float(d), 1e-3)
-    if not hist.any():
+    pcs = np.asarray(list(pitches) if not isinstance(pitches, np.ndarray) else pitches)
+    weights = np.asarray(list(durations) if not isinstance(durations, np.ndarray) else durations)
+    if len(pcs) != len(weights):
+        raise ValueError(f"{len(pcs)} pitches but {len(weights)} durations")
+    if not len(pcs):
         return None
-    profiles = _profiles()
+    hist = np.bincount(pcs.astype(np.int64) % 12, np.maximum(weights, 1e-3), minlength=12)
     h = hist - hist.mean()
-    prof = profiles - profiles.mean(axis=1, keepdims=True)
-    scores = prof @ h / (np.linalg.norm(prof, axis=1) * np.linalg.norm(h) + 1e-12)
+    scores = _profiles() @ h / (np.sqrt(h @ h) + 1e-12)
     if tonic is not None:
         major, minor = scores[tonic % 12], scores[12 + tonic % 12]
         return Key(tonic % 12, "major" if major >= minor else "minor")

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from tunesmith.errors import EncodingError
 from tunesmith.keys import Key
 
@@ -133,22 +135,34 @@ def make_monophonic(notes: list[Note]) -> list[Note]:
     Of notes starting together the highest wins. A lower note that starts while a higher
     one still sounds is dropped; a higher note that starts cuts the sounding one short.
     """
-    by_onset: dict[int, Note] = {}
-    for n in notes:
-        if n.duration <= 0:
-            continue
-        best = by_onset.get(n.start)
-        if best is None or n.pitch > best.pitch or (n.pitch == best.pitch and n.end > best.end):
-            by_onset[n.start] = n
-    line: list[Note] = []
-    for n in sorted(by_onset.values(), key=lambda x: x.start):
-        if line and n.start < line[-1].end:
-            prev = line[-1]
-            if n.pitch <= prev.pitch:
+    grid = np.array(notes, dtype=np.int64).reshape(-1, 3)
+    return list(map(new_note, monophonic(grid).tolist()))
+
+
+def monophonic(grid: np.ndarray) -> np.ndarray:
+    """:func:`make_monophonic` on an (n, 3) array of pitch, start, duration rows.
+
+    Reading a corpus calls this for every piece, so the common case, a part that is
+    already one note at a time once each onset keeps its top note, costs a few array
+    operations; only a part with overlaps left is walked note by note.
+    """
+    grid = grid[grid[:, 2] > 0]
+    pitch, start, end = grid[:, 0], grid[:, 1], grid[:, 1] + grid[:, 2]
+    # by onset; at each onset the highest pitch first, of equal pitches the longest
+    grid = grid[np.lexsort((-end, -pitch, start))]
+    first = np.ones(len(grid), dtype=bool)
+    first[1:] = grid[1:, 1] != grid[:-1, 1]
+    grid = grid[first]
+    if (grid[1:, 1] >= (grid[:-1, 1] + grid[:-1, 2])).all():
+        return grid
+    line: list[list[int]] = []
+    for p, s, d in grid.tolist():
+        if line and s < line[-1][1] + line[-1][2]:
+            if p <= line[-1][0]:
                 continue
-            line[-1] = prev._replace(duration=n.start - prev.start)
-        line.append(n)
-    return line
+            line[-1][2] = s - line[-1][1]
+        line.append([p, s, d])
+    return np.array(line, dtype=grid.dtype).reshape(-1, 3)
 
 
 def split_at_gaps(melody: Melody, gap: int) -> list[Melody]:

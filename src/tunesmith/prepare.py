@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import itertools
 import logging
 import os
 import signal
@@ -22,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from tunesmith import __version__
 from tunesmith.cache import CACHE_VERSION, MelodyCache, default_cache_dir
 from tunesmith.config import DataConfig, read_json, write_json
 from tunesmith.encodings import END, Vocab, get_encoding
+from tunesmith.encodings.base import Encoding
 from tunesmith.errors import CorpusError, SourceError
 from tunesmith.extract import augment_keys, extract_melody, filter_melodies
 from tunesmith.melody import Melody
@@ -333,12 +336,9 @@ def prepare_corpus(
 
     encoding = get_encoding(config)
     encoded = [encoding.encode(m) for m in melodies]
-    # The steps encoding is exact: its melodies are what it encodes, no need to decode them.
-    exact = config.encoding == "steps"
-    durations, pitches = _distributions(
-        melodies if exact else [encoding.decode(toks) for toks in encoded]
-    )
-    seen = {t for toks in encoded for t in toks} - set(encoding.base_tokens())
+    token_counts = Counter(itertools.chain.from_iterable(encoded))
+    durations, pitches = _distributions(melodies, encoding, token_counts)
+    seen = set(token_counts) - set(encoding.base_tokens())
     vocab = Vocab(encoding.base_tokens() + sorted(seen, key=_token_order), config.encoding)
     dtype = np.uint16 if len(vocab) < 2**16 else np.int32
     stream = [vocab.end_id]
@@ -451,15 +451,27 @@ def _filter_and_augment(
     return kept, groups, dropped
 
 
-def _distributions(melodies: list[Melody]) -> tuple[dict[str, int], dict[str, int]]:
-    """Notes per length (in quarter notes, as ``1/2``) and per MIDI pitch."""
+def _distributions(
+    melodies: list[Melody], encoding: Encoding, token_counts: Counter[str]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Notes per length (in quarter notes, as ``1/2``) and per MIDI pitch, as encoded.
+
+    The steps encoding is exact, so the melodies are what it encodes. A note or chord
+    token of the other encodings holds its notes' lengths (snapped to ``--durations``)
+    whatever surrounds it, so each distinct token is decoded once, not every piece.
+    """
     lengths: Counter[int] = Counter()
     pitches: Counter[int] = Counter()
-    spq = 1
-    for melody in melodies:
-        spq = melody.steps_per_quarter
-        lengths.update(n.duration for n in melody.notes)
-        pitches.update(n.pitch for n in melody.notes)
+    spq = melodies[0].steps_per_quarter if melodies else 1
+    if encoding.name == "steps":
+        for melody in melodies:
+            lengths.update(map(itemgetter(2), melody.notes))  # (pitch, start, duration)
+            pitches.update(map(itemgetter(0), melody.notes))
+    else:
+        for token, count in token_counts.items():
+            for note in encoding.decode([token]).notes:
+                lengths[note.duration] += count
+                pitches[note.pitch] += count
     durations = {str(Fraction(k, spq)): v for k, v in sorted(lengths.items())}
     return durations, {str(k): v for k, v in sorted(pitches.items())}
 

@@ -79,7 +79,7 @@ def test_extraction_snaps_to_sixteenths_or_triplets() -> None:
     times = [(0.02, 0.3, 60), (0.34, 0.3, 62), (0.65, 0.36, 64), (1.26, 0.2, 65)]
     got = quantize(times, Q, [1, 2, 3, 4])
     # late downbeat -> 0; triplet eighths stay triplets; a late sixteenth stays a sixteenth
-    assert [(n.start, n.end) for n in got] == [(0, 4), (4, 8), (8, Q), (15, 18)]
+    assert [(s, s + d) for _, s, d in got.tolist()] == [(0, 4), (4, 8), (8, Q), (15, 18)]
 
 
 def test_rests_are_exact_sums_of_lengths(notes: NotesEncoding) -> None:

@@ -22,7 +22,7 @@ from functools import lru_cache
 from tunesmith.config import DataConfig
 from tunesmith.encodings.vocab import END
 from tunesmith.errors import EncodingError
-from tunesmith.melody import Melody, Note
+from tunesmith.melody import Melody, Note, new_note
 
 REST = "r"
 
@@ -40,7 +40,10 @@ class NotesEncoding:
         self._steps = [int(d * spq) for d in self.durations]
         self._names = {s: _fraction(d) for s, d in zip(self._steps, self.durations, strict=True)}
         self._lengths = {name: s for s, name in self._names.items()}
+        # A corpus asks the same few questions hundreds of thousands of times: remember them.
         self._fill = lru_cache(maxsize=4096)(self._fill_exact)
+        self._nearest = lru_cache(maxsize=8192)(self._nearest_length)
+        self._parse = lru_cache(maxsize=8192)(self._parse_token)
 
     # ---- encode
 
@@ -72,7 +75,7 @@ class NotesEncoding:
         rests = self._fill(melody.length - cursor) if melody.length > cursor else ()
         return tokens + [f"{REST}:{self._names[s]}" for s in rests]
 
-    def _nearest(self, target: int, room: int | None = None) -> int:
+    def _nearest_length(self, target: int, room: int | None = None) -> int:
         """The note length closest to ``target`` steps (the shorter one on a tie), among
         those that end by the next onset ``room`` steps ahead where any does: onsets matter
         more than how long a note is held."""
@@ -110,11 +113,11 @@ class NotesEncoding:
             if token == END:
                 break
             pitches, length = self._parse(token)
-            notes.extend(Note(p, cursor, length) for p in pitches)
+            notes.extend(new_note((p, cursor, length)) for p in pitches)
             cursor += length
         return Melody(notes, steps_per_quarter=self.steps_per_quarter, length=cursor)
 
-    def _parse(self, token: str) -> tuple[list[int], int]:
+    def _parse_token(self, token: str) -> tuple[tuple[int, ...], int]:
         head, sep, tail = token.partition(":")
         if bool(sep) != bool(self._steps):
             raise EncodingError(f"{token!r} is not a token of the {self.name} encoding")
@@ -124,9 +127,9 @@ class NotesEncoding:
             msg = f"{token!r}: length {tail} is not one of the encoding's ({known})"
             raise EncodingError(msg)
         if head == REST:
-            return [], length
+            return (), length
         try:
-            pitches = [int(p) for p in head.split(".")]
+            pitches = tuple(int(p) for p in head.split("."))
         except ValueError:
             raise EncodingError(f"{token!r} is not a token of the {self.name} encoding") from None
         if len(pitches) > 1 and not self.chords:

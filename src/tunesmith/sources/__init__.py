@@ -105,9 +105,9 @@ def find_items(sources: list[str]) -> list[Item]:
     return items
 
 
-def _too_large(path: Path) -> bool:
+def _too_large(path: str | Path) -> bool:
     try:
-        return path.stat().st_size > MAX_FILE_BYTES
+        return os.stat(path).st_size > MAX_FILE_BYTES
     except OSError:
         return False  # read_item reports why it cannot be read
 
@@ -120,11 +120,11 @@ def read_item(item: Item) -> Piece:
     from tunesmith.sources.midi import read_midi
     from tunesmith.sources.scores import read_abc_tune, read_score_file
 
-    if _too_large(Path(item.path)):
-        size = Path(item.path).stat().st_size >> 20
+    if _too_large(item.path):
+        size = os.stat(item.path).st_size >> 20
         msg = f"{item.path}: {size} MB is larger than a music file can sensibly be (limit "
         raise SourceError(msg + f"{MAX_FILE_BYTES >> 20} MB); skipped unread")
-    suffix = Path(item.path).suffix.lower()
+    suffix = os.path.splitext(item.path)[1].lower()
     if suffix in MIDI_SUFFIXES:
         return read_midi(item.path)
     if suffix in ABC_SUFFIXES:

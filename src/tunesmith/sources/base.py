@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from tunesmith.keys import Key
 
@@ -23,7 +24,7 @@ class Part:
 
     @property
     def mean_pitch(self) -> float:
-        return sum(p for _, _, p in self.notes) / len(self.notes) if self.notes else 0.0
+        return sum(map(itemgetter(2), self.notes)) / len(self.notes) if self.notes else 0.0
 
 
 @dataclass(slots=True)

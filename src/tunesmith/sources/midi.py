@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from tunesmith.errors import SourceError
@@ -17,7 +18,6 @@ def read_midi(path: str | Path) -> Piece:
     """
     from symusic import Score
 
-    path = Path(path)
     try:
         score = Score(str(path), ttype="quarter")
     except Exception as exc:  # symusic raises plain RuntimeError/ValueError on bad bytes
@@ -26,14 +26,12 @@ def read_midi(path: str | Path) -> Piece:
     for i, track in enumerate(score.tracks):
         arr = track.notes.numpy()
         # A zero-length note (on and off at one tick) is a ghost: it sounds nothing.
-        times, lengths, pitches = (arr[k].tolist() for k in ("time", "duration", "pitch"))
-        notes = [
-            (float(t), float(d), p)
-            for t, d, p in zip(times, lengths, pitches, strict=True)
-            if d > 0
-        ]
+        sounding = arr["duration"] > 0
+        times, lengths, pitches = (arr[k][sounding].tolist() for k in ("time", "duration", "pitch"))
+        notes = list(zip(times, lengths, pitches, strict=True))
         parts.append(Part(track.name or f"track {i}", notes, track.is_drum, int(track.program)))
     tempo = float(score.tempos[0].qpm) if len(score.tempos) else 120.0
     ts = score.time_signatures
     time_signature = (int(ts[0].numerator), int(ts[0].denominator)) if len(ts) else (4, 4)
-    return Piece(path.stem, str(path), parts, tempo, time_signature)
+    stem = os.path.splitext(os.path.basename(path))[0]
+    return Piece(stem, str(path), parts, tempo, time_signature)
