@@ -66,6 +66,7 @@ def test_two_processes_match_one(tiny_corpus: Path, tmp_path: Path) -> None:
         "metrics.csv",
         "model.safetensors",
         "openings.json",
+        "train-tokens.npy",
         "vocab.json",
     ]
     assert sorted(p.name for p in (run / "last").iterdir()) == [

@@ -47,6 +47,7 @@ def test_loss_falls_and_run_folder_is_complete(tiny_corpus: Path, tmp_path: Path
         "vocab.json",
         "model.safetensors",
         "openings.json",
+        "train-tokens.npy",
         "loss.png",
         "last/model.safetensors",
         "last/optimizer.safetensors",

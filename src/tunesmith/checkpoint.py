@@ -6,6 +6,7 @@
     RUN/vocab.json         the vocabulary
     RUN/model.safetensors  the best weights (lowest validation loss): what generate uses
     RUN/openings.json      openings of training pieces, to start generation from
+    RUN/train-tokens.npy   the training pieces' tokens, for generation's copy guard
     RUN/last/              the latest state, for --resume: model.safetensors,
                            optimizer.safetensors (Adam moments and RNG states), state.json
     RUN/metrics.csv, RUN/loss.png
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ class Run:
     model_config: ModelConfig
     train: TrainConfig
     info: dict[str, Any]
+    cache: dict[str, Any] = field(default_factory=dict)  # things made from the run, kept
 
 
 def _save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from tunesmith.checkpoint import Run, load_run
 from tunesmith.config import read_json, write_json
-from tunesmith.copying import CopyDetector
+from tunesmith.copying import CopyDetector, copy_guard, tokens_per_bar
 from tunesmith.dataset import Corpus, eval_lanes
 from tunesmith.encodings import get_encoding
 from tunesmith.encodings.base import max_tokens
@@ -122,6 +122,7 @@ def evaluate_run(
     length: int = 0,
     seed: int = 0,
     reference_pieces: int = 2000,
+    copy_guard_bars: float = 2.0,
     on_progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """Measure a run on its held-out pieces and on melodies it generates.
@@ -130,6 +131,7 @@ def evaluate_run(
     :param samples: melodies to generate, each starting from a training piece's first bar.
     :param length: steps per sample, opening included; 0 = lengths of held-out pieces.
     :param reference_pieces: at most this many training pieces for the statistics.
+    :param copy_guard_bars: sample as ``generate`` does, under its copy guard (0 = off).
     """
     say = on_progress or (lambda _: None)
     run = load_run(run_dir)
@@ -164,11 +166,13 @@ def evaluate_run(
     generator = torch.Generator().manual_seed(seed)
     end = run.vocab.end_id
     encoding = get_encoding(run.data)
+    guard = copy_guard(run, copy_guard_bars)
     rows = sample_ids(
         run.model,
         [[end, *run.vocab.encode(p)] for p in primes],
         max_tokens(encoding, max(lengths)),
         banned=[end],
+        guard=guard,
         generator=generator,
     )
     rows = [
@@ -195,15 +199,12 @@ def evaluate_run(
     report["features"] = features
 
     say("copying")
-    detector = CopyDetector(corpus.stream(train_idx).numpy())
-    steps_per_bar = 4 * run.data.steps_per_quarter
-    some = [corpus.pieces[i] for i in val_idx[:200]]
-    some_tokens = [
-        corpus.vocab.decode(corpus.tokens[p["start"] : p["start"] + p["length"]]) for p in some
-    ]
-    ratio = sum(map(len, some_tokens)) / max(1, sum(encoding.steps(t) for t in some_tokens))
-    bar = max(1, round(steps_per_bar * ratio))  # tokens per bar (steps encoding: steps)
-    two_bars = 2 * bar
+    train_stream = corpus.stream(train_idx).numpy()
+    detector = CopyDetector(train_stream)
+    # tokens per bar (the steps encoding: steps), as the copy guard counts them
+    per_bar = tokens_per_bar(encoding, run.vocab, train_stream, run.data.steps_per_quarter)
+    bar = max(1, round(per_bar))
+    two_bars = max(2, round(2 * per_bar))
     longest = [detector.longest(r[1 + len(p) :]) for r, p in zip(rows, primes, strict=True)]
     # The reference: how often real, unseen music of the same style shares two bars with
     # the training pieces (held-out pieces after their first bar, as samples after theirs).
@@ -213,8 +214,8 @@ def evaluate_run(
     ]
     report["copying"] = {
         "longest_steps": longest,
-        "max_bars": max(longest) / bar,
-        "mean_bars": float(np.mean(longest)) / bar,
+        "max_bars": max(longest) / per_bar,
+        "mean_bars": float(np.mean(longest)) / per_bar,
         "share_two_bars": float(np.mean([n >= two_bars for n in longest])),
         "reference_share_two_bars": float(
             np.mean([detector.shares(np.asarray(t, np.int64), two_bars) for t in held_out_ids])
@@ -224,6 +225,7 @@ def evaluate_run(
         "samples": samples,
         "length": length,
         "seed": seed,
+        "copy_guard_bars": copy_guard_bars if guard else 0.0,
         "held_out_pieces": len(held_out),
         "training_pieces": len(training),
     }
@@ -279,9 +281,11 @@ def report_markdown(report: dict[str, Any]) -> str:
             f"{f['share_of_reference']:.0%} | {f['kl']:.3f} |"
         )
     c = report["copying"]
+    guard = report.get("settings", {}).get("copy_guard_bars", 0)
+    how = f"sampled under a copy guard of {guard:g} bars" if guard else "no copy guard"
     lines += [
         "",
-        f"Copying: longest run shared with a training piece {c['max_bars']:.1f} bars "
+        f"Copying ({how}): longest run shared with a training piece {c['max_bars']:.1f} bars "
         f"(mean {c['mean_bars']:.2f}); samples copying two bars or more: "
         f"{c['share_two_bars']:.0%}; held-out pieces doing the same (the reference): "
         f"{c['reference_share_two_bars']:.0%}.",

@@ -11,6 +11,7 @@ import torch
 
 from tunesmith.checkpoint import Run, load_run
 from tunesmith.config import read_json
+from tunesmith.copying import copy_guard
 from tunesmith.device import pick_device
 from tunesmith.encodings import END, get_encoding
 from tunesmith.encodings.base import max_tokens, shift_token, token_pitches
@@ -51,6 +52,8 @@ class GenerateOptions:
     audio: bool = False  # also a WAV (FluidSynth) beside each MIDI
     score: bool = False  # also MusicXML and an engraved SVG of the first page
     soundfont: str | None = None
+    # Never sample a run of this many 4/4 bars found verbatim in the training pieces (0: off)
+    copy_guard: float = 2.0
 
 
 @dataclass
@@ -62,6 +65,7 @@ class Generated:
     musicxml: Path | None = None
     svg: Path | None = None
     warning: str | None = None  # why a WAV asked for could not be made
+    guard_bars: float = 0.0  # the copy guard it was sampled under, in bars (0: none)
 
     @property
     def summary(self) -> str:
@@ -97,6 +101,9 @@ def _check(options: GenerateOptions) -> None:
         raise ConfigError(msg)
     if options.seed_notes is not None and options.primer:
         raise ConfigError("give --seed-notes or --primer, not both")
+    if not 0 <= options.copy_guard <= 64:
+        msg = f"--copy-guard must be between 0 (off) and 64 bars (got {options.copy_guard:g})"
+        raise ConfigError(msg)
 
 
 def generate(
@@ -175,6 +182,7 @@ def generate(
     if options.bars:
         steps = options.bars * run.data.steps_per_quarter * 4
     generator = torch.Generator().manual_seed(seed)
+    guard = copy_guard(run, options.copy_guard)
     ids = sample_ids(
         run.model,
         [[vocab.end_id, *vocab.encode(p)] for p in primes],
@@ -183,6 +191,7 @@ def generate(
         top_k=options.top_k,
         top_p=options.top_p,
         banned=[vocab.end_id],
+        guard=guard,
         generator=generator,
     )
 
@@ -202,7 +211,7 @@ def generate(
         melody.name = f"{options.prefix}-{i:02d}"
         midi = write_midi(melody, out_dir / f"{melody.name}.mid", program=program)
         png = write_pianoroll(melody, out_dir / f"{melody.name}.png")
-        result = Generated(midi, png, melody)
+        result = Generated(midi, png, melody, guard_bars=options.copy_guard if guard else 0.0)
         if options.score:
             result.musicxml = write_musicxml(melody, out_dir / f"{melody.name}.musicxml")
             result.svg = write_svg(result.musicxml, out_dir / f"{melody.name}.svg")

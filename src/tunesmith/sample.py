@@ -5,9 +5,11 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
+from tunesmith.copying import CopyGuard
 from tunesmith.errors import ConfigError
 
 
@@ -48,6 +50,7 @@ def sample_ids(
     top_k: int = 0,
     top_p: float = 1.0,
     banned: Sequence[int] = (),
+    guard: CopyGuard | None = None,
     generator: torch.Generator | None = None,
 ) -> list[list[int]]:
     """Continue each prime by ``steps`` sampled tokens; all primes are sampled as one batch.
@@ -59,6 +62,8 @@ def sample_ids(
 
     :param primes: token ids to start from, one list per output; they may differ in length.
     :param banned: ids never sampled (the piece separator, so a melody runs its full length).
+    :param guard: never sample a token that would complete a run the guard knows from the
+        training data (where every other token is banned too, the guard gives way).
     :return: each prime followed by its continuation.
     """
     check_sampling(temperature, top_k, top_p)
@@ -68,7 +73,7 @@ def sample_ids(
     with warnings.catch_warnings():
         # Toggling oneDNN makes torch warn about Intel-GPU TF32, which does not concern us.
         warnings.filterwarnings("ignore", message="TF32 acceleration", category=UserWarning)
-        return _sample(model, primes, steps, temperature, top_k, top_p, banned, generator)
+        return _sample(model, primes, steps, temperature, top_k, top_p, banned, guard, generator)
 
 
 def _sample(
@@ -79,6 +84,7 @@ def _sample(
     top_k: int,
     top_p: float,
     banned: Sequence[int],
+    guard: CopyGuard | None,
     generator: torch.Generator | None,
 ) -> list[list[int]]:
     device = next(model.parameters()).device
@@ -92,7 +98,8 @@ def _sample(
         last = logits[:, -1]
         longest = max(len(p) for p in primes)
         for t in range(common, longest + steps):
-            probs = _probabilities(last, temperature, top_k, top_p, banned)
+            forbidden = guard.forbidden(out, last.size(-1)) if guard is not None else None
+            probs = _probabilities(last, temperature, top_k, top_p, banned, forbidden)
             nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1).tolist()
             for row, p in enumerate(primes):
                 if t < len(p):
@@ -107,9 +114,22 @@ def _sample(
 
 
 def _probabilities(
-    logits: torch.Tensor, temperature: float, top_k: int, top_p: float, banned: Sequence[int]
+    logits: torch.Tensor,
+    temperature: float,
+    top_k: int,
+    top_p: float,
+    banned: Sequence[int],
+    forbidden: np.ndarray | None = None,
 ) -> torch.Tensor:
+    """Next-token probabilities: tempered; banned ids and each row's forbidden ones out
+    before top-k and top-p choose among the rest."""
     logits = logits.float() / temperature
     if banned:
         logits[:, list(banned)] = float("-inf")
+    if forbidden is not None and forbidden.any():
+        mask = torch.from_numpy(forbidden).to(logits.device)
+        guarded = logits.masked_fill(mask, float("-inf"))
+        # A row with nothing left keeps its tokens: a run cannot always be avoided.
+        possible = torch.isfinite(guarded).any(-1, keepdim=True)
+        logits = torch.where(possible, guarded, logits)
     return filter_logits(logits, top_k, top_p).softmax(-1).cpu()

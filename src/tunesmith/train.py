@@ -37,6 +37,7 @@ from tunesmith.checkpoint import (
     write_run_files,
 )
 from tunesmith.config import ModelConfig, TrainConfig, write_json
+from tunesmith.copying import TRAIN_TOKENS, save_training_tokens
 from tunesmith.dataset import Corpus, count_windows, eval_lanes, train_batches, windows
 from tunesmith.distributed import Processes, setup_distributed, shutdown_distributed
 from tunesmith.errors import CheckpointError, ConfigError, TunesmithError
@@ -261,7 +262,7 @@ def _train(
         state.update(load_last(run_dir, raw, optimizer, scheduler))
     elif main:
         if overwrite:
-            for name in ("metrics.csv", "loss.png", "model.safetensors"):
+            for name in ("metrics.csv", "loss.png", "model.safetensors", TRAIN_TOKENS):
                 (run_dir / name).unlink(missing_ok=True)
         info = run_info(
             corpus.data_config,
@@ -276,6 +277,8 @@ def _train(
         write_run_files(run_dir, info, corpus.vocab)
         bar = corpus.manifest["data"]["steps_per_quarter"] * 4
         write_json(run_dir / "openings.json", corpus.openings(train_idx, bar))
+        if not save_training_tokens(run_dir, train_stream.cpu().numpy(), len(corpus.vocab)):
+            log.info("training data too large to keep: generation has no copy guard")
     if procs.distributed:  # dropout differs between processes, and is fixed by the step
         torch.manual_seed(cfg.seed * 1_000_003 + procs.rank * 7_919 + state["step"])
 

@@ -61,6 +61,7 @@ def test_generate_returns_notes_and_working_links(client: TestClient) -> None:
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["notes"] and body["tempo"] == 90 and body["seed"] == 5
+    assert body["copy_guard"] == 2.0  # never two bars verbatim from a training piece
     assert body["seconds"] >= 4 * 4 * 60 / 90  # the opening, then 4 bars of 4 beats at 90 bpm
     assert all(0 <= n["start"] < body["seconds"] and n["duration"] > 0 for n in body["notes"])
     score = fetch_midi(client, body["files"]["midi"])
@@ -127,6 +128,7 @@ def test_too_many_waiting_is_503_not_a_hang(runs_dir: Path, tmp_path: Path) -> N
         ({"top_p": 1.5}, 422, "top_p: Input should be less than or equal to 1"),
         ({"tempo": 5}, 422, "tempo: Input should be greater than or equal to 10"),
         ({"seed": -1}, 422, "seed: Input should be greater than or equal to 0"),
+        ({"copy_guard": -1}, 422, "copy_guard: Input should be greater than or equal to 0"),
         ({"seed_notes": "H9"}, 422, "seed note 'H9' is neither a MIDI number"),
         ({"seed_notes": "60,200"}, 422, "seed note 200 is outside MIDI's 0-127"),
         ({"seed_notes": "C0"}, 422, "never occurs in the training data"),

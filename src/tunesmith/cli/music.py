@@ -36,6 +36,10 @@ def generate(
     prefix: str = typer.Option("melody", help="File name prefix."),
     audio: bool = typer.Option(False, "--audio", help="Also render a WAV with FluidSynth."),
     score: bool = typer.Option(False, "--score", help="Also write MusicXML and an engraved SVG."),
+    copy_guard: float = typer.Option(
+        2.0,
+        help="Never copy this many bars (4/4) verbatim from a training piece (0 = off).",
+    ),
     soundfont: Path = typer.Option(None, help="SoundFont for --audio [default: the system's]."),
     device: str = typer.Option("cpu", help="cpu is fastest for one melody at a time."),
     harmonize: Path = typer.Option(
@@ -43,6 +47,9 @@ def generate(
     ),
 ) -> None:
     """Generate melodies as MIDI files, each with a piano-roll PNG beside it.
+
+    No melody copies two bars or more verbatim from a training piece: the copy guard
+    (--copy-guard BARS) forbids each note that would complete such a run.
 
     A poly run (from [bold]tunesmith train[/] on a corpus prepared with --encoding poly, or
     [bold]tunesmith bench poly --save[/]) writes multi-voice MIDI instead: one track a voice
@@ -92,6 +99,7 @@ def generate(
             audio=audio,
             score=score,
             soundfont=str(soundfont) if soundfont else None,
+            copy_guard=copy_guard,
         )
         results = run_generate(run, out, options)
     for r in results:
@@ -99,6 +107,12 @@ def generate(
         console.print(f"[bold]{r.midi}[/]{extra}  {r.summary}", highlight=False)
     if results and results[0].warning:
         err_console.print(f"[yellow]no audio:[/] {results[0].warning}", highlight=False)
+    if results and copy_guard and not results[0].guard_bars:
+        err_console.print(
+            f"[yellow]no copy guard:[/] {run} keeps no training tokens (a run from an older "
+            "tunesmith, or a corpus too large to keep); train again to have one",
+            highlight=False,
+        )
     if results:
         console.print(
             f"piano rolls beside them (.png); random seed {results[0].melody.meta['seed']}"
@@ -140,6 +154,9 @@ def evaluate(
         0, help="Steps per melody [default: the lengths of held-out pieces, drawn at random]."
     ),
     seed: int = typer.Option(0, help="Random seed for the samples."),
+    copy_guard: float = typer.Option(
+        2.0, help="Sample under generate's copy guard of this many bars (0 = off)."
+    ),
     out: Path = typer.Option(None, "--out", "-o", help="Report folder [default: RUN/eval]."),
 ) -> None:
     """Judge a run: held-out prediction, musical statistics, copying.
@@ -158,6 +175,9 @@ def evaluate(
     if not 1 <= samples <= 10_000 or not (length == 0 or 16 <= length <= 100_000):
         err_console.print("[bold red]error:[/] --samples must be 1-10000, --length 0 or 16-100000")
         raise typer.Exit(2)
+    if not 0 <= copy_guard <= 64:
+        err_console.print("[bold red]error:[/] --copy-guard must be between 0 (off) and 64 bars")
+        raise typer.Exit(2)
     with user_errors():
         report = evaluate_run(
             run,
@@ -165,6 +185,7 @@ def evaluate(
             samples=samples,
             length=length,
             seed=seed,
+            copy_guard_bars=copy_guard,
             on_progress=lambda what: console.print(f"[dim]{what} ...[/]"),
         )
         folder = write_report(report, out or run / "eval")

@@ -142,6 +142,7 @@ def create_app(
             seed_notes=body.seed_notes,
             seed=body.seed,
             score=body.score,
+            copy_guard=body.copy_guard,
         )
         with waiting.hold(workers + max_waiting):
             job, result = await anyio.to_thread.run_sync(
@@ -176,6 +177,7 @@ def create_app(
                 musicxml=link(result.musicxml),
             ),
             warning=result.warning,
+            copy_guard=result.guard_bars,
         )
 
     @app.get(

@@ -32,6 +32,9 @@ class GenerateRequest(BaseModel):
     )
     seed: int | None = Field(None, ge=0, lt=2**31, description="Random seed (none: drawn).")
     score: bool = Field(True, description="Also write MusicXML.")
+    copy_guard: float = Field(
+        2.0, ge=0, le=64, description="Never copy this many bars verbatim from training (0: off)."
+    )
 
     @field_validator("key", "seed_notes")
     @classmethod
@@ -80,3 +83,8 @@ class GenerateResponse(BaseModel):
     notes: list[NoteOut]
     files: Files
     warning: str | None = Field(None, description="Why there is no WAV, when there is none.")
+    copy_guard: float = Field(
+        0.0,
+        description="The copy guard it was sampled under, in bars (0: none; a run that "
+        "keeps no training tokens has none).",
+    )
