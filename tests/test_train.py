@@ -138,3 +138,34 @@ def test_gradient_accumulation_takes_the_same_steps(tiny_corpus: Path, tmp_path:
     acc = load_file(str(tmp_path / "acc" / "last" / "model.safetensors"))
     for name in one:
         torch.testing.assert_close(acc[name], one[name], atol=1e-4, rtol=0)
+
+
+def test_resume_restores_the_fp16_gradient_scaler(tmp_path: Path) -> None:
+    """fp16 training's loss scale is part of the state --resume restores (saved as plain
+    numbers); a run saved without a scaler leaves a new one as it is."""
+    from tunesmith.checkpoint import load_last, save_last
+
+    def parts() -> tuple:
+        model = torch.nn.Linear(3, 2)
+        optimizer = torch.optim.Adam(model.parameters())
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
+        return model, optimizer, scheduler
+
+    scaler = torch.amp.GradScaler("cpu", init_scale=2.0**12, growth_interval=3)
+    model, optimizer, scheduler = parts()
+    for _ in range(4):  # grows the scale once and counts an unskipped step
+        scaler.scale(model(torch.ones(1, 3)).sum()).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    saved = scaler.state_dict()
+    assert saved["scale"] == 2.0**13 and saved["_growth_tracker"] == 1
+    save_last(tmp_path, model, optimizer, scheduler, {"epoch": 1}, scaler)
+
+    restored = torch.amp.GradScaler("cpu", init_scale=2.0**16)
+    state = load_last(tmp_path, *parts(), restored)
+    assert restored.state_dict() == saved and state["epoch"] == 1
+
+    save_last(tmp_path, model, optimizer, scheduler, {"epoch": 2})  # a CPU or bf16 run
+    fresh = torch.amp.GradScaler("cpu", init_scale=2.0**16)
+    load_last(tmp_path, *parts(), fresh)
+    assert fresh.get_scale() == 2.0**16

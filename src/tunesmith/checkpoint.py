@@ -165,10 +165,12 @@ def save_last(
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
     state: dict[str, Any],
+    scaler: torch.amp.GradScaler | None = None,
 ) -> None:
     """Write the full training state to ``last/`` so that a crash leaves a whole one.
 
-    The new state is written beside the old and swapped in by renames.
+    The new state is written beside the old and swapped in by renames. ``scaler`` is
+    fp16 training's gradient scaler (its scale and growth counter are plain numbers).
     """
     tmp, last, old = run_dir / "last.tmp", run_dir / "last", run_dir / "last.old"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -186,7 +188,12 @@ def save_last(
     _save_tensors(tensors, tmp / "optimizer.safetensors")
     write_json(
         tmp / "state.json",
-        {**state, "param_groups": opt["param_groups"], "scheduler": scheduler.state_dict()},
+        {
+            **state,
+            "param_groups": opt["param_groups"],
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict() if scaler is not None else {},
+        },
     )
     if last.exists():
         shutil.rmtree(old, ignore_errors=True)
@@ -196,9 +203,16 @@ def save_last(
 
 
 def load_last(
-    run_dir: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any
+    run_dir: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    scaler: torch.amp.GradScaler | None = None,
 ) -> dict[str, Any]:
-    """Restore what :func:`save_last` wrote; return the loop's own state (epoch, step...)."""
+    """Restore what :func:`save_last` wrote; return the loop's own state (epoch, step...).
+
+    A scaler saved by an fp16 run is restored into an enabled ``scaler``; a run saved
+    without one (on a CPU, or in bf16) leaves a new scaler as it is."""
     folder = run_dir / "last"
     if not (folder / "state.json").exists() and (run_dir / "last.old" / "state.json").exists():
         folder = run_dir / "last.old"  # a crash fell between the two renames
@@ -221,6 +235,9 @@ def load_last(
     try:
         optimizer.load_state_dict({"state": opt_state, "param_groups": state.pop("param_groups")})
         scheduler.load_state_dict(state.pop("scheduler"))
+        saved_scaler = state.pop("scaler", {})
+        if scaler is not None and saved_scaler:
+            scaler.load_state_dict(saved_scaler)
     except (ValueError, KeyError, RuntimeError) as exc:
         raise CheckpointError(f"{folder}: training state does not fit this run ({exc})") from exc
     torch.set_rng_state(tensors["rng.torch"])

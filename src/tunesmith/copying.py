@@ -88,19 +88,14 @@ TRAIN_TOKENS = "train-tokens.npy"
 GUARD_MAX_TOKENS = 50_000_000
 
 
-def save_training_tokens(run_dir: Path, tokens: np.ndarray, vocab_size: int) -> bool:
-    """Keep the training pieces' token stream in the run, for :class:`CopyGuard`.
-
-    :return: whether it was kept (not when longer than :data:`GUARD_MAX_TOKENS`).
-    """
-    if len(tokens) > GUARD_MAX_TOKENS:
-        return False
+def save_training_tokens(run_dir: Path, tokens: np.ndarray, vocab_size: int) -> None:
+    """Keep the training pieces' token stream in the run, for :class:`CopyGuard` (training
+    does so up to :data:`GUARD_MAX_TOKENS`)."""
     dtype = np.uint16 if vocab_size < 2**16 else np.int32
     tmp = run_dir / f".{TRAIN_TOKENS}.tmp"
     with open(tmp, "wb") as f:
         np.save(f, np.asarray(tokens, dtype=dtype))
     os.replace(tmp, run_dir / TRAIN_TOKENS)
-    return True
 
 
 def load_training_tokens(run_dir: Path) -> np.ndarray | None:

@@ -65,19 +65,15 @@ class Corpus:
         n_val = max(1, round(n * val_fraction)) if n > 1 else 0
         return sorted(order[n_val:].tolist()), sorted(order[:n_val].tolist())
 
-    def stream(self, indices: list[int], dtype: type = np.int64) -> torch.Tensor:
-        """The chosen pieces as one id stream, each preceded by the end token, one more last.
+    def stream(self, indices: list[int]) -> torch.Tensor:
+        """The chosen pieces as one id stream in memory (see :meth:`split_stream`)."""
+        return self.split_stream(indices)[:]
 
-        :param dtype: numpy dtype of the copy (training keeps int32, half of int64's memory).
-        """
-        end = self.vocab.end_id
-        parts = []
-        for i in indices:
-            p = self.pieces[i]
-            parts.append(np.asarray([end], dtype=dtype))
-            parts.append(np.asarray(self.tokens[p["start"] : p["start"] + p["length"]], dtype))
-        parts.append(np.asarray([end], dtype=dtype))
-        return torch.from_numpy(np.concatenate(parts))
+    def split_stream(self, indices: list[int]) -> SplitStream:
+        """The chosen pieces as one id stream, each preceded by the end token, one more
+        last, read from the memory-mapped ``tokens.npy`` as it is indexed: nothing is
+        copied, so a corpus larger than memory trains, and processes share one copy."""
+        return SplitStream(self.tokens, [self.pieces[i] for i in indices], self.vocab.end_id)
 
     def openings(self, indices: list[int], steps: int, count: int = 256) -> list[dict[str, Any]]:
         """Openings to start generation from: the tokens of the first ``steps`` grid steps
@@ -94,12 +90,54 @@ class Corpus:
         return out
 
 
-def count_windows(stream: torch.Tensor, seq_len: int) -> int:
+class SplitStream:
+    """Some pieces of a prepared corpus as one token stream, gathered on demand.
+
+    Position ``v`` of the stream falls in piece ``k`` (the first position of each piece is
+    the end token before it) and maps to ``tokens[start_k - 1 + offset]``: a prepared
+    corpus stores an end token before every piece. Indexing with an int tensor (any shape)
+    or a slice gives an int64 tensor, as indexing a tensor of the whole stream would.
+    """
+
+    def __init__(self, tokens: np.ndarray, pieces: list[dict[str, Any]], end_id: int) -> None:
+        self._tokens = tokens
+        self._end = end_id
+        lengths = np.array([p["length"] + 1 for p in pieces], dtype=np.int64)
+        self._offsets = np.concatenate([[0], np.cumsum(lengths)])  # where each piece begins
+        self._base = np.array([p["start"] - 1 for p in pieces], dtype=np.int64)
+        self._len = int(self._offsets[-1]) + 1  # the end token after the last piece
+        if len(self._base) and (self._base < 0).any():
+            raise CorpusError("prepared corpus: a piece starts at 0, with no end token before it")
+
+    def __len__(self) -> int:
+        return self._len
+
+    def gather(self, positions: np.ndarray) -> np.ndarray:
+        """Token ids at stream positions (an int array of any shape)."""
+        flat = np.asarray(positions, dtype=np.int64).ravel()
+        if flat.size and (flat.min() < 0 or flat.max() >= self._len):
+            raise IndexError(f"stream positions outside 0..{self._len - 1}")
+        ids = np.full(flat.shape, self._end, dtype=np.int64)
+        piece = np.searchsorted(self._offsets, flat, side="right") - 1
+        inside = piece < len(self._base)  # the rest is the end token after the last piece
+        piece = piece[inside]
+        ids[inside] = self._tokens[self._base[piece] + flat[inside] - self._offsets[piece]]
+        return ids.reshape(np.shape(positions))
+
+    def __getitem__(self, index: slice | torch.Tensor | np.ndarray) -> torch.Tensor:
+        if isinstance(index, slice):
+            index = np.arange(self._len)[index]
+        if isinstance(index, torch.Tensor):
+            index = index.cpu().numpy()
+        return torch.from_numpy(self.gather(index))
+
+
+def count_windows(stream: torch.Tensor | SplitStream, seq_len: int) -> int:
     return max(0, (len(stream) - 1) // seq_len)
 
 
 def train_batches(
-    stream: torch.Tensor, seq_len: int, batch_size: int, seed: int, epoch: int
+    stream: torch.Tensor | SplitStream, seq_len: int, batch_size: int, seed: int, epoch: int
 ) -> list[torch.Tensor]:
     """An epoch's batches of window starts, fixed by (seed, epoch) so a resume sees the same.
 
@@ -118,22 +156,45 @@ def train_batches(
     return list(starts.split(batch_size))
 
 
-def windows(stream: torch.Tensor, starts: torch.Tensor, seq_len: int):
-    """Inputs and targets for windows starting at ``starts``: (B, T) each."""
-    idx = (starts[:, None] + torch.arange(seq_len + 1)).to(stream.device)
+def windows(stream: torch.Tensor | SplitStream, starts: torch.Tensor, seq_len: int):
+    """Inputs and targets for windows starting at ``starts``: (B, T) each, int64, on the
+    stream's device (a :class:`SplitStream`'s are on the CPU)."""
+    idx = starts[:, None].cpu() + torch.arange(seq_len + 1)
+    if isinstance(stream, torch.Tensor):
+        idx = idx.to(stream.device)
     chunk = stream[idx].long()
     return chunk[:, :-1], chunk[:, 1:]
 
 
-def eval_lanes(stream: torch.Tensor, lanes: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """The stream as inputs and targets in ``lanes`` contiguous rows, plus one row for the
-    remainder, so that every token but the first is a target exactly once."""
+@dataclass(frozen=True)
+class Lanes:
+    """``rows`` contiguous lanes of ``width`` tokens, the first starting at stream position
+    ``first``: inputs are read from them and targets one position later."""
+
+    first: int
+    rows: int
+    width: int
+
+    def chunk(
+        self, stream: torch.Tensor | SplitStream, t: int, seq_len: int, rows: slice = slice(None)
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Inputs and targets of columns ``t .. t + seq_len`` of the chosen rows."""
+        lane = torch.arange(self.rows)[rows]
+        cols = torch.arange(t, min(t + seq_len, self.width))
+        pos = self.first + lane[:, None] * self.width + cols
+        if isinstance(stream, torch.Tensor):
+            pos = pos.to(stream.device)
+        return stream[pos].long(), stream[pos + 1].long()
+
+
+def eval_lanes(stream: torch.Tensor | SplitStream, lanes: int) -> list[Lanes]:
+    """The stream as ``lanes`` contiguous rows, plus one row for the remainder, so that
+    every token but the first is a target exactly once. Read each with :meth:`Lanes.chunk`:
+    a chunk at a time, never the whole stream at once."""
     n = len(stream) - 1
     lanes = max(1, min(lanes, n // 64 or 1))
     width = n // lanes
-    x = stream[: lanes * width].view(lanes, width)
-    y = stream[1 : lanes * width + 1].view(lanes, width)
-    out = [(x, y)]
+    out = [Lanes(0, lanes, width)]
     if lanes * width < n:
-        out.append((stream[lanes * width : n][None], stream[lanes * width + 1 :][None]))
+        out.append(Lanes(lanes * width, 1, n - lanes * width))
     return out

@@ -44,11 +44,11 @@ def token_losses(run: Run, stream: torch.Tensor, seq_len: int = 64) -> tuple[np.
     validation, so the figures match ``metrics.csv``.
     """
     losses, correct, targets = [], [], []
-    for x, y in eval_lanes(stream, 64):
+    for lanes in eval_lanes(stream, 64):
         state = None
-        for t in range(0, x.size(1), seq_len):
-            logits, state = run.model(x[:, t : t + seq_len], state)
-            target = y[:, t : t + seq_len]
+        for t in range(0, lanes.width, seq_len):
+            x, target = lanes.chunk(stream, t, seq_len)
+            logits, state = run.model(x, state)
             losses.append(
                 F.cross_entropy(logits.transpose(1, 2), target, reduction="none").flatten()
             )

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -37,8 +36,15 @@ from tunesmith.checkpoint import (
     write_run_files,
 )
 from tunesmith.config import ModelConfig, TrainConfig, write_json
-from tunesmith.copying import TRAIN_TOKENS, save_training_tokens
-from tunesmith.dataset import Corpus, count_windows, eval_lanes, train_batches, windows
+from tunesmith.copying import GUARD_MAX_TOKENS, TRAIN_TOKENS, save_training_tokens
+from tunesmith.dataset import (
+    Corpus,
+    SplitStream,
+    count_windows,
+    eval_lanes,
+    train_batches,
+    windows,
+)
 from tunesmith.distributed import Processes, setup_distributed, shutdown_distributed
 from tunesmith.errors import CheckpointError, ConfigError, TunesmithError
 from tunesmith.models import build_model, count_parameters
@@ -84,7 +90,7 @@ class TrainResult:
 @torch.no_grad()
 def evaluate_loss(
     model: nn.Module,
-    stream: torch.Tensor,
+    stream: torch.Tensor | SplitStream,
     seq_len: int,
     batch_size: int,
     device: torch.device,
@@ -102,15 +108,14 @@ def evaluate_loss(
     was_training = model.training
     model.eval()
     total, correct, count = 0.0, 0, 0
-    for x, y in eval_lanes(stream, batch_size):
-        x, y = x[procs.rank :: procs.world], y[procs.rank :: procs.world]
-        if len(x) == 0:
+    for lanes in eval_lanes(stream, batch_size):
+        mine = slice(procs.rank, None, procs.world)
+        if not len(range(lanes.rows)[mine]):
             continue
-        x, y = x.to(device).long(), y.to(device).long()
         state = None
-        for t in range(0, x.size(1), seq_len):
-            logits, state = model(x[:, t : t + seq_len], state)
-            target = y[:, t : t + seq_len]
+        for t in range(0, lanes.width, seq_len):
+            x, target = (a.to(device) for a in lanes.chunk(stream, t, seq_len, mine))
+            logits, state = model(x, state)
             total += F.cross_entropy(logits.flatten(0, 1), target.flatten(), reduction="sum").item()
             correct += (logits.argmax(-1) == target).sum().item()
             count += target.numel()
@@ -218,12 +223,11 @@ def _train(
         )
     torch.manual_seed(cfg.seed)
 
-    # ---- data: split by piece, one token stream per side
+    # ---- data: split by piece, one token stream per side, each read as it is indexed from
+    # the memory-mapped tokens.npy (one copy in the page cache for all processes)
     train_idx, val_idx = corpus.split(cfg.val_fraction, cfg.seed)
-    # tokens.npy is memory-mapped (one copy in the page cache for all processes); each
-    # process keeps its split's stream as int32, 4 bytes a token.
-    train_stream = corpus.stream(train_idx, np.int32).to(device)
-    val_stream = corpus.stream(val_idx, np.int32)
+    train_stream = corpus.split_stream(train_idx)
+    val_stream = corpus.split_stream(val_idx)
     if count_windows(train_stream, cfg.sequence_length) == 0:
         raise ConfigError(
             f"--sequence-length {cfg.sequence_length} is longer than the training data "
@@ -259,7 +263,7 @@ def _train(
         "loss_count": 0,
     }
     if resume:
-        state.update(load_last(run_dir, raw, optimizer, scheduler))
+        state.update(load_last(run_dir, raw, optimizer, scheduler, scaler))
     elif main:
         if overwrite:
             for name in ("metrics.csv", "loss.png", "model.safetensors", TRAIN_TOKENS):
@@ -277,14 +281,16 @@ def _train(
         write_run_files(run_dir, info, corpus.vocab)
         bar = corpus.manifest["data"]["steps_per_quarter"] * 4
         write_json(run_dir / "openings.json", corpus.openings(train_idx, bar))
-        if not save_training_tokens(run_dir, train_stream.cpu().numpy(), len(corpus.vocab)):
+        if len(train_stream) <= GUARD_MAX_TOKENS:
+            save_training_tokens(run_dir, train_stream[:].numpy(), len(corpus.vocab))
+        else:
             log.info("training data too large to keep: generation has no copy guard")
     if procs.distributed:  # dropout differs between processes, and is fixed by the step
         torch.manual_seed(cfg.seed * 1_000_003 + procs.rank * 7_919 + state["step"])
 
     def checkpoint() -> None:
         if main:
-            save_last(run_dir, raw, optimizer, scheduler, state)
+            save_last(run_dir, raw, optimizer, scheduler, state, scaler)
             emit("saved", {"epoch": state["epoch"], "batch": state["batch"]})
 
     # ---- the loop
@@ -311,7 +317,7 @@ def _train(
             epoch_t0, epoch_tokens = time.perf_counter(), 0
             for b in range(state["batch"], len(batches)):
                 # forward and backward over this process's share, clip, step
-                value = _step(model, ddp, train_stream, batches[b], cfg, procs, amp, scaler)
+                value = _step(model, ddp, train_stream, batches[b], cfg, procs, device, amp, scaler)
                 if cfg.grad_clip > 0:
                     scaler.unscale_(optimizer)
                     nn.utils.clip_grad_norm_(raw.parameters(), cfg.grad_clip)
@@ -406,10 +412,11 @@ def _amp_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:
 def _step(
     model: nn.Module,
     ddp: DistributedDataParallel | None,
-    stream: torch.Tensor,
+    stream: SplitStream,
     starts: torch.Tensor,
     cfg: TrainConfig,
     procs: Processes,
+    device: torch.device,
     amp: torch.dtype | None,
     scaler: torch.amp.GradScaler,
 ) -> float:
@@ -426,21 +433,21 @@ def _step(
         share, weight = starts[:1], 0.0
     micro = [m for m in share.tensor_split(cfg.grad_accum) if len(m)]
     scale = weight * procs.world / (len(starts) * cfg.sequence_length)
-    total = torch.zeros((), device=stream.device)
+    total = torch.zeros((), device=device)
     for i, m in enumerate(micro):
-        x, y = windows(stream, m, cfg.sequence_length)
+        x, y = (a.to(device, non_blocking=True) for a in windows(stream, m, cfg.sequence_length))
         # DDP averages gradients on the last micro-batch's backward only
         sync = i == len(micro) - 1
         with (
             ddp.no_sync() if ddp is not None and not sync else contextlib.nullcontext(),
-            torch.autocast(stream.device.type, dtype=amp, enabled=amp is not None),
+            torch.autocast(device.type, dtype=amp, enabled=amp is not None),
         ):
             logits, _ = model(x)
             loss = F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), reduction="sum")
             loss = loss * scale
         scaler.scale(loss).backward()
         total += loss.detach() / procs.world
-    return procs.sum([total.item()], stream.device)[0]
+    return procs.sum([total.item()], device)[0]
 
 
 def _plot(rows: list[dict[str, float]], path: Path) -> None:
