@@ -95,3 +95,18 @@ def test_copy_detector_finds_the_longest_shared_run() -> None:
     assert detector.longest(sample) == 48
     assert detector.shares(sample, 48) and not detector.shares(sample, 49)
     assert detector.longest([41, 42, 43]) == 0
+
+
+def test_a_line_of_chords_moves_by_its_top_notes() -> None:
+    """The events encoding's chords: intervals and onset intervals between the chords' top
+    notes, never between the notes inside one chord."""
+    notes = [
+        Note(60, 0, 4), Note(64, 0, 4), Note(67, 0, 4),  # C E G
+        Note(62, 4, 4),  # D
+        Note(65, 8, 8), Note(69, 8, 8),  # F A
+    ]  # fmt: skip
+    chords = Melody(notes)
+    assert intervals([chords]).nonzero()[0].tolist() == [12 - 5, 12 + 7]  # G->D, D->A
+    assert onset_intervals([chords]).tolist() == onset_intervals([line([67, 62, 69])]).tolist()
+    assert pitch_classes([chords]).sum() == 6  # every note still counts for pitch classes
+    assert repetition(chords) == repetition(Melody([Note(67, 0, 4), Note(62, 4, 4)]))

@@ -7,11 +7,12 @@ normalised histograms (1 = the same distribution, 0 = disjoint) and by KL diverg
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from tunesmith.melody import Melody
+from tunesmith.melody import Melody, Note
 
 _MAJOR = np.array([0, 2, 4, 5, 7, 9, 11])
 _MINOR = np.array([0, 2, 3, 5, 7, 8, 10])  # natural minor; harmonic/melodic differ by notes
@@ -33,14 +34,24 @@ def _length_bin(steps: int, steps_per_quarter: int) -> int:
     return len(LENGTH_BINS)
 
 
+def _line(m: Melody) -> list[Note]:
+    """The melodic line: at each onset its highest note. A monophonic melody is its notes;
+    a line of chords (the events encoding) moves by its top notes, so intervals, onset
+    intervals and repetition are never measured between the notes of one chord."""
+    if all(a.start < b.start for a, b in itertools.pairwise(m.notes)):
+        return m.notes
+    return [Note(pitches[-1], start, duration) for start, duration, pitches in m.events]
+
+
 def pitch_classes(ms: Sequence[Melody]) -> np.ndarray:
     """Notes per pitch class (C = 0)."""
     return _hist([n.pitch % 12 for m in ms for n in m.notes], 12)
 
 
 def intervals(ms: Sequence[Melody]) -> np.ndarray:
-    """Melodic intervals between consecutive notes, -12..+12 semitones (wider ones clipped)."""
-    steps = [b.pitch - a.pitch for m in ms for a, b in zip(m.notes, m.notes[1:], strict=False)]
+    """Melodic intervals between consecutive notes (of a line of chords, between their top
+    notes), -12..+12 semitones (wider ones clipped)."""
+    steps = [b.pitch - a.pitch for m in ms for a, b in itertools.pairwise(_line(m))]
     return _hist([max(-12, min(12, s)) for s in steps], 25, low=-12)
 
 
@@ -55,7 +66,7 @@ def onset_intervals(ms: Sequence[Melody]) -> np.ndarray:
         [
             _length_bin(b.start - a.start, m.steps_per_quarter)
             for m in ms
-            for a, b in zip(m.notes, m.notes[1:], strict=False)
+            for a, b in itertools.pairwise(_line(m))
         ],
         9,
     )
@@ -85,12 +96,13 @@ def scale_consistency(m: Melody) -> float:
 
 def repetition(m: Melody, n: int = 4) -> float:
     """Share of the melody's n-note figures (pitch intervals and durations) heard before in it."""
+    notes = _line(m)
     figures = [
         tuple(
             (b.pitch - a.pitch, a.duration)
-            for a, b in zip(m.notes[i : i + n], m.notes[i + 1 : i + n + 1], strict=False)
+            for a, b in zip(notes[i : i + n], notes[i + 1 : i + n + 1], strict=False)
         )
-        for i in range(len(m.notes) - n)
+        for i in range(len(notes) - n)
     ]
     if not figures:
         return 0.0

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from music21 import converter
 from symusic import Score
 
 from tunesmith.config import DataConfig, ModelConfig, TrainConfig, read_json
@@ -72,9 +73,13 @@ def test_typed_note_tokens_start_the_melody(run: Path, tmp_path: Path) -> None:
 def test_events_write_chords(run: Path, tmp_path: Path) -> None:
     if read_json(run / "config.json")["data"]["encoding"] != "events":
         pytest.skip("chords belong to the events encoding")
-    results = generate(run, tmp_path, GenerateOptions(num=4, bars=8, seed=5))
+    results = generate(run, tmp_path, GenerateOptions(num=4, bars=8, seed=5, score=True))
     onsets = [n.time for r in results for n in Score(str(r.midi)).tracks[0].notes]
     assert len(onsets) > len(set(onsets))  # notes that start together: chords
+    for r in results:  # the score writes them as chords too
+        parsed = converter.parse(r.musicxml).stripTies().flatten().notes
+        chords = [tuple(sorted(p.midi for p in n.pitches)) for n in parsed]
+        assert chords == [pitches for _, _, pitches in r.melody.events]
 
 
 def test_evaluate_counts_notes_and_rests(run: Path) -> None:

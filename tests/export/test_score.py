@@ -36,3 +36,19 @@ def test_generate_with_score(tiny_run: Path, tmp_path: Path) -> None:
     parsed = converter.parse(g.musicxml).stripTies()
     assert [n.pitch.midi for n in parsed.flatten().notes] == g.melody.pitches
     assert g.svg is not None and g.svg.exists()
+
+
+def test_chords_are_written_as_chords(tmp_path: Path) -> None:
+    """An events melody's chords come back as chords, not as notes one after another."""
+    notes = [
+        Note(48, 0, 4), Note(55, 0, 4), Note(64, 0, 4),  # a C chord of a quarter
+        Note(67, 4, 2),  # a single note
+        Note(53, 8, 8), Note(57, 8, 8), Note(65, 8, 8),  # an F chord of a half, after a rest
+    ]  # fmt: skip
+    melody = Melody(notes, length=16, key=Key(0, "major"))
+    score = converter.parse(write_musicxml(melody, tmp_path / "c.musicxml")).stripTies()
+    got = [
+        (sorted(p.midi for p in n.pitches), float(n.offset) * 4, float(n.quarterLength) * 4)
+        for n in score.flatten().notes
+    ]
+    assert got == [([48, 55, 64], 0, 4), ([67], 4, 2), ([53, 57, 65], 8, 8)]

@@ -11,8 +11,9 @@ from tunesmith.melody import Melody
 
 
 def melody_to_stream(melody: Melody):
-    """A music21 Score with one part: key, time signature, tempo, notes and rests."""
-    from music21 import key, metadata, meter, note, stream, tempo
+    """A music21 Score with one part: key, time signature, tempo, notes, chords (the
+    notes that start together, as the events encoding writes them) and rests."""
+    from music21 import chord, key, metadata, meter, note, stream, tempo
 
     spq = melody.steps_per_quarter
     part = stream.Part()
@@ -24,11 +25,15 @@ def melody_to_stream(melody: Melody):
     part.append(meter.TimeSignature(f"{melody.time_signature[0]}/{melody.time_signature[1]}"))
     part.append(tempo.MetronomeMark(number=round(melody.tempo)))
     cursor = 0
-    for n in melody.notes:
-        if n.start > cursor:
-            part.append(note.Rest(quarterLength=Fraction(n.start - cursor, spq)))
-        part.append(note.Note(n.pitch, quarterLength=Fraction(n.duration, spq)))
-        cursor = n.end
+    for start, duration, pitches in melody.events:
+        if start > cursor:
+            part.append(note.Rest(quarterLength=Fraction(start - cursor, spq)))
+        length = Fraction(duration, spq)
+        if len(pitches) == 1:
+            part.append(note.Note(pitches[0], quarterLength=length))
+        else:
+            part.append(chord.Chord(list(pitches), quarterLength=length))
+        cursor = start + duration
     if melody.length > cursor:
         part.append(note.Rest(quarterLength=Fraction(melody.length - cursor, spq)))
     score = stream.Score([part])
