@@ -74,3 +74,18 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, tiny_corpus: Path) -> Pat
         TrainConfig(epochs=2, batch_size=16, sequence_length=32, seed=1),
     )
     return run
+
+
+#: Essen tunes the round-trip tests read: a few hundred, spread over every Essen file.
+ESSEN_SAMPLE = 300
+
+
+@pytest.fixture(scope="session")
+def essen_pieces() -> list:
+    """(label, Piece) for ESSEN_SAMPLE Essen tunes, read once for every test that needs them."""
+    from tunesmith.sources import find_items, read_item
+
+    items = find_items(["essen"])
+    sample = items[:: len(items) // ESSEN_SAMPLE][:ESSEN_SAMPLE]
+    assert len({it.path for it in sample}) > 20
+    return [(it.label, read_item(it)) for it in sample]

@@ -181,3 +181,13 @@ def test_pitch_names_round_trip() -> None:
 def test_parse_pitch_name_rejects(text: str) -> None:
     with pytest.raises(ConfigError, match="not a note name"):
         parse_pitch_name(text)
+
+
+def test_find_key_with_a_signature_chooses_its_major_or_relative_minor() -> None:
+    # a tune that leans on C, the dominant of F: alone, analysis says C major
+    tune = [60, 64, 67, 72, 70, 69, 67, 65, 64, 60, 67, 72]
+    assert find_key(tune, [1] * len(tune)) == Key(0, "major")
+    assert find_key(tune, [1] * len(tune), sharps=-1) == Key(5, "major")  # one flat
+    d_minor = [62, 65, 69, 62, 61, 62, 64, 65, 57, 62]
+    assert find_key(d_minor, [1] * len(d_minor), sharps=-1) == Key(2, "minor")
+    assert find_key([66, 68, 70], [1, 1, 1], sharps=6) == Key(6, "major")  # F# major

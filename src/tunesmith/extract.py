@@ -269,7 +269,7 @@ def extract_melody(piece: Piece, config: DataConfig) -> Melody:
         msg = f"{piece.source}: too short ({onsets} notes, at least {config.min_notes} needed)"
         raise SourceError(msg)
 
-    key = piece.key or find_key(pitch, duration, tonic=piece.tonic)
+    key = piece.key or find_key(pitch, duration, tonic=piece.tonic, sharps=piece.sharps)
     meta: dict[str, object] = {"melody": why}
     if config.transpose and key is not None:
         shift = key.shift_to_c()

@@ -94,12 +94,17 @@ def _profiles() -> np.ndarray:
 
 
 def find_key(
-    pitches: Iterable[int], durations: Iterable[float], tonic: int | None = None
+    pitches: Iterable[int],
+    durations: Iterable[float],
+    tonic: int | None = None,
+    sharps: int | None = None,
 ) -> Key | None:
     """Estimate the key from duration-weighted pitch classes (Krumhansl-Schmuckler).
 
     :param tonic: if the source names only a tonic (Essen's ``K:G`` for a G-minor tune),
         choose only the mode for that tonic.
+    :param sharps: if the source gives only a key signature (a Kern ``*k[b-]``, a MusicXML
+        key without a mode), choose between its major key and its relative minor.
     :return: the best key, or None when there are no notes.
     """
     pcs = np.asarray(list(pitches) if not isinstance(pitches, np.ndarray) else pitches)
@@ -114,6 +119,12 @@ def find_key(
     if tonic is not None:
         major, minor = scores[tonic % 12], scores[12 + tonic % 12]
         return Key(tonic % 12, "major" if major >= minor else "minor")
+    if sharps is not None:
+        major_tonic = (7 * sharps) % 12
+        minor_tonic = (major_tonic + 9) % 12
+        if scores[major_tonic] >= scores[12 + minor_tonic]:
+            return Key(major_tonic, "major")
+        return Key(minor_tonic, "minor")
     best = int(np.argmax(scores))
     return Key(best % 12, "major" if best < 12 else "minor")
 

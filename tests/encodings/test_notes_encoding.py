@@ -1,5 +1,5 @@
 """The notes and events encodings: exact examples, snapping, chords, and round trips over
-every Nottingham tune and 150 Essen tunes."""
+every Nottingham tune and 300 Essen tunes."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from conftest import ESSEN_SAMPLE
 
 from tunesmith.config import DataConfig
 from tunesmith.encodings import END, get_encoding
@@ -173,13 +174,6 @@ def nottingham_pieces(nottingham_midi: Path) -> list:
     return [(it.label, read_item(it)) for it in items]
 
 
-@pytest.fixture(scope="module")
-def essen_pieces() -> list:
-    items = find_items(["essen"])
-    sample = items[:: len(items) // 150][:150]  # spread over every Essen file
-    return [(it.label, read_item(it)) for it in sample]
-
-
 @pytest.mark.parametrize("encoding", ["notes", "events"])
 def test_round_trip_every_nottingham_tune(encoding: str, nottingham_pieces: list) -> None:
     config = DataConfig(encoding=encoding)
@@ -194,7 +188,7 @@ def test_round_trip_essen_tunes(encoding: str, essen_pieces: list) -> None:
     config = DataConfig(encoding=encoding)
     melodies = [(label, extract_melody(piece, config)) for label, piece in essen_pieces]
     checked, exact = _round_trip(get_encoding(config), melodies)
-    assert checked == 150
+    assert checked == ESSEN_SAMPLE
     assert exact / checked > 0.9
 
 

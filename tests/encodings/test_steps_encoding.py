@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import ESSEN_SAMPLE
 
 from tunesmith.config import DataConfig
 from tunesmith.encodings import END, Vocab, get_encoding
@@ -98,17 +99,17 @@ def test_unknown_encoding_name() -> None:
         get_encoding(config)
 
 
-def _round_trip(enc: StepsEncoding, items, config: DataConfig) -> int:
+def _round_trip(enc: StepsEncoding, pieces, config: DataConfig) -> int:
     checked = 0
-    for item in items:
-        melody = extract_melody(read_item(item), config)
+    for label, piece in pieces:
+        melody = extract_melody(piece, config)
         tokens = enc.encode(melody)
-        assert len(tokens) == melody.length, item.label
+        assert len(tokens) == melody.length, label
         back = enc.decode(tokens)
-        assert back.notes == melody.notes, item.label
-        assert back.length == melody.length, item.label
+        assert back.notes == melody.notes, label
+        assert back.length == melody.length, label
         # a corpus stream: the piece between end tokens decodes the same
-        assert enc.decode([*tokens, END, "60", "_"]).notes == melody.notes, item.label
+        assert enc.decode([*tokens, END, "60", "_"]).notes == melody.notes, label
         checked += 1
     return checked
 
@@ -116,14 +117,12 @@ def _round_trip(enc: StepsEncoding, items, config: DataConfig) -> int:
 def test_round_trip_every_nottingham_tune(enc: StepsEncoding, nottingham_midi: Path) -> None:
     items = find_items([str(nottingham_midi)])
     assert len(items) == 1034
-    assert _round_trip(enc, items, DataConfig()) == 1034
+    pieces = [(it.label, read_item(it)) for it in items]
+    assert _round_trip(enc, pieces, DataConfig()) == 1034
 
 
-def test_round_trip_essen_tunes(enc: StepsEncoding) -> None:
-    items = find_items(["essen"])
-    sample = items[:: len(items) // 150][:150]  # spread over every Essen file
-    assert len({it.path for it in sample}) > 20
-    assert _round_trip(enc, sample, DataConfig()) == 150
+def test_round_trip_essen_tunes(enc: StepsEncoding, essen_pieces: list) -> None:
+    assert _round_trip(enc, essen_pieces, DataConfig()) == ESSEN_SAMPLE
 
 
 # --- the vocabulary ---------------------------------------------------------------------

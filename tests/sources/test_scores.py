@@ -11,6 +11,7 @@ import pytest
 from tunesmith.config import DataConfig
 from tunesmith.encodings import get_encoding
 from tunesmith.extract import choose_part, extract_melody
+from tunesmith.keys import Key
 from tunesmith.sources import Item, find_items, read_item
 
 CORPUS = Path(music21.__file__).parent / "corpus"
@@ -43,6 +44,29 @@ def test_bach_kern_four_spines() -> None:
     tokens = enc.encode(texture)
     assert sum("." in t for t in tokens) > 40  # mostly four-part chords
     assert enc.decode(tokens).notes == texture.notes
+
+
+def test_beethoven_quartet_kern_movement() -> None:
+    """A string quartet in Kern: four spines, first violin the melody, double stops as
+    chords, and the key from its signature (one flat, no key token): F major, not the C
+    major that analysis alone finds in the violin's dominant-heavy scherzo tune."""
+    path = CORPUS / "beethoven" / "opus18no1" / "movement3.krn"
+    if not path.exists():
+        pytest.skip(f"{path} not in this music21")
+    piece = read_item(Item(str(path)))
+    assert [p.name for p in piece.parts] == ["Violin", "Violin", "Viola", "Violoncello"]
+    assert piece.key is None and piece.sharps == -1 and piece.time_signature == (3, 4)
+    for rule in ("highest-mean", "auto"):
+        assert choose_part(piece, rule)[0] is piece.parts[0], rule
+    melody = extract_melody(piece, DataConfig(transpose=False))
+    assert melody.key == Key(5, "major")
+    assert 600 < len(melody.notes) < len(piece.parts[0].notes)  # double stops: the top note
+    texture = extract_melody(piece, DataConfig(encoding="events", transpose=False))
+    assert max(len(p) for _, _, p in texture.events) == 4
+    enc = get_encoding(DataConfig(encoding="events"))
+    assert [p for _, _, p in enc.decode(enc.encode(texture)).events] == [
+        p for _, _, p in texture.events
+    ]
 
 
 ABC = """X:1

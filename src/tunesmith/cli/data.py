@@ -205,7 +205,7 @@ def inspect(
     from tunesmith.config import DataConfig
     from tunesmith.encodings import get_encoding
     from tunesmith.extract import choose_part, extract_melody, melody_scores
-    from tunesmith.keys import pitch_name
+    from tunesmith.keys import Key, pitch_name
     from tunesmith.sources import find_items, read_item
 
     with user_errors():
@@ -248,11 +248,15 @@ def inspect(
             why.add_row(str(i), *(f"{score[f]:.2f}" for f in (*features, "total")))
     console.print(table)
     console.print(why)
-    stated = (
-        piece.key.name
-        if piece.key
-        else (f"tonic {pitch_name(60 + piece.tonic)[:-1]}" if piece.tonic is not None else "none")
-    )
+    stated = "none"
+    if piece.key:
+        stated = piece.key.name
+    elif piece.tonic is not None:
+        stated = f"tonic {pitch_name(60 + piece.tonic)[:-1]}"
+    elif piece.sharps is not None:
+        major = Key((7 * piece.sharps) % 12)
+        minor = Key((major.tonic + 9) % 12, "minor")
+        stated = f"signature of {major.name} or {minor.name}"
     shift = result.meta.get("transposed", 0)
     found = result.key.transpose(-shift).name if result.key else "?"
     console.print(f"key stated: {stated}; found: {found}; transposed by {shift} semitones")

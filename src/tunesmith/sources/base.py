@@ -32,7 +32,8 @@ class Piece:
     """A whole piece as read from a file, with what the file says about key and metre.
 
     ``key`` is a full key the file states (tonic and mode); ``tonic`` a tonic alone, as
-    Essen's ABC headers give it. Either may be missing: the key is then found by analysis.
+    Essen's ABC headers give it; ``sharps`` a key signature alone (negative: flats), as
+    Kern's ``*k[...]`` gives it. What is missing is found by analysis.
     """
 
     name: str
@@ -42,4 +43,5 @@ class Piece:
     time_signature: tuple[int, int] = (4, 4)
     key: Key | None = None
     tonic: int | None = None
+    sharps: int | None = None
     meta: dict[str, str] = field(default_factory=dict)

@@ -109,6 +109,8 @@ def _to_piece(score, name: str, source: str, *, trust_mode: bool) -> Piece:
             piece.key = Key(tonic, ks.mode)
         else:
             piece.tonic = tonic
+    elif ks is not None:  # a signature without a mode: its major key or its relative minor
+        piece.sharps = int(ks.sharps)
     return piece
 
 
