@@ -54,6 +54,7 @@ def test_prepare_train_generate_info(midi_sample: Path, tmp_path: Path) -> None:
     ]
     r = _run("info", run)
     assert r.exit_code == 0 and "parameters" in r.output and "resumable" in r.output
+    assert "copy guard" in r.output and "train-tokens.npy" in r.output
     r = _run("info", data)
     assert r.exit_code == 0 and "pieces kept" in r.output
 

@@ -25,6 +25,7 @@ def info(path: Path = typer.Argument(..., help="A run folder or a prepared corpu
     """
     from tunesmith.checkpoint import read_run_info
     from tunesmith.config import read_json
+    from tunesmith.copying import TRAIN_TOKENS
     from tunesmith.prepare import is_prepared, report_from_manifest
 
     with user_errors():
@@ -69,4 +70,11 @@ def info(path: Path = typer.Argument(..., help="A run folder or a prepared corpu
             )
     resumable = (path / "last" / "state.json").exists()
     table.add_row("resumable", "yes (--resume)" if resumable else "no")
+    kept = path / TRAIN_TOKENS
+    table.add_row(
+        "copy guard",
+        f"yes ({TRAIN_TOKENS}: {kept.stat().st_size >> 10:,} KiB)"
+        if kept.exists()
+        else "no (the run keeps no training tokens)",
+    )
     console.print(table)
