@@ -26,7 +26,8 @@ from tunesmith.cli import app
 from tunesmith.config import DataConfig
 from tunesmith.errors import CheckpointError, ConfigError
 from tunesmith.generate import GenerateOptions, generate
-from tunesmith.prepare import prepare_corpus, read_melodies
+from tunesmith.prepare import prepare_corpus
+from tunesmith.reading import read_melodies
 from tunesmith.sources import MAX_FILE_BYTES, find_items
 from tunesmith.train import TrainingError, train_model
 

@@ -47,9 +47,10 @@ from torch import nn
 from tunesmith.checkpoint import load_run
 from tunesmith.config import ModelConfig, TrainConfig
 from tunesmith.dataset import Corpus
+from tunesmith.heldout import evaluate_loss
 from tunesmith.prepare import prepare_corpus
 from tunesmith.sample import sample_ids
-from tunesmith.train import evaluate_loss, train_model
+from tunesmith.train import train_model
 
 WINDOW = 64
 BATCH = 64

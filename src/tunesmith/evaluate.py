@@ -24,11 +24,12 @@ import torch.nn.functional as F
 from tunesmith.checkpoint import Run, load_run
 from tunesmith.config import read_json, write_json
 from tunesmith.copying import CopyDetector, copy_guard, tokens_per_bar
-from tunesmith.dataset import Corpus, eval_lanes
+from tunesmith.dataset import Corpus
 from tunesmith.encodings import get_encoding
 from tunesmith.encodings.base import max_tokens
 from tunesmith.encodings.steps import HOLD, REST
 from tunesmith.errors import CheckpointError
+from tunesmith.heldout import predict_lanes
 from tunesmith.melody import Melody
 from tunesmith.sample import sample_ids
 from tunesmith.stats import FEATURES, kl_divergence, overlap
@@ -38,22 +39,13 @@ ProgressFn = Callable[[str], None]
 
 @torch.no_grad()
 def token_losses(run: Run, stream: torch.Tensor, seq_len: int = 64) -> tuple[np.ndarray, ...]:
-    """Per held-out token: cross-entropy, whether the argmax was right, and the target id.
-
-    The stream is read in contiguous lanes with the state carried, as in training's
-    validation, so the figures match ``metrics.csv``.
-    """
+    """Per held-out token: cross-entropy, whether the argmax was right, and the target id,
+    read as training's validation reads them, so the figures match ``metrics.csv``."""
     losses, correct, targets = [], [], []
-    for lanes in eval_lanes(stream, 64):
-        state = None
-        for t in range(0, lanes.width, seq_len):
-            x, target = lanes.chunk(stream, t, seq_len)
-            logits, state = run.model(x, state)
-            losses.append(
-                F.cross_entropy(logits.transpose(1, 2), target, reduction="none").flatten()
-            )
-            correct.append((logits.argmax(-1) == target).flatten())
-            targets.append(target.flatten())
+    for logits, target in predict_lanes(run.model, stream, seq_len, 64):
+        losses.append(F.cross_entropy(logits.transpose(1, 2), target, reduction="none").flatten())
+        correct.append((logits.argmax(-1) == target).flatten())
+        targets.append(target.flatten())
     return tuple(torch.cat(a).numpy() for a in (losses, correct, targets))
 
 

@@ -102,7 +102,8 @@ def prepare_poly(
     :return: a PrepareReport, as :func:`tunesmith.prepare.prepare_corpus` gives.
     :raise CorpusError: when no piece at all could be used.
     """
-    from tunesmith.prepare import PrepareReport, _corpus_key, read_entries, report_from_manifest
+    from tunesmith.prepare import PrepareReport, _corpus_key, report_from_manifest
+    from tunesmith.reading import read_entries
 
     check_poly_options(config)
     started = time.perf_counter()

@@ -37,16 +37,10 @@ from tunesmith.checkpoint import (
 )
 from tunesmith.config import ModelConfig, TrainConfig, write_json
 from tunesmith.copying import GUARD_MAX_TOKENS, TRAIN_TOKENS, save_training_tokens
-from tunesmith.dataset import (
-    Corpus,
-    SplitStream,
-    count_windows,
-    eval_lanes,
-    train_batches,
-    windows,
-)
+from tunesmith.dataset import Corpus, SplitStream, count_windows, train_batches, windows
 from tunesmith.distributed import Processes, setup_distributed, shutdown_distributed
 from tunesmith.errors import CheckpointError, ConfigError, TunesmithError
+from tunesmith.heldout import evaluate_loss
 from tunesmith.models import build_model, count_parameters
 
 log = logging.getLogger(__name__)
@@ -85,43 +79,6 @@ class TrainResult:
     stopped: str  # "epochs" | "early stopping" | "time limit" | "interrupted"
     parameters: int
     seconds: float
-
-
-@torch.no_grad()
-def evaluate_loss(
-    model: nn.Module,
-    stream: torch.Tensor | SplitStream,
-    seq_len: int,
-    batch_size: int,
-    device: torch.device,
-    procs: Processes | None = None,
-) -> tuple[float, float]:
-    """Mean cross-entropy (nats per token) and accuracy over ``stream``.
-
-    The stream is cut into ``batch_size`` contiguous lanes read ``seq_len`` tokens at a time
-    with the recurrent state carried over, so every token is predicted from all the music
-    before it (as when generating), not from a window's worth. A Transformer's state is its
-    key/value cache: each token sees up to ``context`` tokens before it, across windows.
-    Several processes share the lanes out and sum their counts.
-    """
-    procs = procs or Processes()
-    was_training = model.training
-    model.eval()
-    total, correct, count = 0.0, 0, 0
-    for lanes in eval_lanes(stream, batch_size):
-        mine = slice(procs.rank, None, procs.world)
-        if not len(range(lanes.rows)[mine]):
-            continue
-        state = None
-        for t in range(0, lanes.width, seq_len):
-            x, target = (a.to(device) for a in lanes.chunk(stream, t, seq_len, mine))
-            logits, state = model(x, state)
-            total += F.cross_entropy(logits.flatten(0, 1), target.flatten(), reduction="sum").item()
-            correct += (logits.argmax(-1) == target).sum().item()
-            count += target.numel()
-    model.train(was_training)
-    total, correct, count = procs.sum([total, correct, count], device)
-    return total / max(count, 1), correct / max(count, 1)
 
 
 def _make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig):
