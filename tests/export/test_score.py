@@ -52,3 +52,25 @@ def test_chords_are_written_as_chords(tmp_path: Path) -> None:
         for n in score.flatten().notes
     ]
     assert got == [([48, 55, 64], 0, 4), ([67], 4, 2), ([53, 57, 65], 8, 8)]
+
+
+def test_notes_are_spelt_in_the_key(tmp_path: Path) -> None:
+    """No naturals on a key's own notes (music21 marks every MIDI-made white key natural),
+    and black keys spelt as the key writes them: Ab major's Db, D minor's C#."""
+
+    def spelt(pitches: list[int], tonality: Key) -> tuple[list[str], int]:
+        notes = [Note(p, 4 * i, 4) for i, p in enumerate(pitches)]
+        path = write_musicxml(Melody(notes, key=tonality), tmp_path / "s.musicxml")
+        text = path.read_text()
+        parsed = converter.parse(path).flatten().notes
+        assert [n.pitch.midi for n in parsed] == pitches
+        return [n.pitch.name for n in parsed], text.count("<accidental>")
+
+    names, shown = spelt([67, 69, 71, 72, 74, 76, 78, 79], Key(7, "major"))
+    assert names == ["G", "A", "B", "C", "D", "E", "F#", "G"] and shown == 0
+    names, shown = spelt([68, 70, 72, 73, 75, 77, 79, 80], Key(8, "major"))
+    assert names == ["A-", "B-", "C", "D-", "E-", "F", "G", "A-"] and shown == 0
+    names, shown = spelt([62, 64, 65, 67, 69, 70, 73, 74], Key(2, "minor"))
+    assert names[-2] == "C#" and shown == 1  # the leading note, sharpened against the key
+    names, shown = spelt([67, 65, 67], Key(7, "major"))
+    assert names == ["G", "F", "G"] and shown == 1  # F natural in G major is marked

@@ -3,19 +3,61 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from tunesmith.errors import TunesmithError
+from tunesmith.keys import Key
 from tunesmith.melody import Melody
+
+
+def speller(tonality: Key | None) -> Callable[[int], Any]:
+    """MIDI pitch -> a music21 Pitch spelt as the key writes it: its scale's notes by the
+    scale (Ab major's Db, D minor's C# leading note), others by the signature's side
+    (sharps in sharp keys, flats in flat keys). White keys carry no accidental object, so
+    the score shows only the accidentals the key signature does not."""
+    from music21 import pitch, scale
+
+    names: dict[int, str] = {}
+    sharp_side: bool | None = None  # no key: music21's own spelling
+    if tonality is not None:
+        tonic = tonality.name.split()[0].replace("b", "-")
+        scales = (
+            [scale.MajorScale(tonic)]
+            if tonality.mode == "major"
+            else [scale.HarmonicMinorScale(tonic), scale.MinorScale(tonic)]
+        )
+        for sc in scales:
+            for p in sc.getPitches():
+                names.setdefault(p.pitchClass, p.name)
+        sharp_side = tonality.sharps >= 0
+
+    def spell(midi: int) -> Any:
+        p = pitch.Pitch()
+        p.midi = midi  # music21's default spelling: C#, E-, F#, G#, B-
+        name = names.get(midi % 12)
+        if name is None and p.accidental is not None and sharp_side is not None:
+            name = p.name if (p.accidental.alter > 0) == sharp_side else p.getEnharmonic().name
+        if name is not None and name != p.name:
+            for octave in (p.octave - 1, p.octave, p.octave + 1):  # B#3 is C4, C-5 is B4
+                spelt = pitch.Pitch(f"{name}{octave}")
+                if spelt.midi == midi:
+                    return spelt
+        return p
+
+    return spell
 
 
 def melody_to_stream(melody: Melody):
     """A music21 Score with one part: key, time signature, tempo, notes, chords (the
-    notes that start together, as the events encoding writes them) and rests."""
+    notes that start together, as the events encoding writes them) and rests, spelt in
+    the key."""
     from music21 import chord, key, metadata, meter, note, stream, tempo
 
     spq = melody.steps_per_quarter
+    spell = speller(melody.key)
     part = stream.Part()
     if melody.key is not None:
         tonic = melody.key.name.split()[0].replace("b", "-")
@@ -30,9 +72,9 @@ def melody_to_stream(melody: Melody):
             part.append(note.Rest(quarterLength=Fraction(start - cursor, spq)))
         length = Fraction(duration, spq)
         if len(pitches) == 1:
-            part.append(note.Note(pitches[0], quarterLength=length))
+            part.append(note.Note(spell(pitches[0]), quarterLength=length))
         else:
-            part.append(chord.Chord(list(pitches), quarterLength=length))
+            part.append(chord.Chord([spell(p) for p in pitches], quarterLength=length))
         cursor = start + duration
     if melody.length > cursor:
         part.append(note.Rest(quarterLength=Fraction(melody.length - cursor, spq)))
