@@ -87,3 +87,12 @@ def test_harmonize_keeps_the_melody_on_top(poly_run: Path, tmp_path: Path) -> No
 def test_not_a_poly_run_is_one_line(tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="not a poly run"):
         load_poly_run(tmp_path)
+
+
+def test_info_describes_a_poly_run_and_evaluate_points_to_bench_poly(poly_run: Path) -> None:
+    r = CliRunner().invoke(app, ["info", str(poly_run)])
+    assert r.exit_code == 0, r.output
+    assert "poly run" in r.output and "voices" in r.output and "nats per frame" in r.output
+    r = CliRunner().invoke(app, ["evaluate", str(poly_run)])
+    assert r.exit_code == 1 and "a poly run" in r.output and "bench poly" in r.output
+    assert "Traceback" not in r.output

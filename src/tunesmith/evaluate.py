@@ -125,7 +125,14 @@ def evaluate_run(
     :param reference_pieces: at most this many training pieces for the statistics.
     :param copy_guard_bars: sample as ``generate`` does, under its copy guard (0 = off).
     """
+    from tunesmith.sample_poly import is_poly_run
+
     say = on_progress or (lambda _: None)
+    if is_poly_run(run_dir):
+        raise CheckpointError(
+            f"{run_dir}: a poly run (the chorale model); evaluate judges melody runs. "
+            "Measure a poly model with 'tunesmith bench poly' (NLL per frame)"
+        )
     run = load_run(run_dir)
     data_dir = Path(data_dir or run.info.get("corpus", ""))
     corpus = Corpus.open(data_dir)

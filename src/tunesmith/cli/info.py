@@ -27,10 +27,14 @@ def info(path: Path = typer.Argument(..., help="A run folder or a prepared corpu
     from tunesmith.config import read_json
     from tunesmith.copying import TRAIN_TOKENS
     from tunesmith.prepare import is_prepared, report_from_manifest
+    from tunesmith.sample_poly import is_poly_run
 
     with user_errors():
         if is_prepared(path) and not (path / "config.json").exists():
             print_report(report_from_manifest(read_json(path / "manifest.json"), path))
+            return
+        if is_poly_run(path):
+            _poly_info(path, read_json(path / "config.json"))
             return
         meta = read_run_info(path)
     table = Table(title=f"run: {path}", show_header=False)
@@ -77,4 +81,33 @@ def info(path: Path = typer.Argument(..., help="A run folder or a prepared corpu
         if kept.exists()
         else "no (the run keeps no training tokens)",
     )
+    console.print(table)
+
+
+def _poly_info(path: Path, meta: dict) -> None:
+    """A poly run (the chorale model): its model, voices and how its training went."""
+    table = Table(title=f"poly run: {path}", show_header=False)
+    table.add_row("model", " ".join(f"{k}={v}" for k, v in meta.get("model", {}).items()))
+    voices = meta.get("voices", 0)
+    table.add_row("voices", f"{voices} (SATB ranges)" if voices == 4 else "as many as it likes")
+    table.add_row("frames per quarter", str(meta.get("steps_per_quarter", 1)))
+    training = meta.get("training") or meta.get("benchmark") or {}
+    if "parameters" in training:
+        table.add_row("parameters", f"{training['parameters']:,}")
+    if "data" in training:
+        pieces = training.get("pieces", {})
+        split = " / ".join(f"{n} {name}" for name, n in pieces.items())
+        table.add_row(
+            "data", f"{training['data']}  ({split} pieces)" if split else training["data"]
+        )
+    trivial = training.get("trivial_valid_nll", training.get("trivial", {}).get("valid_nll"))
+    for name in ("valid_nll", "test_nll"):
+        if name in training:
+            also = f"; independent keys {trivial:.2f}" if trivial and name == "valid_nll" else ""
+            table.add_row(
+                "best validation" if name == "valid_nll" else "test",
+                f"{training[name]:.3f} nats per frame (epoch {training.get('best_epoch')} of "
+                f"{training.get('epochs')}{also})",
+            )
+    table.add_row("versions", f"tunesmith {meta.get('tunesmith')}, torch {meta.get('torch')}")
     console.print(table)
