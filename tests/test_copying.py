@@ -43,6 +43,19 @@ def test_guard_forbids_exactly_the_continuations_that_complete_a_training_run() 
     assert forbidden.any() and not forbidden.all()
 
 
+def test_rows_followed_token_by_token_agree_with_the_whole_histories() -> None:
+    rng = np.random.default_rng(1)
+    training = rng.integers(0, 4, 2000)
+    guard = CopyGuard(training, 5)
+    histories = [[], [1], list(rng.integers(0, 4, 3)), list(rng.integers(0, 4, 30))]
+    rows = guard.start(histories)
+    for _ in range(40):
+        assert np.array_equal(rows.forbidden(4), guard.forbidden(histories, 4))
+        step = [int(t) for t in rng.integers(0, 4, len(histories))]
+        rows.push(step)
+        histories = [[*h, t] for h, t in zip(histories, step, strict=True)]
+
+
 def test_a_row_with_every_token_forbidden_keeps_them() -> None:
     logits = torch.log(torch.tensor([[0.7, 0.2, 0.1], [0.7, 0.2, 0.1]]))
     forbidden = np.array([[True, False, False], [True, True, True]])

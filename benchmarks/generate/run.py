@@ -8,7 +8,9 @@ Default LSTM, GRU and Transformer (``ModelConfig(kind=...)``), random weights, v
 - the same one-step loop written plainly under ``torch.no_grad()`` with oneDNN left ON
   (torch's default), batch 1; and that plain loop with oneDNN off, as a control;
 - "tutorial style": re-run the whole 64-token window for every new token, batch 1 (its
-  prime is 64 tokens, so every step runs a full window; --quick times 16 steps).
+  prime is 64 tokens, so every step runs a full window; --quick times 16 steps);
+- ``sample_ids`` under a copy guard of two bars over 1.47 M training tokens (Essen's size),
+  as ``generate`` samples by default, at batch 1, 16 and 64.
 
 Target: >= 2,000 steps/s at batch 1 for ``sample_ids``.
 
@@ -35,12 +37,14 @@ import torch
 from torch import nn
 
 from tunesmith.config import ModelConfig
+from tunesmith.copying import CopyGuard
 from tunesmith.models import build_model
 from tunesmith.sample import sample_ids
 
 VOCAB = 40
 PRIME = 16
 WINDOW = 64
+GUARD_TOKENS = 1_470_000
 
 
 def primes(batch: int, seed: int, length: int = PRIME) -> list[list[int]]:
@@ -48,14 +52,23 @@ def primes(batch: int, seed: int, length: int = PRIME) -> list[list[int]]:
     return torch.randint(VOCAB, (batch, length), generator=g).tolist()
 
 
-def run_sample_ids(model: nn.Module, batch: int, steps: int) -> float:
+def guard() -> CopyGuard:
+    """A copy guard of two bars (32 tokens) over a training stream as long as Essen's
+    (1.47 M tokens); what it costs a step does not depend on what the tokens are."""
+    g = torch.Generator().manual_seed(2)
+    return CopyGuard(torch.randint(VOCAB, (GUARD_TOKENS,), generator=g).numpy(), 32)
+
+
+def run_sample_ids(
+    model: nn.Module, batch: int, steps: int, copy_guard: CopyGuard | None = None
+) -> float:
     g = torch.Generator().manual_seed(0)
     p = primes(batch, 1)
     with warnings.catch_warnings():
         # sample_ids toggles oneDNN before it filters torch's TF32 warning; keep output clean.
         warnings.filterwarnings("ignore", message="TF32 acceleration", category=UserWarning)
         t0 = time.perf_counter()
-        out = sample_ids(model, p, steps, generator=g)
+        out = sample_ids(model, p, steps, guard=copy_guard, generator=g)
         elapsed = time.perf_counter() - t0
     assert all(len(o) == PRIME + steps for o in out)
     return elapsed
@@ -125,10 +138,14 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     print(common.describe_machine())
 
+    two_bars = guard()
     cases = [
         ("sample_ids (oneDNN off)", 1, lambda m: run_sample_ids(m, 1, steps), steps),
         ("sample_ids (oneDNN off)", 16, lambda m: run_sample_ids(m, 16, steps), steps),
         ("sample_ids (oneDNN off)", 64, lambda m: run_sample_ids(m, 64, steps), steps),
+        ("sample_ids + copy guard", 1, lambda m: run_sample_ids(m, 1, steps, two_bars), steps),
+        ("sample_ids + copy guard", 16, lambda m: run_sample_ids(m, 16, steps, two_bars), steps),
+        ("sample_ids + copy guard", 64, lambda m: run_sample_ids(m, 64, steps, two_bars), steps),
         ("plain loop, oneDNN on", 1, lambda m: run_plain_loop(m, 1, steps, True), steps),
         ("plain loop, oneDNN off", 1, lambda m: run_plain_loop(m, 1, steps, False), steps),
         ("tutorial: re-run 64-window", 1, lambda m: run_window_loop(m, window_steps), window_steps),
@@ -207,6 +224,7 @@ def main() -> None:
             "window_steps": window_steps,
             "window": WINDOW,
             "rounds": rounds,
+            "guard_tokens": GUARD_TOKENS,
             "model": ModelConfig().to_dict(),
             "transformer": ModelConfig(kind="transformer").to_dict(),
         },

@@ -46,6 +46,13 @@ def _window_hashes(prefix: tuple[np.ndarray, np.ndarray], length: int) -> np.nda
         return (g[i + length] - g[i]) * pows[i + length - 1]
 
 
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique`` by a sort: numpy 2's np.unique takes 15 times as long on a million
+    64-bit hashes (1.3 s against 0.09 s here)."""
+    values = np.sort(values)
+    return values[np.concatenate([[True], values[1:] != values[:-1]])] if len(values) else values
+
+
 class CopyDetector:
     """Answers: what is the longest run a sample shares with the training token stream?"""
 
@@ -55,7 +62,7 @@ class CopyDetector:
 
     def _known(self, length: int) -> np.ndarray:
         if length not in self._sets:
-            self._sets[length] = np.unique(_window_hashes(self._train, length))
+            self._sets[length] = _sorted_unique(_window_hashes(self._train, length))
         return self._sets[length]
 
     def shares(self, sample: Sequence[int], length: int) -> bool:
@@ -143,29 +150,83 @@ class CopyGuard:
     This is the max-order constraint of Papadopoulos, Roy and Pachet ("Avoiding plagiarism
     in Markov sequence generation", AAAI 2014) for a neural model: the model's distribution
     is kept, minus the few continuations that would copy; a run of ``length - 1`` tokens may
-    still match. The hashes are those of :class:`CopyDetector`, so what the guard forbids
-    is exactly what the detector would count.
+    still match. Each training run is kept as one sorted key: the hash of its first
+    ``length - 1`` tokens (:class:`CopyDetector`'s) shifted left, with its last token in
+    the low bits, so the continuations of a context lie side by side and one pair of binary
+    searches finds them all.
     """
 
     def __init__(self, training: np.ndarray, length: int) -> None:
         if length < 2:
             raise ValueError("a copy guard needs runs of at least two tokens")
         self.length = length
-        self._known = np.unique(_window_hashes(_prefix(np.asarray(training)), length))
-        with np.errstate(over="ignore"):  # B^(L-2-k) for the L-1 tokens before the next
-            self._pows = np.cumprod(np.full(length - 1, _B, dtype=np.uint64))[::-1] * _B_INV
+        training = np.asarray(training, dtype=np.int64)
+        self._bits = max(1, int(training.max(initial=0)).bit_length())
+        heads = _window_hashes(_prefix(training), length - 1)[: max(0, len(training) - length + 1)]
+        with np.errstate(over="ignore"):
+            keys = (heads << np.uint64(self._bits)) | training[length - 1 :].astype(np.uint64)
+        self._keys = _sorted_unique(keys)
+
+    def start(self, histories: Sequence[Sequence[int]]) -> GuardedRows:
+        """Follow these sequences as sampling extends them, a token a row at a time."""
+        return GuardedRows(self._keys, self._bits, self.length - 1, histories)
 
     def forbidden(self, histories: Sequence[Sequence[int]], vocab_size: int) -> np.ndarray:
         """(rows, vocab) booleans: which next token would make each history end in a
         training run of ``length`` tokens."""
-        out = np.zeros((len(histories), vocab_size), dtype=bool)
-        rows = [i for i, h in enumerate(histories) if len(h) >= self.length - 1]
-        if not rows or not len(self._known):
+        return self.start(histories).forbidden(vocab_size)
+
+
+class GuardedRows:
+    """The last ``context`` tokens of each row and their hash, kept up to date in O(1) a
+    token: sampling asks for the forbidden tokens at every step of every row.
+
+    Tokens are stored plus one, so an empty slot (0) adds nothing to a hash, and a row
+    shorter than the context is hashed over what it has.
+    """
+
+    def __init__(
+        self, keys: np.ndarray, bits: int, context: int, histories: Sequence[Sequence[int]]
+    ) -> None:
+        self._keys, self._bits = keys, np.uint64(bits)
+        self._recent = np.zeros((len(histories), context), dtype=np.uint64)
+        for row, history in zip(self._recent, histories, strict=True):
+            tail = list(history[-context:])
+            if tail:
+                row[context - len(tail) :] = np.asarray(tail, dtype=np.uint64) + np.uint64(1)
+        self._count = np.array([min(len(h), context) for h in histories])
+        with np.errstate(over="ignore"):  # B^(context-1-k) for column k
+            pows = np.cumprod(np.full(context, _B, dtype=np.uint64))[::-1] * _B_INV
+            self._head = (self._recent * pows).sum(axis=1, dtype=np.uint64)
+        self._oldest_pow = pows[0]
+
+    def forbidden(self, vocab_size: int) -> np.ndarray:
+        """(rows, vocab) booleans: the tokens that would complete a training run."""
+        out = np.zeros((len(self._head), vocab_size), dtype=bool)
+        full = np.flatnonzero(self._count == self._recent.shape[1])
+        if not len(full) or not len(self._keys):
             return out
-        context = np.array([histories[i][-(self.length - 1) :] for i in rows], dtype=np.uint64)
+        low_bits = (np.uint64(1) << self._bits) - np.uint64(1)
         with np.errstate(over="ignore"):
-            head = ((context + np.uint64(1)) * self._pows).sum(axis=1, dtype=np.uint64)
-            candidates = head[:, None] * _B + np.arange(1, vocab_size + 1, dtype=np.uint64)
-        at = np.minimum(np.searchsorted(self._known, candidates), len(self._known) - 1)
-        out[rows] = self._known[at] == candidates
+            base = self._head[full] << self._bits
+        lo = np.searchsorted(self._keys, base)
+        hi = np.searchsorted(self._keys, base | low_bits, side="right")
+        counts = hi - lo
+        if not counts.any():
+            return out
+        # every key of every row's range, flattened: row r takes keys lo[r] .. hi[r] - 1
+        at = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        tokens = (self._keys[at] & low_bits).astype(np.int64)
+        rows = np.repeat(full, counts)
+        keep = tokens < vocab_size
+        out[rows[keep], tokens[keep]] = True
         return out
+
+    def push(self, tokens: Sequence[int]) -> None:
+        """Each row goes on by one token."""
+        new = np.asarray(tokens, dtype=np.uint64) + np.uint64(1)
+        with np.errstate(over="ignore"):
+            self._head = (self._head - self._recent[:, 0] * self._oldest_pow) * _B + new
+        self._recent[:, :-1] = self._recent[:, 1:]
+        self._recent[:, -1] = new
+        self._count = np.minimum(self._count + 1, self._recent.shape[1])

@@ -97,8 +97,9 @@ def _sample(
         logits, state = model(x)
         last = logits[:, -1]
         longest = max(len(p) for p in primes)
+        guarded = guard.start([p[:common] for p in primes]) if guard is not None else None
         for t in range(common, longest + steps):
-            forbidden = guard.forbidden(out, last.size(-1)) if guard is not None else None
+            forbidden = guarded.forbidden(last.size(-1)) if guarded is not None else None
             probs = _probabilities(last, temperature, top_k, top_p, banned, forbidden)
             nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1).tolist()
             for row, p in enumerate(primes):
@@ -108,6 +109,8 @@ def _sample(
                     out[row].append(nxt[row])
             if t == longest + steps - 1:
                 break
+            if guarded is not None:
+                guarded.push(nxt)
             logits, state = model(torch.tensor(nxt, device=device)[:, None], state)
             last = logits[:, -1]
     return out
@@ -127,9 +130,9 @@ def _probabilities(
     if banned:
         logits[:, list(banned)] = float("-inf")
     if forbidden is not None and forbidden.any():
-        mask = torch.from_numpy(forbidden).to(logits.device)
-        guarded = logits.masked_fill(mask, float("-inf"))
         # A row with nothing left keeps its tokens: a run cannot always be avoided.
-        possible = torch.isfinite(guarded).any(-1, keepdim=True)
-        logits = torch.where(possible, guarded, logits)
+        left = ~forbidden
+        left[:, list(banned)] = False
+        forbidden[~left.any(axis=1)] = False
+        logits.masked_fill_(torch.from_numpy(forbidden).to(logits.device), float("-inf"))
     return filter_logits(logits, top_k, top_p).softmax(-1).cpu()
