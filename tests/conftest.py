@@ -5,23 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared" / "data"
-NOTTINGHAM_MIDI = SHARED / "nottingham" / "midi"
-NOTTINGHAM_ABC = SHARED / "nottingham" / "abc"
-
-#: `tunesmith train` flags for a model small enough to train in a second or two.
-TINY_TRAIN_ARGS = [
-    "--hidden-size",
-    "32",
-    "--embedding-dim",
-    "16",
-    "--num-layers",
-    "1",
-    "--sequence-length",
-    "32",
-]
+from testdata import ESSEN_SAMPLE, NOTTINGHAM_MIDI
 
 
 @pytest.fixture(autouse=True)
@@ -74,10 +58,6 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, tiny_corpus: Path) -> Pat
         TrainConfig(epochs=2, batch_size=16, sequence_length=32, seed=1),
     )
     return run
-
-
-#: Essen tunes the round-trip tests read: a few hundred, spread over every Essen file.
-ESSEN_SAMPLE = 300
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import TINY_TRAIN_ARGS
+from testdata import TINY_TRAIN_ARGS
 from typer.testing import CliRunner
 
 from tunesmith.cli import app

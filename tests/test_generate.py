@@ -126,3 +126,36 @@ def test_primer_file(tiny_run: Path, tmp_path: Path, midi_sample: Path) -> None:
     primer = sorted(midi_sample.glob("*.mid"))[0]
     [g] = generate(tiny_run, tmp_path, GenerateOptions(num=1, length=32, primer=str(primer)))
     assert len(g.melody.notes) > 8
+
+
+def test_a_melody_goes_on_in_the_metre_it_opens_in(tiny_run: Path, tmp_path: Path) -> None:
+    """A tune that opens in 3/4 goes on in 3/4: --bars counts its bars, and the MIDI says so
+    (every melody was once written, and counted, as 4/4)."""
+    results = generate(tiny_run, tmp_path, GenerateOptions(num=12, bars=3, seed=2))
+    assert len({r.melody.time_signature for r in results}) > 2  # openings of several metres
+    for r in results:
+        num, den = r.melody.time_signature
+        bar = round(num * 4 / den * r.melody.steps_per_quarter)
+        opening = min(bar, 4 * r.melody.steps_per_quarter)
+        assert r.melody.length == opening + 3 * bar, r.melody.time_signature
+        signature = Score(str(r.midi)).time_signatures[0]
+        assert (signature.numerator, signature.denominator) == (num, den)
+    [seeded] = generate(tiny_run, tmp_path, GenerateOptions(num=1, bars=2, seed_notes="C4 E4"))
+    assert seeded.melody.time_signature == (4, 4) and seeded.melody.length == 8 + 32
+
+
+def test_a_primer_gives_its_metre(tiny_run: Path, tmp_path: Path) -> None:
+    from symusic import Note as MidiNote
+    from symusic import TimeSignature, Track
+
+    score = Score(480)
+    score.time_signatures.append(TimeSignature(0, 3, 4))
+    track = Track("tune", 0, False)
+    for i, pitch in enumerate([67, 69, 71, 72, 71, 69, 67, 64, 62, 60, 62, 64]):
+        track.notes.append(MidiNote(i * 480, 480, pitch, 80))  # four bars of quarters
+    score.tracks.append(track)
+    score.dump_midi(str(tmp_path / "waltz.mid"))
+    options = GenerateOptions(num=1, bars=2, primer=str(tmp_path / "waltz.mid"), seed=1)
+    [g] = generate(tiny_run, tmp_path / "out", options)
+    assert g.melody.time_signature == (3, 4)
+    assert g.melody.length == 4 * 12 + 2 * 12  # the primer's four bars, then two of 3/4

@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import NOTTINGHAM_ABC, TINY_TRAIN_ARGS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from symusic import Note, Score, Tempo, Track
+from testdata import NOTTINGHAM_ABC, TINY_TRAIN_ARGS
 from typer.testing import CliRunner
 
 from tunesmith.cli import app

@@ -75,18 +75,22 @@ class Corpus:
         copied, so a corpus larger than memory trains, and processes share one copy."""
         return SplitStream(self.tokens, [self.pieces[i] for i in indices], self.vocab.end_id)
 
-    def openings(self, indices: list[int], steps: int, count: int = 256) -> list[dict[str, Any]]:
-        """Openings to start generation from: the tokens of the first ``steps`` grid steps
-        and the key of up to ``count`` pieces, spread over the given ones."""
+    def openings(self, indices: list[int], count: int = 256) -> list[dict[str, Any]]:
+        """Openings to start generation from: the tokens of the first bar (in the piece's
+        own metre, at most four quarters: a 3/1 bar of Essen's is twelve), the key and the
+        time signature of up to ``count`` pieces, spread over the given ones."""
         encoding = get_encoding(self.data_config)
+        spq = self.data_config.steps_per_quarter
         out = []
         for i in indices[:: max(1, len(indices) // count)][:count]:
             p = self.pieces[i]
+            num, den = p.get("time_signature") or (4, 4)
+            steps = max(1, min(round(num * 4 / den * spq), 4 * spq))
             ids = self.tokens[p["start"] : p["start"] + min(steps, p["length"])]
             tokens = self.vocab.decode(int(x) for x in ids)
             while len(tokens) > 1 and encoding.steps(tokens) > steps:  # a note spans steps
                 tokens.pop()
-            out.append({"tokens": tokens, "key": p["key"]})
+            out.append({"tokens": tokens, "key": p["key"], "time_signature": [num, den]})
         return out
 
 

@@ -35,8 +35,8 @@ _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,99}")
 class GenerateOptions:
     """What to generate; defaults match the CLI's."""
 
-    length: int = 256  # new steps after the prime
-    bars: int = 0  # if set, overrides length: this many bars of 4/4
+    length: int = 256  # new sixteenths after the prime
+    bars: int = 0  # if set, overrides length: this many bars of the melody's metre
     temperature: float = 1.0
     top_k: int = 0
     top_p: float = 1.0
@@ -134,10 +134,13 @@ def generate(
     # ---- the prime, with the key it puts the model in and the shift back out of it:
     # seed notes and primers are moved into the model's key and back by the same amount;
     # a training piece's opening has a known key, moved to --key's tonic if one is asked.
+    # The metre is the primer's or the opening's (seed notes: 4/4): a tune that opens in 3/4
+    # goes on in 3/4, and is written so.
     tempo = options.tempo
     primes: list[list[str]]
     keys: list[Key | None]
     shifts: list[int]
+    meters: list[tuple[int, int]] = [(4, 4)]
     if options.primer:
         primer = read_primer(options.primer, run.data)
         tempo = tempo or primer.tempo
@@ -145,6 +148,7 @@ def generate(
         key = primer.key.transpose(into) if primer.key else None
         back = key.shift_to(Key(target.tonic, key.mode)) if target and key else -into
         primes, keys, shifts = [encoding.encode(primer.transpose(into))], [key], [back]
+        meters = [primer.time_signature]
     elif options.seed_notes is not None:
         parsed = parse_seed(options.seed_notes, set(encoding.base_tokens()))
         into = target.shift_to_c() if target and run.data.transpose else 0
@@ -173,20 +177,23 @@ def generate(
         primes = [o["tokens"] for o in chosen]
         keys = [Key.parse(o["key"]) if o["key"] else None for o in chosen]
         shifts = [k.shift_to(Key(target.tonic, k.mode)) if target and k else 0 for k in keys]
+        meters = [tuple(o.get("time_signature") or (4, 4)) for o in chosen]
     if len(primes) == 1:
         primes, keys, shifts = primes * options.num, keys * options.num, shifts * options.num
+        meters = meters * options.num
 
     # ---- sample: --length counts sixteenths; a note token of the notes and events encodings
-    # spans several steps, so enough tokens are sampled and the melody is cut to length below
-    steps = options.length * run.data.steps_per_quarter // 4
+    # spans several steps, so enough tokens are sampled and each melody is cut to length below
+    spq = run.data.steps_per_quarter
+    lengths = [options.length * spq // 4] * len(primes)
     if options.bars:
-        steps = options.bars * run.data.steps_per_quarter * 4
+        lengths = [options.bars * max(1, round(n * 4 / d * spq)) for n, d in meters]
     generator = torch.Generator().manual_seed(seed)
     guard = copy_guard(run, options.copy_guard)
     ids = sample_ids(
         run.model,
         [[vocab.end_id, *vocab.encode(p)] for p in primes],
-        max_tokens(encoding, steps),
+        max_tokens(encoding, max(lengths)),
         temperature=options.temperature,
         top_k=options.top_k,
         top_p=options.top_p,
@@ -202,11 +209,12 @@ def generate(
     audio_missing: str | None = None
     if options.audio and options.soundfont:
         find_soundfont(options.soundfont)  # a wrong --soundfont is a mistake, not a gap
-    for i, (row, key, shift, prime) in enumerate(zip(ids, keys, shifts, primes, strict=True), 1):
+    rows = zip(ids, keys, shifts, primes, meters, lengths, strict=True)
+    for i, (row, key, shift, prime, meter, steps) in enumerate(rows, 1):
         melody = encoding.decode(vocab.decode(row[1:]))
         melody = melody.cut(encoding.steps(prime) + steps)
         key = key or find_key(melody.pitches, [n.duration for n in melody.notes])
-        melody = replace(melody, key=key, tempo=tempo or 120.0)
+        melody = replace(melody, key=key, tempo=tempo or 120.0, time_signature=meter)
         melody = _transpose_in_range(melody, shift)
         melody.name = f"{options.prefix}-{i:02d}"
         midi = write_midi(melody, out_dir / f"{melody.name}.mid", program=program)

@@ -236,8 +236,7 @@ def _train(
             val_pieces=len(val_idx),
         )
         write_run_files(run_dir, info, corpus.vocab)
-        bar = corpus.manifest["data"]["steps_per_quarter"] * 4
-        write_json(run_dir / "openings.json", corpus.openings(train_idx, bar))
+        write_json(run_dir / "openings.json", corpus.openings(train_idx))
         if len(train_stream) <= GUARD_MAX_TOKENS:
             save_training_tokens(run_dir, train_stream[:].numpy(), len(corpus.vocab))
         else:

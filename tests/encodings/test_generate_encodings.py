@@ -47,9 +47,11 @@ def test_generate_bars_mean_bars(run: Path, tmp_path: Path) -> None:
         score = Score(str(r.midi), ttype="quarter")
         notes = score.tracks[0].notes
         end = max(n.time + n.duration for n in notes)
-        # at most one bar of opening (3/4 or 4/4) plus the four 4/4 bars asked for
-        assert 12 <= end <= 20 + 1e-6, r.midi
-        assert r.melody.length <= 20 * r.melody.steps_per_quarter
+        num, den = r.melody.time_signature
+        bar = num * 4 / den  # quarters in a bar of the opening's metre
+        # the opening (a bar, at most four quarters) plus the four bars asked for
+        assert end <= min(bar, 4) + 4 * bar + 1e-6, r.midi
+        assert r.melody.length == (min(bar, 4) + 4 * bar) * r.melody.steps_per_quarter
 
 
 def test_seed_notes_start_the_melody(run: Path, tmp_path: Path) -> None:

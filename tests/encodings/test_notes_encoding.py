@@ -7,7 +7,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from conftest import ESSEN_SAMPLE
+from testdata import ESSEN_SAMPLE
 
 from tunesmith.config import DataConfig
 from tunesmith.encodings import END, get_encoding

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import ESSEN_SAMPLE
+from testdata import ESSEN_SAMPLE
 
 from tunesmith.config import DataConfig
 from tunesmith.encodings import END, Vocab, get_encoding

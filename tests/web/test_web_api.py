@@ -62,7 +62,8 @@ def test_generate_returns_notes_and_working_links(client: TestClient) -> None:
     body = response.json()
     assert body["notes"] and body["tempo"] == 90 and body["seed"] == 5
     assert body["copy_guard"] == 2.0  # never two bars verbatim from a training piece
-    assert body["seconds"] >= 4 * 4 * 60 / 90  # the opening, then 4 bars of 4 beats at 90 bpm
+    num, den = body["time_signature"]  # the opening's metre: 4 bars of it after the opening
+    assert body["seconds"] >= 4 * num * 4 / den * 60 / 90
     assert all(0 <= n["start"] < body["seconds"] and n["duration"] > 0 for n in body["notes"])
     score = fetch_midi(client, body["files"]["midi"])
     assert [n.pitch for n in score.tracks[0].notes] == [n["pitch"] for n in body["notes"]]

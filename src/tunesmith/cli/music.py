@@ -16,7 +16,9 @@ def generate(
     run: Path = typer.Argument(..., help="A run folder written by 'tunesmith train'."),
     out: Path = typer.Option(Path("out"), "--out", "-o", help="Folder for the MIDI files."),
     length: int = typer.Option(256, help="New steps to generate (a step is a sixteenth)."),
-    bars: int = typer.Option(0, help="Generate this many 4/4 bars instead of --length."),
+    bars: int = typer.Option(
+        0, help="Generate this many bars (the opening's metre; 4/4 from seed notes) instead."
+    ),
     temperature: float = typer.Option(1.0, help="Below 1: safer; above 1: bolder."),
     top_k: int = typer.Option(0, help="Sample only from the K likeliest tokens (0 = off)."),
     top_p: float = typer.Option(

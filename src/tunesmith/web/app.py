@@ -160,6 +160,7 @@ def create_app(
             summary=result.summary,
             key=melody.key.name if melody.key else None,
             tempo=melody.tempo,
+            time_signature=melody.time_signature,
             seconds=round(melody.length * seconds_per_step, 3),
             notes=[
                 NoteOut(

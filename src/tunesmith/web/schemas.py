@@ -14,7 +14,9 @@ class GenerateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     run: str = Field(..., max_length=100, description="A run's name, as GET /api/runs lists it.")
-    bars: int = Field(8, ge=1, le=MAX_BARS, description="Length in 4/4 bars.")
+    bars: int = Field(
+        8, ge=1, le=MAX_BARS, description="Length in bars of its metre (4/4 from seed notes)."
+    )
     temperature: float = Field(1.0, gt=0, le=10, description="Below 1: safer; above 1: bolder.")
     top_k: int = Field(0, ge=0, le=MAX_LENGTH, description="Sample from the K likeliest (0: off).")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass (1: off).")
@@ -79,6 +81,9 @@ class GenerateResponse(BaseModel):
     summary: str
     key: str | None
     tempo: float
+    time_signature: tuple[int, int] = Field(
+        description="The metre, the opening's (4/4 from seed notes)."
+    )
     seconds: float
     notes: list[NoteOut]
     files: Files

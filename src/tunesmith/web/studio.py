@@ -26,7 +26,7 @@ from tunesmith.web.paths import confine
 
 log = logging.getLogger(__name__)
 
-#: Longest melody a request may ask for, in 4/4 bars.
+#: Longest melody a request may ask for, in bars.
 MAX_BARS = 64
 
 

@@ -1,0 +1,29 @@
+"""Where the tests' music lies and how much of it they take; imported by tests and conftest.
+
+A module of its own rather than names in conftest.py: ``from conftest import ...`` finds
+whichever conftest.py pytest put first on the path (tests/web has one too).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "data"
+NOTTINGHAM_MIDI = SHARED / "nottingham" / "midi"
+NOTTINGHAM_ABC = SHARED / "nottingham" / "abc"
+
+#: Essen tunes the round-trip tests read: a few hundred, spread over every Essen file.
+ESSEN_SAMPLE = 300
+
+#: `tunesmith train` flags for a model small enough to train in a second or two.
+TINY_TRAIN_ARGS = [
+    "--hidden-size",
+    "32",
+    "--embedding-dim",
+    "16",
+    "--num-layers",
+    "1",
+    "--sequence-length",
+    "32",
+]
