@@ -23,6 +23,7 @@ from tunesmith.copying import (
 )
 from tunesmith.dataset import Corpus
 from tunesmith.encodings import Vocab, get_encoding
+from tunesmith.errors import CheckpointError
 from tunesmith.generate import GenerateOptions, generate
 from tunesmith.melody import Melody, Note
 from tunesmith.sample import _probabilities, sample_ids
@@ -140,3 +141,15 @@ def test_a_run_keeps_the_tokens_of_its_training_pieces(tiny_run: Path, tiny_corp
     kept = load_training_tokens(tiny_run)
     assert kept is not None and kept.dtype == np.uint16
     assert np.array_equal(kept, corpus.stream(train_idx).numpy())  # no held-out piece in it
+
+
+def test_a_crafted_training_tokens_file_is_refused_never_unpickled(
+    tiny_run: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    np.save(run / TRAIN_TOKENS, np.array([print], dtype=object), allow_pickle=True)
+    with pytest.raises(CheckpointError, match=r"train-tokens\.npy: damaged"):
+        generate(run, tmp_path / "out", GenerateOptions(num=1, bars=1))
+    r = CliRunner().invoke(app, ["generate", str(run), "--out", str(tmp_path / "cli")])
+    assert r.exit_code == 1 and "damaged" in r.output and "Traceback" not in r.output
