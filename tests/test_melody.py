@@ -5,11 +5,17 @@ from __future__ import annotations
 import itertools
 import json
 
+import numpy as np
 import pytest
 
 from tunesmith.errors import EncodingError
 from tunesmith.keys import Key
-from tunesmith.melody import Melody, Note, make_monophonic
+from tunesmith.melody import Melody, Note, monophonic
+
+
+def make_monophonic(notes: list[Note]) -> list[Note]:
+    """The skyline of notes given as Notes, back as Notes."""
+    return [Note(*row) for row in monophonic(np.array(notes).reshape(-1, 3)).tolist()]
 
 
 def test_chord_keeps_its_top_note() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -94,8 +94,8 @@ def _profiles() -> np.ndarray:
 
 
 def find_key(
-    pitches: Iterable[int],
-    durations: Iterable[float],
+    pitches: Sequence[int] | np.ndarray,
+    durations: Sequence[float] | np.ndarray,
     tonic: int | None = None,
     sharps: int | None = None,
 ) -> Key | None:
@@ -107,8 +107,7 @@ def find_key(
         key without a mode), choose between its major key and its relative minor.
     :return: the best key, or None when there are no notes.
     """
-    pcs = np.asarray(list(pitches) if not isinstance(pitches, np.ndarray) else pitches)
-    weights = np.asarray(list(durations) if not isinstance(durations, np.ndarray) else durations)
+    pcs, weights = np.asarray(pitches), np.asarray(durations, dtype=np.float64)
     if len(pcs) != len(weights):
         raise ValueError(f"{len(pcs)} pitches but {len(weights)} durations")
     if not len(pcs):

@@ -129,22 +129,16 @@ class Melody:
         )
 
 
-def make_monophonic(notes: list[Note]) -> list[Note]:
+def monophonic(grid: np.ndarray) -> np.ndarray:
     """Skyline: where notes overlap keep the highest, so at most one note sounds at a time.
 
     Of notes starting together the highest wins. A lower note that starts while a higher
     one still sounds is dropped; a higher note that starts cuts the sounding one short.
-    """
-    grid = np.array(notes, dtype=np.int64).reshape(-1, 3)
-    return list(map(new_note, monophonic(grid).tolist()))
 
-
-def monophonic(grid: np.ndarray) -> np.ndarray:
-    """:func:`make_monophonic` on an (n, 3) array of pitch, start, duration rows.
-
-    Reading a corpus calls this for every piece, so the common case, a part that is
-    already one note at a time once each onset keeps its top note, costs a few array
-    operations; only a part with overlaps left is walked note by note.
+    :param grid: an (n, 3) array of pitch, start, duration rows; the line comes back so,
+        sorted by onset. Reading a corpus calls this for every piece, so the common case,
+        a part that is already one note at a time once each onset keeps its top note,
+        costs a few array operations; only a part with overlaps left is walked note by note.
     """
     grid = grid[grid[:, 2] > 0]
     pitch, start, end = grid[:, 0], grid[:, 1], grid[:, 1] + grid[:, 2]
