@@ -17,7 +17,7 @@ import numpy as np
 
 from tunesmith.encodings import Vocab, get_encoding
 from tunesmith.encodings.base import Encoding
-from tunesmith.errors import CheckpointError
+from tunesmith.errors import CheckpointError, ConfigError
 
 if TYPE_CHECKING:
     from tunesmith.checkpoint import Run
@@ -127,9 +127,20 @@ def tokens_per_bar(
     return bar * float(counts[steps > 0].sum()) / total if total else float(bar)
 
 
+#: The longest copy guard asked for, in bars.
+MAX_GUARD_BARS = 64
+
+
+def check_copy_guard(bars: float) -> None:
+    if not 0 <= bars <= MAX_GUARD_BARS:
+        msg = f"--copy-guard must be between 0 (off) and {MAX_GUARD_BARS} bars (got {bars:g})"
+        raise ConfigError(msg)
+
+
 def copy_guard(run: Run, bars: float) -> CopyGuard | None:
     """The guard against copying ``bars`` bars (4/4) from the run's training pieces, made
     once per run and kept; None when ``bars`` is 0 or the run keeps no training tokens."""
+    check_copy_guard(bars)
     if bars <= 0:
         return None
     if bars not in run.cache.setdefault("copy_guards", {}):

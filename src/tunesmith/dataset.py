@@ -12,6 +12,7 @@ import torch
 from tunesmith.config import DataConfig, read_json
 from tunesmith.encodings import Vocab, get_encoding
 from tunesmith.errors import CorpusError
+from tunesmith.melody import steps_per_bar
 
 
 @dataclass
@@ -85,7 +86,7 @@ class Corpus:
         for i in indices[:: max(1, len(indices) // count)][:count]:
             p = self.pieces[i]
             num, den = p.get("time_signature") or (4, 4)
-            steps = max(1, min(round(num * 4 / den * spq), 4 * spq))
+            steps = min(steps_per_bar((num, den), spq), 4 * spq)
             ids = self.tokens[p["start"] : p["start"] + min(steps, p["length"])]
             tokens = self.vocab.decode(int(x) for x in ids)
             while len(tokens) > 1 and encoding.steps(tokens) > steps:  # a note spans steps

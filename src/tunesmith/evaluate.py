@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from tunesmith.checkpoint import Run, load_run
 from tunesmith.config import read_json, write_json
-from tunesmith.copying import CopyDetector, copy_guard, tokens_per_bar
+from tunesmith.copying import CopyDetector, check_copy_guard, copy_guard, tokens_per_bar
 from tunesmith.dataset import Corpus
 from tunesmith.encodings import get_encoding
 from tunesmith.encodings.base import max_tokens
@@ -128,6 +128,7 @@ def evaluate_run(
     from tunesmith.sample_poly import is_poly_run
 
     say = on_progress or (lambda _: None)
+    check_copy_guard(copy_guard_bars)  # before minutes of held-out prediction
     if is_poly_run(run_dir):
         raise CheckpointError(
             f"{run_dir}: a poly run (the chorale model); evaluate judges melody runs. "

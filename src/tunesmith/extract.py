@@ -19,6 +19,7 @@ from tunesmith.melody import (
     monophonic,
     new_note,
     split_at_gaps,
+    steps_per_bar,
 )
 from tunesmith.sources.base import Part, Piece
 
@@ -257,8 +258,7 @@ def extract_melody(piece: Piece, config: DataConfig) -> Melody:
     pitch, start, duration = line[:, 0], line[:, 1], line[:, 2]
     if len(line):
         # Leading silence carries no information: drop whole bars of it, keeping the metre.
-        num, den = piece.time_signature
-        bar = max(1, round(num * 4 / den * spq))
+        bar = steps_per_bar(piece.time_signature, spq)
         start -= start.min() - start.min() % bar
     cap = config.max_steps
     np.minimum(duration, cap - start, out=duration)

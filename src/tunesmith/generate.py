@@ -11,7 +11,7 @@ import torch
 
 from tunesmith.checkpoint import Run, load_run
 from tunesmith.config import read_json
-from tunesmith.copying import copy_guard
+from tunesmith.copying import check_copy_guard, copy_guard
 from tunesmith.device import pick_device
 from tunesmith.encodings import END, get_encoding
 from tunesmith.encodings.base import max_tokens, shift_token, token_pitches
@@ -22,7 +22,7 @@ from tunesmith.export.midi import write_midi
 from tunesmith.export.pianoroll import write_pianoroll
 from tunesmith.export.score import write_musicxml, write_svg
 from tunesmith.keys import Key, find_key, pitch_name
-from tunesmith.melody import Melody
+from tunesmith.melody import Melody, steps_per_bar
 from tunesmith.prompt import parse_seed, read_primer
 from tunesmith.sample import check_sampling, sample_ids
 
@@ -101,9 +101,7 @@ def _check(options: GenerateOptions) -> None:
         raise ConfigError(msg)
     if options.seed_notes is not None and options.primer:
         raise ConfigError("give --seed-notes or --primer, not both")
-    if not 0 <= options.copy_guard <= 64:
-        msg = f"--copy-guard must be between 0 (off) and 64 bars (got {options.copy_guard:g})"
-        raise ConfigError(msg)
+    check_copy_guard(options.copy_guard)
 
 
 def generate(
@@ -187,7 +185,7 @@ def generate(
     spq = run.data.steps_per_quarter
     lengths = [options.length * spq // 4] * len(primes)
     if options.bars:
-        lengths = [options.bars * max(1, round(n * 4 / d * spq)) for n, d in meters]
+        lengths = [options.bars * steps_per_bar(meter, spq) for meter in meters]
     generator = torch.Generator().manual_seed(seed)
     guard = copy_guard(run, options.copy_guard)
     ids = sample_ids(

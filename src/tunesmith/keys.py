@@ -53,6 +53,12 @@ class Key:
         return self.shift_to(Key(0 if self.mode == "major" else 9, self.mode))
 
     @classmethod
+    def of_signature(cls, sharps: int) -> tuple[Key, Key]:
+        """The major key and the relative minor a signature of ``sharps`` (flats < 0) has."""
+        major = (7 * sharps) % 12
+        return cls(major, "major"), cls((major + 9) % 12, "minor")
+
+    @classmethod
     def parse(cls, text: str) -> Key:
         """Read ``G``, ``G major``, ``Gm``, ``F# minor``, ``Bb``, ``e minor``.
 
@@ -119,11 +125,8 @@ def find_key(
         major, minor = scores[tonic % 12], scores[12 + tonic % 12]
         return Key(tonic % 12, "major" if major >= minor else "minor")
     if sharps is not None:
-        major_tonic = (7 * sharps) % 12
-        minor_tonic = (major_tonic + 9) % 12
-        if scores[major_tonic] >= scores[12 + minor_tonic]:
-            return Key(major_tonic, "major")
-        return Key(minor_tonic, "minor")
+        major, minor = Key.of_signature(sharps)
+        return major if scores[major.tonic] >= scores[12 + minor.tonic] else minor
     best = int(np.argmax(scores))
     return Key(best % 12, "major" if best < 12 else "minor")
 

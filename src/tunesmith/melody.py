@@ -15,6 +15,12 @@ from tunesmith.keys import Key
 MIN_PITCH, MAX_PITCH = 0, 127
 
 
+def steps_per_bar(time_signature: tuple[int, int] | list[int], steps_per_quarter: int) -> int:
+    """Grid steps in a bar of ``num/den`` (at least one): 16 for 4/4 at sixteenths."""
+    num, den = time_signature
+    return max(1, round(num * 4 / den * steps_per_quarter))
+
+
 class Note(NamedTuple):
     """A note on the grid: MIDI pitch, onset step and length in steps (at least 1).
 
@@ -61,8 +67,7 @@ class Melody:
 
     @property
     def steps_per_bar(self) -> int:
-        num, den = self.time_signature
-        return max(1, round(num * 4 / den * self.steps_per_quarter))
+        return steps_per_bar(self.time_signature, self.steps_per_quarter)
 
     @property
     def pitches(self) -> list[int]:

@@ -254,8 +254,7 @@ def inspect(
     elif piece.tonic is not None:
         stated = f"tonic {pitch_name(60 + piece.tonic)[:-1]}"
     elif piece.sharps is not None:
-        major = Key((7 * piece.sharps) % 12)
-        minor = Key((major.tonic + 9) % 12, "minor")
+        major, minor = Key.of_signature(piece.sharps)
         stated = f"signature of {major.name} or {minor.name}"
     shift = result.meta.get("transposed", 0)
     found = result.key.transpose(-shift).name if result.key else "?"

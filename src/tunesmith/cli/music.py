@@ -177,9 +177,6 @@ def evaluate(
     if not 1 <= samples <= 10_000 or not (length == 0 or 16 <= length <= 100_000):
         err_console.print("[bold red]error:[/] --samples must be 1-10000, --length 0 or 16-100000")
         raise typer.Exit(2)
-    if not 0 <= copy_guard <= 64:
-        err_console.print("[bold red]error:[/] --copy-guard must be between 0 (off) and 64 bars")
-        raise typer.Exit(2)
     with user_errors():
         report = evaluate_run(
             run,

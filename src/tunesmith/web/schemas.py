@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tunesmith.copying import MAX_GUARD_BARS
 from tunesmith.generate import MAX_LENGTH
 from tunesmith.web.studio import MAX_BARS
 
@@ -35,7 +36,10 @@ class GenerateRequest(BaseModel):
     seed: int | None = Field(None, ge=0, lt=2**31, description="Random seed (none: drawn).")
     score: bool = Field(True, description="Also write MusicXML.")
     copy_guard: float = Field(
-        2.0, ge=0, le=64, description="Never copy this many bars verbatim from training (0: off)."
+        2.0,
+        ge=0,
+        le=MAX_GUARD_BARS,
+        description="Never copy this many bars verbatim from training (0: off).",
     )
 
     @field_validator("key", "seed_notes")
