@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from tunesmith.checkpoint import load_run
 from tunesmith.cli import app
 from tunesmith.config import DataConfig, read_json
+from tunesmith.context import trackers
 from tunesmith.copying import (
     TRAIN_TOKENS,
     CopyDetector,
@@ -90,7 +91,10 @@ def test_guarded_sampling_never_completes_a_run_the_guard_knows(tiny_run: Path) 
 
     def sample(guard: CopyGuard | None) -> list[list[int]]:
         generator = torch.Generator().manual_seed(0)
-        return sample_ids(run.model, primes, 80, banned=[end], guard=guard, generator=generator)
+        form = trackers(run.vocab, run.data, [(4, 4)] * len(primes), [128] * len(primes))
+        return sample_ids(
+            run.model, primes, 80, banned=[end], guard=guard, form=form, generator=generator
+        )
 
     free = sample(None)
     known = np.array([t for row in free for t in row] + [end])

@@ -22,7 +22,7 @@ def test_evaluate_report(tiny_run: Path, tmp_path: Path) -> None:
     for f in report["features"].values():
         assert 0 <= f["overlap"] <= 1 and 0 <= f["reference_overlap"] <= 1
     c = report["copying"]
-    assert len(c["longest_steps"]) == 6 and 0 <= c["share_two_bars"] <= 1
+    assert len(c["longest_tokens"]) == 6 and 0 <= c["share_two_bars"] <= 1
     assert 0 <= c["reference_share_two_bars"] <= 1
     out = write_report(report, tmp_path / "eval")
     assert {"report.md", "report.json", "features.png"} <= {f.name for f in out.iterdir()}

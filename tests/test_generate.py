@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 from symusic import Score
+from testdata import random_context
 
 from tunesmith.checkpoint import load_run
+from tunesmith.context import trackers
 from tunesmith.errors import ConfigError, EncodingError
 from tunesmith.generate import GenerateOptions, generate
 from tunesmith.sample import filter_logits, sample_ids
@@ -17,14 +19,14 @@ from tunesmith.sample import filter_logits, sample_ids
 def test_stepping_matches_a_full_forward_pass(tiny_run: Path) -> None:
     """One step at a time with the state carried gives the logits of the whole sequence."""
     model = load_run(tiny_run).model
-    ids = torch.randint(
-        len(load_run(tiny_run).vocab), (2, 20), generator=torch.Generator().manual_seed(0)
-    )
+    vocab = len(load_run(tiny_run).vocab)
+    ids = torch.randint(vocab, (2, 20), generator=torch.Generator().manual_seed(0))
+    context = random_context(2, 20, vocab)
     with torch.no_grad():
-        full, _ = model(ids)
+        full, _ = model(ids, None, context)
         state, steps = None, []
         for t in range(ids.size(1)):
-            logits, state = model(ids[:, t : t + 1], state)
+            logits, state = model(ids[:, t : t + 1], state, context[:, t : t + 1])
             steps.append(logits)
     torch.testing.assert_close(torch.cat(steps, 1), full, rtol=1e-4, atol=1e-5)
 
@@ -48,6 +50,7 @@ def test_sample_ids_batch_lengths_and_banned(tiny_run: Path) -> None:
         [[end, 5], [end, 5, 6, 7]],
         30,
         banned=[end],
+        form=trackers(run.vocab, run.data, [(4, 4), (3, 4)], [40, 40]),
         generator=torch.Generator().manual_seed(0),
     )
     assert [len(r) for r in out] == [32, 34]

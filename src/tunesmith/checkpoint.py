@@ -99,6 +99,8 @@ def read_run_info(run_dir: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: damaged ({exc})") from exc
     if not isinstance(info, dict) or not {"data", "model", "train"} <= set(info):
         raise CheckpointError(f"{path}: not a tunesmith run config")
+    if isinstance(info["model"], dict) and info.get("kind") != "poly":
+        info["model"].setdefault("form", False)  # saved before models had form inputs
     return info
 
 

@@ -147,6 +147,9 @@ class ModelConfig(_Config):
     num_heads: int = 4  # transformer: attention heads (hidden_size must divide by it)
     context: int = 256  # transformer: positions a token attends to (itself included)
     positions: str = "rotary"  # transformer: rotary (relative) | learned (absolute)
+    # metric position, bars left and the lookback tokens as inputs, and the copy head
+    # (tunesmith.context); a run saved before they existed has none
+    form: bool = True
 
     def validate(self) -> None:
         _check(
@@ -165,6 +168,12 @@ class ModelConfig(_Config):
             "positions",
             self.positions,
             "'rotary' or 'learned'",
+        )
+        _check(
+            not (self.form and self.kind == "transformer" and self.positions == "learned"),
+            "positions",
+            self.positions,
+            "'rotary' for a Transformer with form inputs (or train with --no-form)",
         )
         if self.kind == "transformer":
             head_dim = self.hidden_size // self.num_heads

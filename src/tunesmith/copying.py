@@ -137,21 +137,77 @@ def check_copy_guard(bars: float) -> None:
         raise ConfigError(msg)
 
 
-def copy_guard(run: Run, bars: float) -> CopyGuard | None:
-    """The guard against copying ``bars`` bars (4/4) from the run's training pieces, made
-    once per run and kept; None when ``bars`` is 0 or the run keeps no training tokens."""
+def guard_length(per_bar: float, bars: float, time_signature: Sequence[int] = (4, 4)) -> int:
+    """Tokens in ``bars`` bars of a metre, from the mean tokens in a bar of 4/4."""
+    quarters = time_signature[0] * 4 / time_signature[1]
+    return max(2, round(bars * per_bar * quarters / 4))
+
+
+def copy_guard(
+    run: Run, bars: float, metres: Sequence[Sequence[int]] | None = None
+) -> CopyGuard | RowGuards | None:
+    """The guard against copying ``bars`` bars from the run's training pieces; None when
+    ``bars`` is 0 or the run keeps no training tokens. Without ``metres``, bars of 4/4;
+    with them (one time signature per row sampled), each row is guarded over bars of its
+    own metre. The guards are made once per length and kept with the run."""
     check_copy_guard(bars)
     if bars <= 0:
         return None
-    if bars not in run.cache.setdefault("copy_guards", {}):
+    cache = run.cache.setdefault("copy_guards", {})
+    if "per_bar" not in cache:
         tokens = load_training_tokens(run.path)
-        guard = None
-        if tokens is not None:
-            encoding = get_encoding(run.data)
-            per_bar = tokens_per_bar(encoding, run.vocab, tokens, run.data.steps_per_quarter)
-            guard = CopyGuard(tokens, max(2, round(bars * per_bar)))
-        run.cache["copy_guards"][bars] = guard
-    return run.cache["copy_guards"][bars]
+        if tokens is None:
+            tokens = np.zeros(0, dtype=np.int64)
+        cache["tokens"] = tokens
+        encoding, spq = get_encoding(run.data), run.data.steps_per_quarter
+        cache["per_bar"] = tokens_per_bar(encoding, run.vocab, tokens, spq) if len(tokens) else None
+    if cache["per_bar"] is None:
+        return None
+
+    def guard(length: int) -> CopyGuard:
+        if length not in cache:
+            cache[length] = CopyGuard(cache["tokens"], length)
+        return cache[length]
+
+    if metres is None:
+        return guard(guard_length(cache["per_bar"], bars))
+    return RowGuards([guard(guard_length(cache["per_bar"], bars, m)) for m in metres])
+
+
+class RowGuards:
+    """Rows sampled in several metres, each under the copy guard of its own run length."""
+
+    def __init__(self, guards: Sequence[CopyGuard]) -> None:
+        self.guards = list(guards)
+
+    def start(self, histories: Sequence[Sequence[int]]) -> MixedRows:
+        groups: dict[int, list[int]] = {}
+        for row, g in enumerate(self.guards):
+            groups.setdefault(id(g), []).append(row)
+        return MixedRows(
+            [
+                (rows, self.guards[rows[0]].start([histories[r] for r in rows]))
+                for rows in groups.values()
+            ],
+            len(histories),
+        )
+
+
+class MixedRows:
+    """:class:`GuardedRows` for groups of rows, answered as one batch."""
+
+    def __init__(self, groups: list[tuple[list[int], GuardedRows]], rows: int) -> None:
+        self._groups, self._rows = groups, rows
+
+    def forbidden(self, vocab_size: int) -> np.ndarray:
+        out = np.zeros((self._rows, vocab_size), dtype=bool)
+        for rows, guarded in self._groups:
+            out[rows] = guarded.forbidden(vocab_size)
+        return out
+
+    def push(self, tokens: Sequence[int]) -> None:
+        for rows, guarded in self._groups:
+            guarded.push([tokens[r] for r in rows])
 
 
 class CopyGuard:

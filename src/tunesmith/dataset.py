@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ class Corpus:
     tokens: np.ndarray  # memory-mapped
     vocab: Vocab
     manifest: dict[str, Any]
+    _context: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def data_config(self) -> DataConfig:
@@ -70,11 +71,24 @@ class Corpus:
         """The chosen pieces as one id stream in memory (see :meth:`split_stream`)."""
         return self.split_stream(indices)[:]
 
-    def split_stream(self, indices: list[int]) -> SplitStream:
+    @property
+    def context(self) -> np.ndarray:
+        """(tokens, WIDTH) form context of every position (:mod:`tunesmith.context`),
+        computed on first use: 18 bytes a token."""
+        if self._context is None:
+            from tunesmith.context import corpus_context
+
+            self._context = corpus_context(self.tokens, self.pieces, self.vocab, self.data_config)
+        return self._context
+
+    def split_stream(self, indices: list[int], context: bool = False) -> SplitStream:
         """The chosen pieces as one id stream, each preceded by the end token, one more
         last, read from the memory-mapped ``tokens.npy`` as it is indexed: nothing is
-        copied, so a corpus larger than memory trains, and processes share one copy."""
-        return SplitStream(self.tokens, [self.pieces[i] for i in indices], self.vocab.end_id)
+        copied, so a corpus larger than memory trains, and processes share one copy.
+        With ``context``, the stream also gives each position's form context."""
+        pieces = [self.pieces[i] for i in indices]
+        ctx = self.context if context else None
+        return SplitStream(self.tokens, pieces, self.vocab.end_id, ctx)
 
     def openings(self, indices: list[int], count: int = 256) -> list[dict[str, Any]]:
         """Openings to start generation from: the tokens of the first bar (in the piece's
@@ -104,9 +118,16 @@ class SplitStream:
     or a slice gives an int64 tensor, as indexing a tensor of the whole stream would.
     """
 
-    def __init__(self, tokens: np.ndarray, pieces: list[dict[str, Any]], end_id: int) -> None:
+    def __init__(
+        self,
+        tokens: np.ndarray,
+        pieces: list[dict[str, Any]],
+        end_id: int,
+        context: np.ndarray | None = None,
+    ) -> None:
         self._tokens = tokens
         self._end = end_id
+        self._context = context
         lengths = np.array([p["length"] + 1 for p in pieces], dtype=np.int64)
         self._offsets = np.concatenate([[0], np.cumsum(lengths)])  # where each piece begins
         self._base = np.array([p["start"] - 1 for p in pieces], dtype=np.int64)
@@ -117,17 +138,38 @@ class SplitStream:
     def __len__(self) -> int:
         return self._len
 
-    def gather(self, positions: np.ndarray) -> np.ndarray:
-        """Token ids at stream positions (an int array of any shape)."""
+    @property
+    def has_context(self) -> bool:
+        return self._context is not None
+
+    def _where(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For stream positions: which lie inside a piece (the rest is the end token after
+        the last piece), and their corpus positions."""
         flat = np.asarray(positions, dtype=np.int64).ravel()
         if flat.size and (flat.min() < 0 or flat.max() >= self._len):
             raise IndexError(f"stream positions outside 0..{self._len - 1}")
-        ids = np.full(flat.shape, self._end, dtype=np.int64)
         piece = np.searchsorted(self._offsets, flat, side="right") - 1
-        inside = piece < len(self._base)  # the rest is the end token after the last piece
+        inside = piece < len(self._base)
         piece = piece[inside]
-        ids[inside] = self._tokens[self._base[piece] + flat[inside] - self._offsets[piece]]
+        return inside, self._base[piece] + flat[inside] - self._offsets[piece]
+
+    def gather(self, positions: np.ndarray) -> np.ndarray:
+        """Token ids at stream positions (an int array of any shape)."""
+        inside, at = self._where(positions)
+        ids = np.full(inside.shape, self._end, dtype=np.int64)
+        ids[inside] = self._tokens[at]
         return ids.reshape(np.shape(positions))
+
+    def gather_context(self, positions: np.ndarray) -> np.ndarray:
+        """Form context rows at stream positions: (*positions.shape, WIDTH). Every end
+        token's row is the same, so a split's own order of pieces changes nothing."""
+        if self._context is None:
+            raise ValueError("this stream was opened without context")
+        inside, at = self._where(positions)
+        rows = np.empty((inside.size, self._context.shape[1]), dtype=np.int64)
+        rows[:] = self._context[0]  # position 0 of a corpus is an end token
+        rows[inside] = self._context[at]
+        return rows.reshape(*np.shape(positions), -1)
 
     def __getitem__(self, index: slice | torch.Tensor | np.ndarray) -> torch.Tensor:
         if isinstance(index, slice):
@@ -171,6 +213,19 @@ def windows(stream: torch.Tensor | SplitStream, starts: torch.Tensor, seq_len: i
     return chunk[:, :-1], chunk[:, 1:]
 
 
+def stream_context(stream: torch.Tensor | SplitStream, inputs: torch.Tensor) -> torch.Tensor | None:
+    """The form context for inputs at stream positions ``inputs``: the rows of their
+    targets, one position on (None for a stream without context)."""
+    if not isinstance(stream, SplitStream) or not stream.has_context:
+        return None
+    return torch.from_numpy(stream.gather_context(inputs.cpu().numpy() + 1))
+
+
+def window_context(stream: torch.Tensor | SplitStream, starts: torch.Tensor, seq_len: int):
+    """(B, T, WIDTH) form context of the windows :func:`windows` reads, or None."""
+    return stream_context(stream, starts[:, None].cpu() + torch.arange(seq_len))
+
+
 @dataclass(frozen=True)
 class Lanes:
     """``rows`` contiguous lanes of ``width`` tokens, the first starting at stream position
@@ -184,12 +239,16 @@ class Lanes:
         self, stream: torch.Tensor | SplitStream, t: int, seq_len: int, rows: slice = slice(None)
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs and targets of columns ``t .. t + seq_len`` of the chosen rows."""
-        lane = torch.arange(self.rows)[rows]
-        cols = torch.arange(t, min(t + seq_len, self.width))
-        pos = self.first + lane[:, None] * self.width + cols
+        pos = self.positions(t, seq_len, rows)
         if isinstance(stream, torch.Tensor):
             pos = pos.to(stream.device)
         return stream[pos].long(), stream[pos + 1].long()
+
+    def positions(self, t: int, seq_len: int, rows: slice = slice(None)) -> torch.Tensor:
+        """Stream positions of the inputs of columns ``t .. t + seq_len``."""
+        lane = torch.arange(self.rows)[rows]
+        cols = torch.arange(t, min(t + seq_len, self.width))
+        return self.first + lane[:, None] * self.width + cols
 
 
 def eval_lanes(stream: torch.Tensor | SplitStream, lanes: int) -> list[Lanes]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +24,22 @@ import torch.nn.functional as F
 
 from tunesmith.checkpoint import Run, load_run
 from tunesmith.config import read_json, write_json
-from tunesmith.copying import CopyDetector, check_copy_guard, copy_guard, tokens_per_bar
-from tunesmith.dataset import Corpus
+from tunesmith.context import trackers
+from tunesmith.copying import (
+    CopyDetector,
+    check_copy_guard,
+    copy_guard,
+    guard_length,
+    tokens_per_bar,
+)
+from tunesmith.dataset import Corpus, SplitStream
 from tunesmith.encodings import get_encoding
 from tunesmith.encodings.base import max_tokens
 from tunesmith.encodings.steps import HOLD, REST
 from tunesmith.errors import CheckpointError
+from tunesmith.formstats import FORM_FEATURES, endings, mean_share, self_similarity
 from tunesmith.heldout import predict_lanes
+from tunesmith.keys import Key
 from tunesmith.melody import Melody
 from tunesmith.sample import sample_ids
 from tunesmith.stats import FEATURES, kl_divergence, overlap
@@ -38,7 +48,9 @@ ProgressFn = Callable[[str], None]
 
 
 @torch.no_grad()
-def token_losses(run: Run, stream: torch.Tensor, seq_len: int = 64) -> tuple[np.ndarray, ...]:
+def token_losses(
+    run: Run, stream: torch.Tensor | SplitStream, seq_len: int = 64
+) -> tuple[np.ndarray, ...]:
     """Per held-out token: cross-entropy, whether the argmax was right, and the target id,
     read as training's validation reads them, so the figures match ``metrics.csv``."""
     losses, correct, targets = [], [], []
@@ -58,7 +70,7 @@ def _bigram_accuracy(train: np.ndarray, held_out: np.ndarray, vocab_size: int) -
 
 def prediction_metrics(run: Run, corpus: Corpus, train_idx, val_idx) -> dict[str, Any]:
     """Held-out loss, perplexity, accuracy; per class of target (onset, hold, rest); refs."""
-    val = corpus.stream(val_idx)
+    val = corpus.split_stream(val_idx, context=run.model_config.form)
     loss, correct, target = token_losses(run, val)
     vocab = run.vocab
     is_onset = np.array([t[:1].isdigit() for t in vocab.tokens])  # notes and chords
@@ -81,7 +93,7 @@ def prediction_metrics(run: Run, corpus: Corpus, train_idx, val_idx) -> dict[str
             out[f"{name}_accuracy"] = float(correct[mask].mean())
     train = corpus.stream(train_idx).numpy()
     out["always_hold_accuracy"] = float((target == hold_id).mean())
-    out["bigram_accuracy"] = _bigram_accuracy(train, val.numpy(), len(vocab))
+    out["bigram_accuracy"] = _bigram_accuracy(train, val[:].numpy(), len(vocab))
     return out
 
 
@@ -96,14 +108,39 @@ def _first_steps(encoding, vocab, ids: list[int], steps: int) -> list[int]:
 
 
 def _melodies(corpus: Corpus, indices: list[int], limit: int) -> list[Melody]:
+    """Up to ``limit`` of the pieces, spread over them, in their metre and key."""
     encoding = get_encoding(corpus.data_config)
     chosen = indices[:: max(1, len(indices) // limit)][:limit]
     out = []
     for i in chosen:
         p = corpus.pieces[i]
         ids = corpus.tokens[p["start"] : p["start"] + p["length"]]
-        out.append(encoding.decode(corpus.vocab.decode(int(x) for x in ids)))
+        melody = encoding.decode(corpus.vocab.decode(int(x) for x in ids))
+        out.append(_placed(melody, p.get("time_signature"), p.get("key")))
     return out
+
+
+def _placed(melody: Melody, time_signature, key: str | None) -> Melody:
+    return replace(
+        melody,
+        time_signature=tuple(time_signature or (4, 4)),
+        key=Key.parse(key) if key else None,
+    )
+
+
+def _compare(hist, generated, held_out, training) -> dict[str, Any]:
+    """A feature's histograms for the three sets, their overlaps and KL divergences."""
+    g, h, t = hist(generated), hist(held_out), hist(training)
+    ref = overlap(h, t)
+    return {
+        "overlap": overlap(g, h),
+        "reference_overlap": ref,
+        "kl": kl_divergence(h, g),
+        "reference_kl": kl_divergence(h, t),
+        "generated": g.tolist(),
+        "held_out": h.tolist(),
+        "share_of_reference": overlap(g, h) / ref if ref else 0.0,
+    }
 
 
 def evaluate_run(
@@ -162,65 +199,44 @@ def evaluate_run(
         lengths = [int(np.clip(held_out[int(i)].length, 32, 2048)) for i in drawn]
     say(f"generating {samples} melodies")
     openings = read_json(run.path / "openings.json")
-    primes = [openings[int(rng.integers(len(openings)))]["tokens"] for _ in range(samples)]
+    chosen = [openings[int(rng.integers(len(openings)))] for _ in range(samples)]
+    primes = [o["tokens"] for o in chosen]
+    metres = [tuple(o.get("time_signature") or (4, 4)) for o in chosen]
+    encoding = get_encoding(run.data)
+    totals = [max(n, encoding.steps(p)) for n, p in zip(lengths, primes, strict=True)]
     generator = torch.Generator().manual_seed(seed)
     end = run.vocab.end_id
-    encoding = get_encoding(run.data)
-    guard = copy_guard(run, copy_guard_bars)
+    guard = copy_guard(run, copy_guard_bars, metres)
+    form = trackers(run.vocab, run.data, metres, totals) if run.model_config.form else None
     rows = sample_ids(
         run.model,
         [[end, *run.vocab.encode(p)] for p in primes],
         max_tokens(encoding, max(lengths)),
         banned=[end],
         guard=guard,
+        form=form,
         generator=generator,
     )
     rows = [
-        [end, *_first_steps(encoding, run.vocab, r[1:], max(n, encoding.steps(p)))]
-        for r, n, p in zip(rows, lengths, primes, strict=True)
+        [end, *_first_steps(encoding, run.vocab, r[1:], n)]
+        for r, n in zip(rows, totals, strict=True)
     ]
-    generated = [encoding.decode(run.vocab.decode(r[1:])) for r in rows]
+    generated = [
+        _placed(encoding.decode(run.vocab.decode(r[1:])), o.get("time_signature"), o["key"])
+        for r, o in zip(rows, chosen, strict=True)
+    ]
 
     say("musical statistics")
     training = _melodies(corpus, train_idx, reference_pieces)
-    features = {}
-    for name, hist in FEATURES.items():
-        g, h, t = hist(generated), hist(held_out), hist(training)
-        features[name] = {
-            "overlap": overlap(g, h),
-            "reference_overlap": overlap(h, t),
-            "kl": kl_divergence(h, g),
-            "reference_kl": kl_divergence(h, t),
-            "generated": g.tolist(),
-            "held_out": h.tolist(),
-        }
-        ref = features[name]["reference_overlap"]
-        features[name]["share_of_reference"] = features[name]["overlap"] / ref if ref else 0.0
-    report["features"] = features
+    report["features"] = {
+        name: _compare(hist, generated, held_out, training) for name, hist in FEATURES.items()
+    }
+    report["form"] = form_report(generated, held_out, training)
 
     say("copying")
-    train_stream = corpus.stream(train_idx).numpy()
-    detector = CopyDetector(train_stream)
-    # tokens per bar (the steps encoding: steps), as the copy guard counts them
-    per_bar = tokens_per_bar(encoding, run.vocab, train_stream, run.data.steps_per_quarter)
-    bar = max(1, round(per_bar))
-    two_bars = max(2, round(2 * per_bar))
-    longest = [detector.longest(r[1 + len(p) :]) for r, p in zip(rows, primes, strict=True)]
-    # The reference: how often real, unseen music of the same style shares two bars with
-    # the training pieces (held-out pieces after their first bar, as samples after theirs).
-    held_out_ids = [
-        corpus.tokens[p["start"] + bar : p["start"] + p["length"]]
-        for p in (corpus.pieces[i] for i in val_idx[:reference_pieces])
-    ]
-    report["copying"] = {
-        "longest_steps": longest,
-        "max_bars": max(longest) / per_bar,
-        "mean_bars": float(np.mean(longest)) / per_bar,
-        "share_two_bars": float(np.mean([n >= two_bars for n in longest])),
-        "reference_share_two_bars": float(
-            np.mean([detector.shares(np.asarray(t, np.int64), two_bars) for t in held_out_ids])
-        ),
-    }
+    report["copying"] = copying_report(
+        run, corpus, (train_idx, val_idx), rows, primes, metres, reference_pieces
+    )
     report["settings"] = {
         "samples": samples,
         "length": length,
@@ -232,9 +248,78 @@ def evaluate_run(
     return report
 
 
+def form_report(
+    generated: list[Melody], held_out: list[Melody], training: list[Melody]
+) -> dict[str, Any]:
+    """Bar repeats at each lag and kind, and endings, beside the held-out reference; the
+    self-similarity of one sample and one held-out piece of at least 16 bars."""
+    out: dict[str, Any] = {
+        name: _compare(hist, generated, held_out, training) for name, hist in FORM_FEATURES.items()
+    }
+    for name, entry in out.items():
+        kind, lag = name.split(" repeats, lag ")
+        entry["means"] = [mean_share(ms, kind, int(lag)) for ms in (generated, held_out, training)]
+
+    def end_hist(ms: list[Melody]) -> np.ndarray:
+        return endings(ms, [m.key for m in ms])
+
+    out["endings"] = _compare(end_hist, generated, held_out, training)
+    out["endings"]["on_tonic"] = [
+        float(h[:2].sum() / max(h.sum(), 1)) for h in map(end_hist, (generated, held_out))
+    ]
+    out["endings"]["on_tonic_strong"] = [
+        float(h[0] / max(h.sum(), 1)) for h in map(end_hist, (generated, held_out))
+    ]
+    long_enough = [
+        next((m for m in ms if m.length >= 16 * m.steps_per_bar), ms[0] if ms else None)
+        for ms in (generated, held_out)
+    ]
+    out["self_similarity"] = {
+        name: self_similarity(m).tolist()
+        for name, m in zip(("generated", "held out"), long_enough, strict=True)
+        if m is not None
+    }
+    return out
+
+
+def copying_report(
+    run: Run,
+    corpus: Corpus,
+    split: tuple[list[int], list[int]],
+    rows: list[list[int]],
+    primes: list[list[str]],
+    metres: list[tuple[int, int]],
+    reference_pieces: int = 2000,
+) -> dict[str, Any]:
+    """The longest run each sample (after its prime) shares with the training pieces, in
+    bars of the sample's own metre; the same for held-out pieces after their first bar."""
+    train_idx, val_idx = split
+    train_stream = corpus.stream(train_idx).numpy()
+    detector = CopyDetector(train_stream)
+    encoding = get_encoding(run.data)
+    # tokens in a bar of 4/4 (the steps encoding: steps), as the copy guard counts them
+    per_bar = tokens_per_bar(encoding, run.vocab, train_stream, run.data.steps_per_quarter)
+    longest = [detector.longest(r[1 + len(p) :]) for r, p in zip(rows, primes, strict=True)]
+    bars = [n / (guard_length(per_bar, 1, m) or 1) for n, m in zip(longest, metres, strict=True)]
+    two_bars = [guard_length(per_bar, 2, m) for m in metres]
+    reference = []
+    for p in (corpus.pieces[i] for i in val_idx[:reference_pieces]):
+        metre = p.get("time_signature") or (4, 4)
+        first = p["start"] + guard_length(per_bar, 1, metre)
+        ids = np.asarray(corpus.tokens[first : p["start"] + p["length"]], np.int64)
+        reference.append(detector.shares(ids, guard_length(per_bar, 2, metre)))
+    return {
+        "longest_tokens": longest,
+        "max_bars": max(bars),
+        "mean_bars": float(np.mean(bars)),
+        "share_two_bars": float(np.mean([n >= t for n, t in zip(longest, two_bars, strict=True)])),
+        "reference_share_two_bars": float(np.mean(reference)) if reference else 0.0,
+    }
+
+
 def write_report(report: dict[str, Any], out: str | Path) -> Path:
     """``report.json``, ``report.md`` and ``features.png`` in ``out``."""
-    from tunesmith.export.plots import plot_features
+    from tunesmith.export.plots import plot_features, plot_self_similarity
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -243,6 +328,11 @@ def write_report(report: dict[str, Any], out: str | Path) -> Path:
         {k: (v["generated"], v["held_out"]) for k, v in report["features"].items()},
         out / "features.png",
     )
+    if report.get("form", {}).get("self_similarity"):
+        plot_self_similarity(
+            {f"{k}: bars against bars": v for k, v in report["form"]["self_similarity"].items()},
+            out / "form.png",
+        )
     (out / "report.md").write_text(report_markdown(report), encoding="utf-8")
     return out
 
@@ -293,4 +383,37 @@ def report_markdown(report: dict[str, Any]) -> str:
         "![features](features.png)",
         "",
     ]
+    if "form" in report:
+        lines += form_markdown(report["form"])
     return "\n".join(lines)
+
+
+def form_markdown(form: dict[str, Any]) -> list[str]:
+    """The form table: bar repeats and endings, generated beside held-out pieces."""
+    lines = [
+        "Form, in each melody's own metre: the share of bars that repeat the bar LAG bars "
+        "before them (mean over bars: generated / held-out / training), and the overlap of "
+        "the per-melody histograms as above.",
+        "",
+        "| statistic | generated | held-out | training | overlap | reference | share of ref. |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, f in form.items():
+        if "means" not in f:
+            continue
+        g, h, t = f["means"]
+        lines.append(
+            f"| {name} | {g:.3f} | {h:.3f} | {t:.3f} | {f['overlap']:.3f} | "
+            f"{f['reference_overlap']:.3f} | {f['share_of_reference']:.0%} |"
+        )
+    e = form["endings"]
+    lines += [
+        f"| endings (tonic, strong beat) | {e['on_tonic_strong'][0]:.3f} | "
+        f"{e['on_tonic_strong'][1]:.3f} | | {e['overlap']:.3f} | {e['reference_overlap']:.3f} | "
+        f"{e['share_of_reference']:.0%} |",
+        f"| ends on the tonic | {e['on_tonic'][0]:.3f} | {e['on_tonic'][1]:.3f} | | | | |",
+        "",
+        "![self-similarity](form.png)",
+        "",
+    ]
+    return lines

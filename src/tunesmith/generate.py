@@ -11,6 +11,7 @@ import torch
 
 from tunesmith.checkpoint import Run, load_run
 from tunesmith.config import read_json
+from tunesmith.context import trackers
 from tunesmith.copying import check_copy_guard, copy_guard
 from tunesmith.device import pick_device
 from tunesmith.encodings import END, get_encoding
@@ -187,7 +188,8 @@ def generate(
     if options.bars:
         lengths = [options.bars * steps_per_bar(meter, spq) for meter in meters]
     generator = torch.Generator().manual_seed(seed)
-    guard = copy_guard(run, options.copy_guard)
+    guard = copy_guard(run, options.copy_guard, meters)
+    totals = [encoding.steps(p) + n for p, n in zip(primes, lengths, strict=True)]
     ids = sample_ids(
         run.model,
         [[vocab.end_id, *vocab.encode(p)] for p in primes],
@@ -197,6 +199,7 @@ def generate(
         top_p=options.top_p,
         banned=[vocab.end_id],
         guard=guard,
+        form=trackers(vocab, run.data, meters, totals) if run.model_config.form else None,
         generator=generator,
     )
 

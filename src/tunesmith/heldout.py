@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tunesmith.dataset import SplitStream, eval_lanes
+from tunesmith.dataset import SplitStream, eval_lanes, stream_context
 from tunesmith.distributed import Processes
 
 
@@ -35,7 +35,11 @@ def predict_lanes(
         state = None
         for t in range(0, lane.width, seq_len):
             x, target = (a.to(device) for a in lane.chunk(stream, t, seq_len, rows))
-            logits, state = model(x, state)
+            context = stream_context(stream, lane.positions(t, seq_len, rows))
+            if context is None:
+                logits, state = model(x, state)
+            else:
+                logits, state = model(x, state, context.to(device))
             yield logits, target
 
 

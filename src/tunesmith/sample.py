@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from tunesmith.context import FormTracker
 from tunesmith.copying import CopyGuard
 from tunesmith.errors import ConfigError
 
@@ -51,6 +52,7 @@ def sample_ids(
     top_p: float = 1.0,
     banned: Sequence[int] = (),
     guard: CopyGuard | None = None,
+    form: Sequence[FormTracker] | None = None,
     generator: torch.Generator | None = None,
 ) -> list[list[int]]:
     """Continue each prime by ``steps`` sampled tokens; all primes are sampled as one batch.
@@ -64,6 +66,8 @@ def sample_ids(
     :param banned: ids never sampled (the piece separator, so a melody runs its full length).
     :param guard: never sample a token that would complete a run the guard knows from the
         training data (where every other token is banned too, the guard gives way).
+    :param form: one tracker per prime, for a model with form inputs: each gives the
+        context of its row's next token, kept up to date a token at a time.
     :return: each prime followed by its continuation.
     """
     check_sampling(temperature, top_k, top_p)
@@ -73,7 +77,9 @@ def sample_ids(
     with warnings.catch_warnings():
         # Toggling oneDNN makes torch warn about Intel-GPU TF32, which does not concern us.
         warnings.filterwarnings("ignore", message="TF32 acceleration", category=UserWarning)
-        return _sample(model, primes, steps, temperature, top_k, top_p, banned, guard, generator)
+        return _sample(
+            model, primes, steps, temperature, top_k, top_p, banned, guard, form, generator
+        )
 
 
 def _sample(
@@ -85,16 +91,33 @@ def _sample(
     top_p: float,
     banned: Sequence[int],
     guard: CopyGuard | None,
+    form: Sequence[FormTracker] | None,
     generator: torch.Generator | None,
 ) -> list[list[int]]:
     device = next(model.parameters()).device
+    if form is not None and len(form) != len(primes):
+        raise ValueError("sample_ids needs one form tracker per prime")
+
+    def step(ids: list[list[int]], state):
+        """The model on each row's next tokens, the trackers following them."""
+        x = torch.tensor(ids, device=device)
+        if form is None:
+            return model(x, state)
+        rows = []
+        for tracker, row in zip(form, ids, strict=True):
+            cells = []
+            for token in row:
+                tracker.push(token)
+                cells.append(tracker.row())
+            rows.append(cells)
+        return model(x, state, torch.tensor(np.array(rows), device=device))
+
     out = [list(p) for p in primes]
     with torch.backends.mkldnn.flags(enabled=False):
         # Primes of unequal length: feed the common part as a batch, then the rest one
         # step at a time, each row taking its own prime token while it has one.
         common = min(len(p) for p in primes)
-        x = torch.tensor([p[:common] for p in primes], device=device)
-        logits, state = model(x)
+        logits, state = step([list(p[:common]) for p in primes], None)
         last = logits[:, -1]
         longest = max(len(p) for p in primes)
         guarded = guard.start([p[:common] for p in primes]) if guard is not None else None
@@ -111,7 +134,7 @@ def _sample(
                 break
             if guarded is not None:
                 guarded.push(nxt)
-            logits, state = model(torch.tensor(nxt, device=device)[:, None], state)
+            logits, state = step([[t] for t in nxt], state)
             last = logits[:, -1]
     return out
 

@@ -37,7 +37,14 @@ from tunesmith.checkpoint import (
 )
 from tunesmith.config import ModelConfig, TrainConfig, write_json
 from tunesmith.copying import GUARD_MAX_TOKENS, TRAIN_TOKENS, save_training_tokens
-from tunesmith.dataset import Corpus, SplitStream, count_windows, train_batches, windows
+from tunesmith.dataset import (
+    Corpus,
+    SplitStream,
+    count_windows,
+    train_batches,
+    window_context,
+    windows,
+)
 from tunesmith.distributed import Processes, setup_distributed, shutdown_distributed
 from tunesmith.errors import CheckpointError, ConfigError, TunesmithError
 from tunesmith.heldout import evaluate_loss
@@ -183,8 +190,8 @@ def _train(
     # ---- data: split by piece, one token stream per side, each read as it is indexed from
     # the memory-mapped tokens.npy (one copy in the page cache for all processes)
     train_idx, val_idx = corpus.split(cfg.val_fraction, cfg.seed)
-    train_stream = corpus.split_stream(train_idx)
-    val_stream = corpus.split_stream(val_idx)
+    train_stream = corpus.split_stream(train_idx, context=model_config.form)
+    val_stream = corpus.split_stream(val_idx, context=model_config.form)
     if count_windows(train_stream, cfg.sequence_length) == 0:
         raise ConfigError(
             f"--sequence-length {cfg.sequence_length} is longer than the training data "
@@ -392,13 +399,16 @@ def _step(
     total = torch.zeros((), device=device)
     for i, m in enumerate(micro):
         x, y = (a.to(device, non_blocking=True) for a in windows(stream, m, cfg.sequence_length))
+        context = window_context(stream, m, cfg.sequence_length)
+        if context is not None:
+            context = context.to(device, non_blocking=True)
         # DDP averages gradients on the last micro-batch's backward only
         sync = i == len(micro) - 1
         with (
             ddp.no_sync() if ddp is not None and not sync else contextlib.nullcontext(),
             torch.autocast(device.type, dtype=amp, enabled=amp is not None),
         ):
-            logits, _ = model(x)
+            logits, _ = model(x, None, context)
             loss = F.cross_entropy(logits.flatten(0, 1).float(), y.flatten(), reduction="sum")
             loss = loss * scale
         scaler.scale(loss).backward()

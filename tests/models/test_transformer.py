@@ -9,6 +9,7 @@ import torch
 
 from tunesmith.checkpoint import load_run
 from tunesmith.config import ModelConfig, TrainConfig
+from tunesmith.context import trackers
 from tunesmith.errors import ConfigError
 from tunesmith.models import KVCache, build_model
 from tunesmith.sample import sample_ids
@@ -27,6 +28,7 @@ def _model(positions: str, context: int = 16) -> torch.nn.Module:
         context=context,
         positions=positions,
         dropout=0.2,
+        form=False,  # the cache's own behaviour; form inputs: tests/test_form.py
     )
     return build_model(config, VOCAB).eval()
 
@@ -93,7 +95,9 @@ def test_train_resume_and_sample(tiny_corpus: Path, tmp_path: Path) -> None:
     assert resumed.epochs_done == 3
     run = load_run(tmp_path / "tf")
     assert run.model_config == config
-    out = sample_ids(run.model, [[1, 2, 3], [4]], 50, generator=torch.Generator().manual_seed(0))
+    form = trackers(run.vocab, run.data, [(4, 4)] * 2, [80, 80])
+    g = torch.Generator().manual_seed(0)
+    out = sample_ids(run.model, [[run.vocab.end_id, 2, 3], [4]], 50, form=form, generator=g)
     assert [len(o) for o in out] == [53, 51]
 
 

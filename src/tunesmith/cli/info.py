@@ -39,6 +39,13 @@ def info(path: Path = typer.Argument(..., help="A run folder or a prepared corpu
         meta = read_run_info(path)
     table = Table(title=f"run: {path}", show_header=False)
     table.add_row("model", " ".join(f"{k}={v}" for k, v in meta["model"].items()))
+    table.add_row(
+        "form inputs",
+        "yes: place in the bar and phrase, bars left, the tokens 1, 2, 4 and 8 bars back, "
+        "a copy head"
+        if meta["model"].get("form")
+        else "no",
+    )
     table.add_row("parameters", f"{meta.get('parameters', 0):,}")
     table.add_row("vocabulary", str(meta.get("vocab_size")))
     table.add_row(

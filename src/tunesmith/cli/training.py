@@ -43,6 +43,12 @@ def train(
     positions: str = typer.Option(
         None, help="Transformer: rotary (relative) or learned. [default: rotary]"
     ),
+    form: bool = typer.Option(
+        None,
+        "--form/--no-form",
+        help="Form inputs: each token's place in the bar and phrase, bars left, the tokens "
+        "1, 2, 4 and 8 bars back, and a head that may copy them. [default: on]",
+    ),
     epochs: int = typer.Option(None, help="[default: 50]"),
     batch_size: int = typer.Option(None, help="Windows per step. [default: 16]"),
     sequence_length: int = typer.Option(
@@ -102,6 +108,7 @@ def train(
         if encoding == "poly" or is_poly_corpus(data):
             melody_only = {
                 "--model": model, "--sequence-length": sequence_length,
+                "--form": form,
                 "--save-every": save_every, "--resume": resume or None,
                 "--device": None if device in (None, "auto", "cpu") else device,
             }  # fmt: skip
@@ -150,6 +157,7 @@ def train(
             num_heads=num_heads,
             context=context,
             positions=positions,
+            form=form,
         )
         if model_cfg.kind == "transformer" and sequence_length is None:
             # Windows as long as the attention span: every distance it uses is trained.

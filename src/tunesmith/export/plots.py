@@ -1,10 +1,11 @@
-"""Training curves: loss and learning rate per epoch as a PNG."""
+"""Figures: training curves, feature histograms, self-similarity matrices, as PNG."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -147,4 +148,21 @@ def plot_features(features: Mapping[str, tuple[Sequence[float], Sequence[float]]
         ax.set_visible(False)
     if names:
         axes[0].legend(fontsize=8, frameon=False)
+    return save_figure(fig, path)
+
+
+def plot_self_similarity(matrices: Mapping[str, Any], path: str | Path) -> Path:
+    """Bar-by-bar self-similarity matrices side by side (``formstats.self_similarity``).
+
+    :param matrices: title -> (bars, bars) array.
+    """
+    fig = Figure(figsize=(4 * max(1, len(matrices)), 4), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, max(1, len(matrices)), squeeze=False)[0]
+    for ax, (title, matrix) in zip(axes, matrices.items(), strict=False):
+        ax.imshow(matrix, cmap="Greys", vmin=0, vmax=1, origin="upper", interpolation="nearest")
+        ax.set_title(title, loc="left", fontsize=10)
+        ax.set_xlabel("bar", fontsize=8)
+        ax.set_ylabel("bar", fontsize=8)
+        ax.tick_params(labelsize=7)
     return save_figure(fig, path)

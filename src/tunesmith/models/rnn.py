@@ -1,4 +1,5 @@
-"""LSTM and GRU language models: embedding, stacked recurrent layers, dropout, linear head."""
+"""LSTM and GRU language models: embedding, stacked recurrent layers, dropout, linear head;
+with ``form``, the form context's embeddings added to the input and the copy head on top."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import torch
 from torch import nn
 
 from tunesmith.config import ModelConfig
+from tunesmith.models.context import CopyHead, FormInputs, require_context
 
 State = torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None
 
@@ -27,9 +29,21 @@ class RNNLanguageModel(nn.Module):
         )
         self.drop = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, vocab_size)
+        self.form = FormInputs(vocab_size, config.embedding_dim) if config.form else None
+        self.copy = CopyHead(config.hidden_size, vocab_size) if config.form else None
 
-    def forward(self, ids: torch.Tensor, state: State = None) -> tuple[torch.Tensor, State]:
-        """:param ids: (batch, time) token ids. :return: (batch, time, vocab) logits, new state."""
-        x = self.drop(self.embed(ids))
-        y, state = self.rnn(x, state)
-        return self.head(self.drop(y)), state
+    def forward(
+        self, ids: torch.Tensor, state: State = None, context: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, State]:
+        """:param ids: (batch, time) token ids. :param context: (batch, time, WIDTH) form
+        context, for a model with ``form``. :return: (batch, time, vocab) logits (with
+        ``form``, log-probabilities), new state."""
+        x = self.embed(ids)
+        if self.form is not None:
+            x = x + self.form(require_context(context, ids))
+        y, state = self.rnn(self.drop(x), state)
+        y = self.drop(y)
+        logits = self.head(y)
+        if self.copy is not None:
+            logits = self.copy(y, logits, context)
+        return logits, state

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tunesmith.config import ModelConfig
+from tunesmith.models.context import CopyHead, FormInputs, require_context
 
 
 class KVCache:
@@ -156,6 +157,8 @@ class TransformerLanguageModel(nn.Module):
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.num_layers))
         self.norm = nn.LayerNorm(d)
+        self.form = FormInputs(vocab_size, d) if config.form else None
+        self.copy = CopyHead(d, vocab_size) if config.form else None
         self.apply(self._init)
         for name, p in self.named_parameters():  # GPT-2: scale the residual projections
             if name.endswith(("attn.proj.weight", "mlp.2.weight")):
@@ -171,10 +174,17 @@ class TransformerLanguageModel(nn.Module):
             nn.init.normal_(module.weight, std=0.02)
 
     def forward(
-        self, ids: torch.Tensor, state: KVCache | None = None
+        self,
+        ids: torch.Tensor,
+        state: KVCache | None = None,
+        context: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, KVCache | None]:
-        """:param ids: (batch, time) token ids. :return: (batch, time, vocab) logits and the
-        cache (None while training without one: windows start fresh and carry nothing)."""
+        """:param ids: (batch, time) token ids. :param context: the form context (a model
+        with ``form``). :return: (batch, time, vocab) logits (with ``form``,
+        log-probabilities) and the cache (None while training without one: windows start
+        fresh and carry nothing)."""
+        if self.form is not None:
+            return self._forward(ids, state, require_context(context, ids))
         t = ids.size(1)
         start = 0 if state is None else state.length
         if self.learned and start + t > self.context:
@@ -192,7 +202,7 @@ class TransformerLanguageModel(nn.Module):
         return self._forward(ids, state)
 
     def _forward(
-        self, ids: torch.Tensor, state: KVCache | None
+        self, ids: torch.Tensor, state: KVCache | None, context: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, KVCache | None]:
         t = ids.size(1)
         device = ids.device
@@ -203,6 +213,8 @@ class TransformerLanguageModel(nn.Module):
         x = self.embed(ids)
         if self.pos_embed is not None:
             x = x + self.pos_embed(pos)
+        if self.form is not None:
+            x = x + self.form(context)
         x = self.drop(x)
 
         # ---- which keys each query may see: itself and the context - 1 positions before it
@@ -222,7 +234,10 @@ class TransformerLanguageModel(nn.Module):
 
         for i, block in enumerate(self.blocks):
             x = block(x, pos, mask, state, i)
-        logits = F.linear(self.norm(x), self.embed.weight)  # tied to the embedding
+        x = self.norm(x)
+        logits = F.linear(x, self.embed.weight)  # tied to the embedding
+        if self.copy is not None:
+            logits = self.copy(x, logits, context)
 
         if state is not None:  # ---- the cache now holds the new positions too
             slots = pos[-self.context :] % self.context

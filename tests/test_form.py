@@ -1,0 +1,222 @@
+"""Form: metric positions and lookback as model inputs, through training and sampling; the
+copy guard leaves a melody's own repeats alone; form statistics in the melody's metre."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from tunesmith import context as c
+from tunesmith.checkpoint import load_run
+from tunesmith.config import DataConfig
+from tunesmith.context import trackers
+from tunesmith.copying import CopyGuard, load_training_tokens
+from tunesmith.dataset import Corpus
+from tunesmith.formstats import bars, ending, repeat_shares
+from tunesmith.keys import Key
+from tunesmith.melody import Melody, Note
+from tunesmith.prepare import prepare_corpus
+from tunesmith.sample import sample_ids
+
+# A waltz with a one-beat pickup: bars 1, 3 and 5 are the same; bar 6 repeats bar 2.
+WALTZ = """X:1
+T:Pickup waltz
+M:3/4
+L:1/4
+K:C
+G | c e g | c' g e | c e g | c3 | c e g | c' g e | d B G | c2 |]
+"""
+
+
+@pytest.fixture
+def waltz(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TUNESMITH_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "waltz.abc").write_text(WALTZ)
+
+    def corpus(encoding: str) -> Corpus:
+        out = tmp_path / encoding
+        prepare_corpus([str(tmp_path / "waltz.abc")], out, DataConfig(encoding=encoding), jobs=1)
+        return Corpus.open(out)
+
+    return corpus
+
+
+def _piece(corpus: Corpus) -> tuple[np.ndarray, np.ndarray]:
+    p = corpus.pieces[0]
+    ids = np.asarray(corpus.tokens[p["start"] : p["start"] + p["length"]], dtype=np.int64)
+    return ids, np.asarray(corpus.context[p["start"] : p["start"] + p["length"]], np.int64)
+
+
+def test_a_waltz_with_a_pickup_gets_its_positions(waltz) -> None:
+    corpus = waltz("steps")
+    ids, ctx = _piece(corpus)
+    tokens = corpus.vocab.decode(ids)
+    assert tokens[:9] == ["r", *["_"] * 7, "67"]  # the pickup G on beat 3 of bar 0
+    bar = 12  # sixteenths in 3/4
+    assert (ctx[:, c.POS] == (np.arange(len(ids)) % bar) * 3).all()  # twelfths of a quarter
+    assert (ctx[:, c.METRE] == c.METRES.index((3, 4))).all()
+    # the pickup bar comes before the phrase: the first full bar is bar 0 of 8
+    assert ctx[8, c.PHRASE] == 7 and ctx[12, c.PHRASE] == 0 and ctx[12 * 8, c.PHRASE] == 7
+    length = len(ids)
+    assert ctx[12, c.LEFT] == (length - 1 - 12) // bar and ctx[-1, c.LEFT] == 0
+
+
+def test_lookback_inputs_are_the_bars_one_and_two_back(waltz) -> None:
+    corpus = waltz("steps")
+    ids, ctx = _piece(corpus)
+    none = len(corpus.vocab)
+    for k, lag in enumerate(c.LAGS):
+        back = np.arange(len(ids)) - lag * 12
+        expected = np.where(back >= 0, ids[np.maximum(back, 0)], none)
+        assert (ctx[:, c.LOOKBACK + k] == expected).all(), lag
+    # bar 3 repeats bar 1: its tokens' "repeated one bar back" bit is off, two bars on
+    j = 36 + 1  # the token after bar 3's first
+    assert ctx[j, c.REPEATS] & 0b10 and not ctx[j, c.REPEATS] & 0b01
+
+
+def test_notes_encoding_positions_come_from_the_running_sum_of_lengths(waltz) -> None:
+    corpus = waltz("notes")
+    ids, ctx = _piece(corpus)
+    tokens = corpus.vocab.decode(ids)
+    assert tokens[:3] == ["r:2", "67:1", "72:1"]
+    bar = 36  # 12 steps a quarter
+    onsets = np.concatenate([[0], np.cumsum(c.token_steps(corpus.vocab, corpus.data_config)[ids])])
+    assert (ctx[:, c.POS] == onsets[:-1] % bar).all()
+    third_bar = int(np.flatnonzero(onsets == 3 * bar)[0])  # c e g again
+    lag1, lag2 = ctx[third_bar, c.LOOKBACK], ctx[third_bar, c.LOOKBACK + 1]
+    assert corpus.vocab.tokens[lag1] == "84:1" and corpus.vocab.tokens[lag2] == "72:1"
+    # a lookback falling inside a longer note finds nothing: bar 5 beat 2, after bar 4's c3
+    fifth_beat_two = int(np.flatnonzero(onsets == 5 * bar + 12)[0])
+    assert ctx[fifth_beat_two, c.LOOKBACK] == len(corpus.vocab)
+
+
+def test_the_sampling_tracker_gives_the_corpus_rows(tiny_corpus: Path) -> None:
+    corpus = Corpus.open(tiny_corpus)
+    for p in corpus.pieces[:20]:
+        ids = [int(t) for t in corpus.tokens[p["start"] : p["start"] + p["length"]]]
+        steps = int(c.token_steps(corpus.vocab, corpus.data_config)[ids].sum())
+        (tracker,) = trackers(corpus.vocab, corpus.data_config, [p["time_signature"]], [steps])
+        tracker.push(corpus.vocab.end_id)
+        rows = []
+        for token in ids:
+            rows.append(tracker.row())
+            tracker.push(token)
+        expected = corpus.context[p["start"] : p["start"] + p["length"]]
+        assert np.array_equal(np.array(rows), expected), p["name"]
+
+
+def test_sampling_carries_the_state_one_token_a_step(tiny_run: Path, tiny_corpus: Path) -> None:
+    """Stepping with the tracker's rows gives the logits of one pass over the piece with
+    the corpus's rows, and sampling runs the network on one new token a step."""
+    run = load_run(tiny_run)
+    assert run.model_config.form
+    corpus = Corpus.open(tiny_corpus)
+    p = corpus.pieces[3]
+    ids = [run.vocab.end_id, *map(int, corpus.tokens[p["start"] : p["start"] + 40])]
+    ctx = torch.from_numpy(np.asarray(corpus.context[p["start"] : p["start"] + 40], np.int64))
+    steps = int(c.token_steps(run.vocab, run.data)[ids].sum())
+    with torch.no_grad():
+        full, _ = run.model(torch.tensor([ids[:-1]]), None, ctx[None])
+        (tracker,) = trackers(run.vocab, run.data, [p["time_signature"]], [p["length"]])
+        state, stepped = None, []
+        for token in ids[:-1]:
+            tracker.push(token)
+            row = torch.from_numpy(tracker.row())[None, None]
+            logits, state = run.model(torch.tensor([[token]]), state, row)
+            stepped.append(logits)
+    torch.testing.assert_close(torch.cat(stepped, 1), full, rtol=1e-4, atol=1e-5)
+    assert steps > 0
+
+    widths: list[int] = []
+    hook = run.model.register_forward_pre_hook(lambda _, args: widths.append(args[0].shape[1]))
+    try:
+        form = trackers(run.vocab, run.data, [(4, 4), (3, 4)], [200, 200])
+        g = torch.Generator().manual_seed(0)
+        sample_ids(run.model, [ids[:9], ids[:9]], 30, form=form, generator=g)
+    finally:
+        hook.remove()
+    assert widths[0] == 9 and set(widths[1:]) == {1} and len(widths) == 30
+
+
+def test_a_melody_repeating_its_own_bars_is_not_stopped_by_the_copy_guard(
+    tiny_run: Path,
+) -> None:
+    run = load_run(tiny_run)
+    training = load_training_tokens(tiny_run)
+    assert training is not None
+    guard = CopyGuard(training, 32)  # two bars of 4/4 sixteenths
+    rng = np.random.default_rng(0)
+    pitches = [t for t in run.vocab.tokens if t.isdigit()]
+    bar_tokens = [
+        [p for pitch in rng.choice(pitches, 4) for p in (pitch, "_", "_", "_")] for _ in range(4)
+    ]
+    tune = [t for b in bar_tokens + bar_tokens for t in b]  # bars 1-4, then 1-4 again
+    ids = run.vocab.encode(tune)
+    rows = guard.start([[run.vocab.end_id]])
+    for token in ids:
+        assert not rows.forbidden(len(run.vocab))[0, token]
+        rows.push([token])
+    # a run of the training pieces is still stopped at its last token
+    piece = [int(t) for t in training[1:33]]
+    rows = guard.start([[run.vocab.end_id, *piece[:-1]]])
+    assert rows.forbidden(len(run.vocab))[0, piece[-1]]
+
+
+def _melody(bar_pitches: list[list[int]], ts=(4, 4)) -> Melody:
+    notes, size = [], 4 * ts[0] * 4 // ts[1]
+    for i, bar in enumerate(bar_pitches):
+        step = size // len(bar)
+        notes += [Note(p, i * size + j * step, step) for j, p in enumerate(bar)]
+    return Melody(notes, 4, time_signature=ts)
+
+
+def test_bar_repeats_by_kind_and_lag() -> None:
+    a, b = [60, 62, 64, 65], [67, 65, 64, 62]
+    up = [p + 2 for p in a]
+    other = [70, 71, 72, 74]  # a's rhythm, not its intervals
+    m = _melody([a, b, up, b, other, b, a, b, a])
+    assert len(bars(m)) == 9
+    one = repeat_shares(m, 1)
+    assert one == {"exact": 0.0, "transposed": 0.0, "rhythm": 1.0}  # all bars are 4 quarters
+    two = repeat_shares(m, 2)
+    # bars 2..8 against 0..6: up~a transposed, b=b, other~up rhythm, b=b, a~other rhythm,
+    # b=b, a=a
+    assert two == pytest.approx({"exact": 4 / 7, "transposed": 1 / 7, "rhythm": 2 / 7})
+    assert repeat_shares(m, 8) == {"exact": 1.0, "transposed": 0.0, "rhythm": 0.0}
+    waltz = _melody([[60, 64, 67], [72, 67, 64], [60, 64, 67]], ts=(3, 4))
+    assert waltz.steps_per_bar == 12 and repeat_shares(waltz, 2)["exact"] == 1.0
+
+
+def test_endings_on_the_tonic_and_strong_beats() -> None:
+    c_major = Key(0, "major")
+    assert ending(_melody([[60, 62, 64, 60]]), c_major) == 1  # tonic on beat 4
+    assert ending(_melody([[64, 62, 60, 60], [60]]), c_major) == 0  # tonic on the downbeat
+    assert ending(_melody([[60, 62], [67]]), c_major) == 2
+    assert ending(_melody([[60, 62], [69]]), Key(9, "minor")) == 0
+
+
+def test_a_transformer_with_form_inputs_steps_as_it_reads(tiny_corpus: Path) -> None:
+    """The Transformer takes the same context: its cache carries it step by step."""
+    from testdata import random_context
+
+    from tunesmith.config import ModelConfig
+    from tunesmith.models import build_model
+
+    torch.manual_seed(0)
+    config = ModelConfig(kind="transformer", hidden_size=32, num_layers=2, context=16, dropout=0)
+    model = build_model(config, 30).eval()
+    ids = torch.randint(30, (2, 24), generator=torch.Generator().manual_seed(1))
+    context = random_context(2, 24, 30)
+    with torch.no_grad():
+        full, _ = model(ids, None, context)
+        state, stepped = None, []
+        for t in range(24):
+            logits, state = model(ids[:, t : t + 1], state, context[:, t : t + 1])
+            stepped.append(logits)
+    torch.testing.assert_close(torch.cat(stepped, 1), full, rtol=1e-4, atol=1e-5)
+    assert torch.allclose(full.exp().sum(-1), torch.ones(2, 24), atol=1e-4)  # probabilities
+    with pytest.raises(ValueError, match="context"):
+        model(ids)
