@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from tunesmith.cli import app
 from tunesmith.evaluate import evaluate_run, write_report
+from tunesmith.formstats import FORM_FEATURES
 from tunesmith.stats import FEATURES
 
 
@@ -24,8 +25,18 @@ def test_evaluate_report(tiny_run: Path, tmp_path: Path) -> None:
     c = report["copying"]
     assert len(c["longest_tokens"]) == 6 and 0 <= c["share_two_bars"] <= 1
     assert 0 <= c["reference_share_two_bars"] <= 1
+    form = report["form"]
+    assert set(FORM_FEATURES) < set(form) and 0 <= form["endings"]["on_tonic"][1] <= 1
+    for name in FORM_FEATURES:
+        assert 0 <= form[name]["overlap"] <= 1 and all(0 <= m <= 1 for m in form[name]["means"])
+    held = form["self_similarity"]["held out"]
+    assert len(held) == len(held[0]) and all(
+        held[i][i] == 1.0 for i in range(len(held)) if any(held[i])
+    )
     out = write_report(report, tmp_path / "eval")
-    assert {"report.md", "report.json", "features.png"} <= {f.name for f in out.iterdir()}
+    names = {f.name for f in out.iterdir()}
+    assert {"report.md", "report.json", "features.png", "form.png"} <= names
+    assert "exact repeats, lag 4" in (out / "report.md").read_text()
     assert "always hold" in (out / "report.md").read_text()
 
 

@@ -220,3 +220,13 @@ def test_a_transformer_with_form_inputs_steps_as_it_reads(tiny_corpus: Path) -> 
     assert torch.allclose(full.exp().sum(-1), torch.ones(2, 24), atol=1e-4)  # probabilities
     with pytest.raises(ValueError, match="context"):
         model(ids)
+
+
+def test_prepare_keeps_the_contexts_and_an_older_corpus_computes_them(waltz) -> None:
+    corpus = waltz("steps")
+    kept = corpus.path / c.CONTEXT_FILE
+    assert kept.exists() and isinstance(corpus.context, np.memmap)
+    computed = c.corpus_context(corpus.tokens, corpus.pieces, corpus.vocab, corpus.data_config)
+    assert np.array_equal(corpus.context, computed)
+    kept.unlink()  # as prepared by an older tunesmith
+    assert np.array_equal(Corpus.open(corpus.path).context, computed)

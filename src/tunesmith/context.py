@@ -37,6 +37,8 @@ from tunesmith.encodings import END, Vocab, get_encoding
 from tunesmith.encodings.steps import REST
 from tunesmith.melody import steps_per_bar
 
+#: Where a prepared corpus keeps its contexts (the version changes with their meaning).
+CONTEXT_FILE = "context-v1.npy"
 #: Lookback distances in bars.
 LAGS = (1, 2, 4, 8)
 POS, METRE, PHRASE, LEFT, REPEATS, LOOKBACK = range(6)

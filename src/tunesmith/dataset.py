@@ -73,12 +73,21 @@ class Corpus:
 
     @property
     def context(self) -> np.ndarray:
-        """(tokens, WIDTH) form context of every position (:mod:`tunesmith.context`),
-        computed on first use: 18 bytes a token."""
-        if self._context is None:
-            from tunesmith.context import corpus_context
+        """(tokens, WIDTH) form context of every position (:mod:`tunesmith.context`):
+        memory-mapped from the corpus folder, or, for a corpus prepared before contexts
+        were kept there, computed on first use (18 bytes a token, in memory)."""
+        from tunesmith.context import CONTEXT_FILE, WIDTH, corpus_context
 
-            self._context = corpus_context(self.tokens, self.pieces, self.vocab, self.data_config)
+        if self._context is None:
+            try:
+                kept = np.load(self.path / CONTEXT_FILE, mmap_mode="r", allow_pickle=False)
+            except (OSError, ValueError):
+                kept = None
+            if kept is not None and kept.shape == (len(self.tokens), WIDTH):
+                self._context = kept
+            else:
+                config = self.data_config
+                self._context = corpus_context(self.tokens, self.pieces, self.vocab, config)
         return self._context
 
     def split_stream(self, indices: list[int], context: bool = False) -> SplitStream:

@@ -4,6 +4,8 @@ A prepared corpus is a folder:
 
 - ``tokens.npy``: every piece's token ids, each piece preceded by the end token, one more
   end token last; memory-mapped when read, so a large corpus is never loaded whole;
+- ``context-v1.npy``: every position's form context (:mod:`tunesmith.context`), memory-mapped
+  the same way;
 - ``vocab.json``: the vocabulary; ``manifest.json``: options, sources, every piece's
   offset and length, and every skipped file or tune with its reason.
 """
@@ -26,6 +28,7 @@ import numpy as np
 from tunesmith import __version__
 from tunesmith.cache import CACHE_VERSION, MelodyCache, default_cache_dir
 from tunesmith.config import DataConfig, read_json, write_json
+from tunesmith.context import CONTEXT_FILE, corpus_context
 from tunesmith.encodings import END, Vocab, get_encoding
 from tunesmith.encodings.base import Encoding
 from tunesmith.errors import CorpusError, SourceError
@@ -172,10 +175,9 @@ def prepare_corpus(
         stream.append(vocab.end_id)
 
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".tokens.npy.tmp"
-    with open(tmp, "wb") as f:
-        np.save(f, np.asarray(stream, dtype=dtype))
-    os.replace(tmp, out / "tokens.npy")
+    tokens = np.asarray(stream, dtype=dtype)
+    _save_array(out / "tokens.npy", tokens)
+    _save_array(out / CONTEXT_FILE, corpus_context(tokens, pieces, vocab, config))
     vocab.save(out / "vocab.json")
     report = PrepareReport(
         out=str(out),
@@ -210,6 +212,13 @@ def prepare_corpus(
         },
     )
     return report
+
+
+def _save_array(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, array)
+    os.replace(tmp, path)
 
 
 def report_from_manifest(manifest: dict[str, Any], out: Path) -> PrepareReport:

@@ -161,11 +161,12 @@ def evaluate(
     ),
     out: Path = typer.Option(None, "--out", "-o", help="Report folder [default: RUN/eval]."),
 ) -> None:
-    """Judge a run: held-out prediction, musical statistics, copying.
+    """Judge a run: held-out prediction, musical statistics, form, copying.
 
     Held-out loss, perplexity and accuracy (by onsets, holds and rests, beside always-hold
-    and bigram references); generated vs held-out music on musical statistics; copying
-    from the training set. Writes report.md, report.json and features.png.
+    and bigram references); generated vs held-out music on musical statistics and on form
+    (bars repeated at 1, 2, 4 and 8 bars, endings); copying from the training set. Writes
+    report.md, report.json, features.png and form.png.
 
     [bold]Examples[/]
 
@@ -188,5 +189,10 @@ def evaluate(
             on_progress=lambda what: console.print(f"[dim]{what} ...[/]"),
         )
         folder = write_report(report, out or run / "eval")
-    console.print(report_markdown(report).split("![features]")[0], highlight=False)
-    console.print(f"report: [bold]{folder / 'report.md'}[/] (and report.json, features.png)")
+    text = report_markdown(report)
+    for picture in ("![features](features.png)", "![self-similarity](form.png)"):
+        text = text.replace(picture, "")
+    console.print(text.rstrip(), highlight=False)
+    console.print(
+        f"report: [bold]{folder / 'report.md'}[/] (and report.json, features.png, form.png)"
+    )
