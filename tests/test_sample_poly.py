@@ -96,3 +96,13 @@ def test_info_describes_a_poly_run_and_evaluate_points_to_bench_poly(poly_run: P
     r = CliRunner().invoke(app, ["evaluate", str(poly_run)])
     assert r.exit_code == 1 and "a poly run" in r.output and "bench poly" in r.output
     assert "Traceback" not in r.output
+
+
+@pytest.mark.parametrize(
+    "flag", [["--top-k", "5"], ["--key", "G"], ["--score"], ["--top-p", "0.9"]]
+)
+def test_options_a_poly_run_cannot_honour_are_refused(poly_run: Path, flag: list[str]) -> None:
+    """They were ignored without a word; now each is refused in one line, naming it."""
+    r = CliRunner().invoke(app, ["generate", str(poly_run), "--num", "1", *flag])
+    assert r.exit_code == 2 and flag[0] in r.output and "chorale model" in r.output
+    assert "Traceback" not in r.output

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from tunesmith.cli.app import app, console, err_console, user_errors
+from tunesmith.errors import ConfigError
 
 # ---------------------------------------------------------------------------- generate
 
@@ -40,7 +41,8 @@ def generate(
     score: bool = typer.Option(False, "--score", help="Also write MusicXML and an engraved SVG."),
     copy_guard: float = typer.Option(
         2.0,
-        help="Never copy this many bars (4/4) verbatim from a training piece (0 = off).",
+        help="Never copy this many bars (of the melody's metre) verbatim from a training "
+        "piece (0 = off).",
     ),
     soundfont: Path = typer.Option(None, help="SoundFont for --audio [default: the system's]."),
     device: str = typer.Option("cpu", help="cpu is fastest for one melody at a time."),
@@ -70,6 +72,16 @@ def generate(
 
     if harmonize or is_poly_run(run):
         with user_errors():
+            asked = {
+                "--top-k": top_k != 0, "--top-p": top_p != 1.0, "--key": key,
+                "--primer": primer, "--seed-notes": seed_notes, "--score": score,
+                "--audio": audio, "--copy-guard": copy_guard != 2.0,
+                "--instrument": instrument != "piano", "--soundfont": soundfont,
+            }  # fmt: skip
+            refused = [flag for flag, given in asked.items() if given]
+            if refused:
+                msg = f"{refused[0]} is not an option of the chorale model (poly run {run})"
+                raise ConfigError(msg)
             quarters = bars * 4 if bars else max(1, length // 4)
             name = "chorale" if prefix == "melody" else prefix
             paths = write_chorales(
