@@ -27,6 +27,7 @@ import torch
 
 from tunesmith.checkpoint import load_run
 from tunesmith.config import ModelConfig, TrainConfig
+from tunesmith.context import trackers
 from tunesmith.prepare import prepare_corpus
 from tunesmith.sample import sample_ids
 from tunesmith.train import train_model
@@ -44,9 +45,15 @@ def generation_speed(run_dir: Path, batch: int, steps: int) -> float:
     run = load_run(run_dir)
     g = torch.Generator().manual_seed(0)
     primes = torch.randint(4, len(run.vocab), (batch, 16), generator=g).tolist()
-    sample_ids(run.model, primes, 16, generator=g)  # warm-up
+
+    def form(length: int):  # each row's context tracker, for a model with form inputs
+        if not run.model_config.form:
+            return None
+        return trackers(run.vocab, run.data, [(4, 4)] * batch, [16 + length] * batch)
+
+    sample_ids(run.model, primes, 16, form=form(16), generator=g)  # warm-up
     t0 = time.perf_counter()
-    sample_ids(run.model, primes, steps, generator=g)
+    sample_ids(run.model, primes, steps, form=form(steps), generator=g)
     return batch * steps / (time.perf_counter() - t0)
 
 

@@ -10,7 +10,10 @@ Default LSTM, GRU and Transformer (``ModelConfig(kind=...)``), random weights, v
 - "tutorial style": re-run the whole 64-token window for every new token, batch 1 (its
   prime is 64 tokens, so every step runs a full window; --quick times 16 steps);
 - ``sample_ids`` under a copy guard of two bars over 1.47 M training tokens (Essen's size),
-  as ``generate`` samples by default, at batch 1, 16 and 64.
+  as ``generate`` samples by default, at batch 1, 16 and 64;
+- ``sample_ids`` of the model with form inputs (the default since form inputs exist: the
+  rows above use ``--no-form`` models, the network alone), each row's context kept by its
+  tracker, at batch 1, 16 and 64.
 
 Target: >= 2,000 steps/s at batch 1 for ``sample_ids``.
 
@@ -36,8 +39,10 @@ import common
 import torch
 from torch import nn
 
-from tunesmith.config import ModelConfig
+from tunesmith.config import DataConfig, ModelConfig
+from tunesmith.context import trackers
 from tunesmith.copying import CopyGuard
+from tunesmith.encodings import END, Vocab
 from tunesmith.models import build_model
 from tunesmith.sample import sample_ids
 
@@ -59,16 +64,23 @@ def guard() -> CopyGuard:
     return CopyGuard(torch.randint(VOCAB, (GUARD_TOKENS,), generator=g).numpy(), 32)
 
 
+#: A steps vocabulary of VOCAB tokens, for the form trackers.
+STEPS_VOCAB = Vocab([END, "_", "r", *(str(p) for p in range(48, 48 + VOCAB - 3))], "steps")
+
+
 def run_sample_ids(
     model: nn.Module, batch: int, steps: int, copy_guard: CopyGuard | None = None
 ) -> float:
     g = torch.Generator().manual_seed(0)
     p = primes(batch, 1)
+    form = None
+    if model.config.form:
+        form = trackers(STEPS_VOCAB, DataConfig(), [(4, 4)] * batch, [PRIME + steps] * batch)
     with warnings.catch_warnings():
         # sample_ids toggles oneDNN before it filters torch's TF32 warning; keep output clean.
         warnings.filterwarnings("ignore", message="TF32 acceleration", category=UserWarning)
         t0 = time.perf_counter()
-        out = sample_ids(model, p, steps, guard=copy_guard, generator=g)
+        out = sample_ids(model, p, steps, guard=copy_guard, form=form, generator=g)
         elapsed = time.perf_counter() - t0
     assert all(len(o) == PRIME + steps for o in out)
     return elapsed
@@ -140,21 +152,31 @@ def main() -> None:
 
     two_bars = guard()
     cases = [
-        ("sample_ids (oneDNN off)", 1, lambda m: run_sample_ids(m, 1, steps), steps),
-        ("sample_ids (oneDNN off)", 16, lambda m: run_sample_ids(m, 16, steps), steps),
-        ("sample_ids (oneDNN off)", 64, lambda m: run_sample_ids(m, 64, steps), steps),
-        ("sample_ids + copy guard", 1, lambda m: run_sample_ids(m, 1, steps, two_bars), steps),
-        ("sample_ids + copy guard", 16, lambda m: run_sample_ids(m, 16, steps, two_bars), steps),
-        ("sample_ids + copy guard", 64, lambda m: run_sample_ids(m, 64, steps, two_bars), steps),
-        ("plain loop, oneDNN on", 1, lambda m: run_plain_loop(m, 1, steps, True), steps),
-        ("plain loop, oneDNN off", 1, lambda m: run_plain_loop(m, 1, steps, False), steps),
-        ("tutorial: re-run 64-window", 1, lambda m: run_window_loop(m, window_steps), window_steps),
+        ("sample_ids (oneDNN off)", 1, lambda m: run_sample_ids(m[0], 1, steps), steps),
+        ("sample_ids (oneDNN off)", 16, lambda m: run_sample_ids(m[0], 16, steps), steps),
+        ("sample_ids (oneDNN off)", 64, lambda m: run_sample_ids(m[0], 64, steps), steps),
+        ("sample_ids + copy guard", 1, lambda m: run_sample_ids(m[0], 1, steps, two_bars), steps),
+        ("sample_ids + copy guard", 16, lambda m: run_sample_ids(m[0], 16, steps, two_bars), steps),
+        ("sample_ids + copy guard", 64, lambda m: run_sample_ids(m[0], 64, steps, two_bars), steps),
+        ("sample_ids, form inputs", 1, lambda m: run_sample_ids(m[1], 1, steps), steps),
+        ("sample_ids, form inputs", 16, lambda m: run_sample_ids(m[1], 16, steps), steps),
+        ("sample_ids, form inputs", 64, lambda m: run_sample_ids(m[1], 64, steps), steps),
+        ("plain loop, oneDNN on", 1, lambda m: run_plain_loop(m[0], 1, steps, True), steps),
+        ("plain loop, oneDNN off", 1, lambda m: run_plain_loop(m[0], 1, steps, False), steps),
+        (
+            "tutorial: re-run 64-window",
+            1,
+            lambda m: run_window_loop(m[0], window_steps),
+            window_steps,
+        ),
     ]
     results = []
     for kind in kinds:
         torch.manual_seed(0)
-        model = build_model(ModelConfig(kind=kind), VOCAB)
-        model.eval()
+        # (the network alone, --no-form; with form inputs)
+        model = tuple(
+            build_model(ModelConfig(kind=kind, form=f), VOCAB).eval() for f in (False, True)
+        )
         for name, batch, fn, n in cases:
             fn(model)  # warm-up, not timed
             rates = []
@@ -238,7 +260,8 @@ def measure_cache(rounds: int, steps: int) -> list[dict]:
     rows = []
     for context in (256, 2048):
         torch.manual_seed(0)
-        model = build_model(ModelConfig(kind="transformer", context=context), VOCAB).eval()
+        config = ModelConfig(kind="transformer", context=context, form=False)
+        model = build_model(config, VOCAB).eval()
         g = torch.Generator().manual_seed(0)
         for position in (64, 512, 2048):
             prefix = torch.randint(VOCAB, (1, position), generator=g)

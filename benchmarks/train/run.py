@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tunesmith.config import ModelConfig, TrainConfig
-from tunesmith.dataset import Corpus, train_batches, windows
+from tunesmith.dataset import Corpus, SplitStream, train_batches, window_context, windows
 from tunesmith.models import build_model, count_parameters
 from tunesmith.prepare import prepare_corpus
 from tunesmith.train import train_model
@@ -85,7 +85,7 @@ class CeilingStep:
 class PipelineStep:
     """train.py's inner loop body, over a real training stream, epoch after epoch."""
 
-    def __init__(self, model: nn.Module, stream: torch.Tensor, cfg: TrainConfig) -> None:
+    def __init__(self, model: nn.Module, stream: SplitStream, cfg: TrainConfig) -> None:
         self.model = model
         self.cfg = cfg
         self.stream = stream
@@ -105,7 +105,8 @@ class PipelineStep:
                 self.stream, cfg.sequence_length, cfg.batch_size, cfg.seed, self.epoch
             )
         x, y = windows(self.stream, self.batches[self.b], cfg.sequence_length)
-        logits, _ = self.model(x)
+        context = window_context(self.stream, self.batches[self.b], cfg.sequence_length)
+        logits, _ = self.model(x, None, context)
         loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -281,7 +282,7 @@ def main() -> None:
 
 def measure(corpus, data_dir, tcfg, kinds, warmup, steps, rounds, tm_seconds, mm_seconds):
     train_idx, _ = corpus.split(tcfg.val_fraction, tcfg.seed)
-    stream = corpus.stream(train_idx)
+    stream = corpus.split_stream(train_idx, context=True)  # the form context, as train.py
     vocab = len(corpus.vocab)
     common.progress(f"training stream: {len(stream):,} tokens, vocabulary {vocab}")
 
