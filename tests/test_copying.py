@@ -19,6 +19,7 @@ from tunesmith.copying import (
     CopyDetector,
     CopyGuard,
     copy_guard,
+    guard_length,
     load_training_tokens,
     tokens_per_bar,
 )
@@ -120,7 +121,8 @@ def test_generate_never_copies_two_bars_of_the_training_pieces(
     for r in results:
         assert r.guard_bars == 2.0
         ids = run.vocab.encode(encoding.encode(r.melody))  # the opening bar, then new music
-        assert detector.longest(ids) < 32
+        # two bars of the melody's own metre (steps: a token a step): 24 in 3/4, 48 in 3/2
+        assert detector.longest(ids) < 2 * r.melody.steps_per_bar
 
 
 def test_a_run_without_training_tokens_generates_unguarded_and_says_so(
@@ -157,3 +159,12 @@ def test_a_crafted_training_tokens_file_is_refused_never_unpickled(
         generate(run, tmp_path / "out", GenerateOptions(num=1, bars=1))
     r = CliRunner().invoke(app, ["generate", str(run), "--out", str(tmp_path / "cli")])
     assert r.exit_code == 1 and "damaged" in r.output and "Traceback" not in r.output
+
+
+def test_the_guard_counts_bars_of_each_melody_s_own_metre(tiny_run: Path) -> None:
+    run = load_run(tiny_run)
+    guards = copy_guard(run, 2.0, [(4, 4), (3, 4), (6, 8), (2, 4), (4, 4)])
+    assert guards is not None
+    assert [g.length for g in guards.guards] == [32, 24, 24, 16, 32]
+    assert guards.guards[0] is guards.guards[4] is copy_guard(run, 2.0)  # one per length
+    assert guard_length(5.0, 2, (3, 4)) == 8  # notes: 5 tokens a 4/4 bar, 3.75 a 3/4 bar

@@ -9,7 +9,8 @@ the 1,034 Nottingham MIDI files in ../shared/data), prepared with the defaults:
 - ``transformer``: the default Transformer with them (``--model transformer``; Essen only).
 
 Each is trained as ``OMP_NUM_THREADS=1 tunesmith train DATA --out RUN --time-limit SECONDS``
-(one core each, two trainings at a time on a 2-core machine), then judged with
+(one core each, two trainings at a time on a 2-core machine), then judged (two processes of
+one thread) with
 ``evaluate_run(RUN, samples=500, seed=0)``: 500 melodies from training openings, of held-out
 pieces' lengths, under the two-bar copy guard, set beside the held-out reference. A run
 folder that already holds a trained run of that name is reused (``--retrain`` trains again).
@@ -20,10 +21,11 @@ Run: ``python benchmarks/form/run.py [--seconds 1800] [--samples 500] [--runs DI
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -108,9 +110,13 @@ def main() -> None:
             jobs.append((corpus, variant, data, runs / f"{corpus}-{variant}", flags))
     with ThreadPoolExecutor(max_workers=2) as pool:  # one training per core
         list(pool.map(lambda j: train(j[2], j[3], j[4], seconds, args.retrain), jobs))
-    results = {
-        f"{c}-{v}": {"corpus": c, "variant": v, **judge(run, samples)} for c, v, _, run, _ in jobs
-    }
+    os.environ["OMP_NUM_THREADS"] = "1"  # the judges: one process per core, one thread each
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        judged = pool.map(judge, [j[3] for j in jobs], [samples] * len(jobs))
+        results = {
+            f"{c}-{v}": {"corpus": c, "variant": v, **r}
+            for (c, v, *_), r in zip(jobs, judged, strict=True)
+        }
 
     for corpus in dict.fromkeys(r["corpus"] for r in results.values()):
         names = [k for k, r in results.items() if r["corpus"] == corpus]

@@ -118,7 +118,8 @@ def test_cli_trains_a_transformer_with_windows_as_long_as_its_context(
     out = tmp_path / "tf"
     args = ["train", str(tiny_corpus), "--out", str(out), "--model", "transformer"]
     args += ["--hidden-size", "32", "--num-layers", "1", "--context", "24", "--epochs", "1"]
-    result = CliRunner().invoke(app, [*args, "--positions", "learned", "--grad-accum", "2"])
+    learned = [*args, "--positions", "learned", "--no-form", "--grad-accum", "2"]
+    result = CliRunner().invoke(app, learned)
     assert result.exit_code == 0, result.output
     info = read_run_info(out)
     assert info["train"]["sequence_length"] == 24 and info["train"]["grad_accum"] == 2
