@@ -48,7 +48,7 @@ def prepare(name: str, data: Path, limit: int) -> None:
     if (data / "manifest.json").exists():
         return
     extra = ["--limit", str(limit)] if limit else []
-    cmd = ["tunesmith", "prepare", *CORPORA[name], "--out", str(data), *extra]
+    cmd = [sys.executable, "-m", "tunesmith", "prepare", *CORPORA[name], "--out", str(data), *extra]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
 
 
@@ -57,7 +57,7 @@ def train(data: Path, run: Path, flags: list[str], seconds: float, retrain: bool
         common.progress(f"reusing {run}")
         return
     common.progress(f"training {run} for {seconds:g} s")
-    cmd = ["tunesmith", "train", str(data), "--out", str(run), "--overwrite"]
+    cmd = [sys.executable, "-m", "tunesmith", "train", str(data), "--out", str(run), "--overwrite"]
     cmd += ["--time-limit", str(seconds), *flags]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     log = run.with_suffix(".log")
