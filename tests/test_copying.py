@@ -28,7 +28,7 @@ from tunesmith.encodings import Vocab, get_encoding
 from tunesmith.errors import CheckpointError
 from tunesmith.generate import GenerateOptions, generate
 from tunesmith.melody import Melody, Note
-from tunesmith.sample import _probabilities, sample_ids
+from tunesmith.sample import Choice, _probabilities, sample_ids
 
 
 def test_guard_forbids_exactly_the_continuations_that_complete_a_training_run() -> None:
@@ -62,7 +62,7 @@ def test_rows_followed_token_by_token_agree_with_the_whole_histories() -> None:
 def test_a_row_with_every_token_forbidden_keeps_them() -> None:
     logits = torch.log(torch.tensor([[0.7, 0.2, 0.1], [0.7, 0.2, 0.1]]))
     forbidden = np.array([[True, False, False], [True, True, True]])
-    probs = _probabilities(logits, 1.0, 0, 1.0, (), forbidden)
+    probs = _probabilities(logits, Choice(1.0, 0, 1.0, (), None), forbidden)
     assert probs[0, 0] == 0 and abs(probs[0, 1] - 2 / 3) < 1e-6  # the rest renormalised
     assert torch.allclose(probs[1], torch.tensor([0.7, 0.2, 0.1]))  # nothing else to take
 

@@ -230,3 +230,23 @@ def test_prepare_keeps_the_contexts_and_an_older_corpus_computes_them(waltz) -> 
     assert np.array_equal(corpus.context, computed)
     kept.unlink()  # as prepared by an older tunesmith
     assert np.array_equal(Corpus.open(corpus.path).context, computed)
+
+
+def test_a_melody_may_end_in_its_last_bar_and_nowhere_else(tiny_run: Path) -> None:
+    run = load_run(tiny_run)
+    end = run.vocab.end_id
+    steps = c.token_steps(run.vocab, run.data)
+    lengths = [64, 48, 96, 40] * 4
+    metres = [(4, 4), (3, 4), (2, 4), (6, 8)] * 4
+    form = trackers(run.vocab, run.data, metres, lengths)
+    g = torch.Generator().manual_seed(0)
+    rows = sample_ids(
+        run.model, [[end]] * 16, 100, banned=[end], form=form, ending=end, generator=g
+    )
+    ended = [r for r in rows if r[-1] == end]
+    assert ended, "no melody ended"
+    for row, length, metre in zip(rows, lengths, metres, strict=True):
+        assert end not in row[1:-1]
+        if row[-1] == end:
+            bar = 16 * metre[0] // metre[1]
+            assert length - bar <= int(steps[row[1:-1]].sum()) <= length + 100

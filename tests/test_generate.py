@@ -140,11 +140,12 @@ def test_a_melody_goes_on_in_the_metre_it_opens_in(tiny_run: Path, tmp_path: Pat
         num, den = r.melody.time_signature
         bar = round(num * 4 / den * r.melody.steps_per_quarter)
         opening = min(bar, 4 * r.melody.steps_per_quarter)
-        assert r.melody.length == opening + 3 * bar, r.melody.time_signature
+        # three bars after the opening; the last may end early, where the melody cadences
+        assert opening + 2 * bar < r.melody.length <= opening + 3 * bar, r.melody.time_signature
         signature = Score(str(r.midi)).time_signatures[0]
         assert (signature.numerator, signature.denominator) == (num, den)
     [seeded] = generate(tiny_run, tmp_path, GenerateOptions(num=1, bars=2, seed_notes="C4 E4"))
-    assert seeded.melody.time_signature == (4, 4) and seeded.melody.length == 8 + 32
+    assert seeded.melody.time_signature == (4, 4) and 8 + 16 < seeded.melody.length <= 8 + 32
 
 
 def test_a_primer_gives_its_metre(tiny_run: Path, tmp_path: Path) -> None:

@@ -170,6 +170,10 @@ class FormTracker:
         self._last = (token, self._onset)
         self._onset += int(self._steps[token])
 
+    def in_last_bar(self) -> bool:
+        """Whether the next token falls in the piece's last bar (LEFT 0), past its start."""
+        return self._onset > 0 and self._metre.length - 1 - self._onset < self._metre.bar
+
     def row(self) -> np.ndarray:
         """The context of the token that comes next."""
         m = self._metre

@@ -215,6 +215,7 @@ def evaluate_run(
         banned=[end],
         guard=guard,
         form=form,
+        ending=end,
         generator=generator,
     )
     rows = [

@@ -200,6 +200,7 @@ def generate(
         banned=[vocab.end_id],
         guard=guard,
         form=trackers(vocab, run.data, meters, totals) if run.model_config.form else None,
+        ending=vocab.end_id,  # a model with form inputs ends in the last bar where it cadences
         generator=generator,
     )
 

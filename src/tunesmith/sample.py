@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -53,6 +54,7 @@ def sample_ids(
     banned: Sequence[int] = (),
     guard: CopyGuard | None = None,
     form: Sequence[FormTracker] | None = None,
+    ending: int | None = None,
     generator: torch.Generator | None = None,
 ) -> list[list[int]]:
     """Continue each prime by ``steps`` sampled tokens; all primes are sampled as one batch.
@@ -68,7 +70,11 @@ def sample_ids(
         training data (where every other token is banned too, the guard gives way).
     :param form: one tracker per prime, for a model with form inputs: each gives the
         context of its row's next token, kept up to date a token at a time.
-    :return: each prime followed by its continuation.
+    :param ending: with ``form``, the end token: banned or not, a row may sample it once it
+        is in its last bar, and ends there, as a real piece ends where its cadence falls
+        (a last bar shortened by a pickup, a final note held).
+    :return: each prime followed by its continuation (with ``ending``, perhaps shorter,
+        the end token last).
     """
     check_sampling(temperature, top_k, top_p)
     if not primes or any(len(p) == 0 for p in primes):
@@ -77,19 +83,26 @@ def sample_ids(
     with warnings.catch_warnings():
         # Toggling oneDNN makes torch warn about Intel-GPU TF32, which does not concern us.
         warnings.filterwarnings("ignore", message="TF32 acceleration", category=UserWarning)
-        return _sample(
-            model, primes, steps, temperature, top_k, top_p, banned, guard, form, generator
-        )
+        choice = Choice(temperature, top_k, top_p, banned, ending if form else None)
+        return _sample(model, primes, steps, choice, guard, form, generator)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """How the next token is chosen from the model's logits."""
+
+    temperature: float
+    top_k: int
+    top_p: float
+    banned: Sequence[int]
+    ending: int | None  # the end token, allowed in a row's last bar (form models)
 
 
 def _sample(
     model: nn.Module,
     primes: Sequence[Sequence[int]],
     steps: int,
-    temperature: float,
-    top_k: int,
-    top_p: float,
-    banned: Sequence[int],
+    choice: Choice,
     guard: CopyGuard | None,
     form: Sequence[FormTracker] | None,
     generator: torch.Generator | None,
@@ -121,15 +134,22 @@ def _sample(
         last = logits[:, -1]
         longest = max(len(p) for p in primes)
         guarded = guard.start([p[:common] for p in primes]) if guard is not None else None
+        ended = [False] * len(primes)
         for t in range(common, longest + steps):
             forbidden = guarded.forbidden(last.size(-1)) if guarded is not None else None
-            probs = _probabilities(last, temperature, top_k, top_p, banned, forbidden)
+            may_end = None
+            if choice.ending is not None and form is not None:
+                may_end = np.array([tracker.in_last_bar() for tracker in form])
+            probs = _probabilities(last, choice, forbidden, may_end)
             nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1).tolist()
             for row, p in enumerate(primes):
                 if t < len(p):
                     nxt[row] = p[t]
-                elif len(out[row]) < len(p) + steps:
+                elif len(out[row]) < len(p) + steps and not ended[row]:
                     out[row].append(nxt[row])
+                    ended[row] = nxt[row] == choice.ending
+            if all(ended):
+                break
             if t == longest + steps - 1:
                 break
             if guarded is not None:
@@ -141,21 +161,25 @@ def _sample(
 
 def _probabilities(
     logits: torch.Tensor,
-    temperature: float,
-    top_k: int,
-    top_p: float,
-    banned: Sequence[int],
+    choice: Choice,
     forbidden: np.ndarray | None = None,
+    may_end: np.ndarray | None = None,
 ) -> torch.Tensor:
     """Next-token probabilities: tempered; banned ids and each row's forbidden ones out
-    before top-k and top-p choose among the rest."""
-    logits = logits.float() / temperature
+    before top-k and top-p choose among the rest; the end token back in for the rows that
+    ``may_end``."""
+    logits = logits.float() / choice.temperature
+    banned = choice.banned
+    end = logits[:, choice.ending].clone() if may_end is not None else None
     if banned:
         logits[:, list(banned)] = float("-inf")
+    if end is not None and may_end is not None and may_end.any():
+        rows = torch.from_numpy(may_end).to(logits.device)
+        logits[rows, choice.ending] = end[rows]
     if forbidden is not None and forbidden.any():
         # A row with nothing left keeps its tokens: a run cannot always be avoided.
         left = ~forbidden
         left[:, list(banned)] = False
         forbidden[~left.any(axis=1)] = False
         logits.masked_fill_(torch.from_numpy(forbidden).to(logits.device), float("-inf"))
-    return filter_logits(logits, top_k, top_p).softmax(-1).cpu()
+    return filter_logits(logits, choice.top_k, choice.top_p).softmax(-1).cpu()
