@@ -104,7 +104,8 @@ def test_the_sampling_tracker_gives_the_corpus_rows(tiny_corpus: Path) -> None:
         for token in ids:
             rows.append(tracker.row())
             tracker.push(token)
-        expected = corpus.context[p["start"] : p["start"] + p["length"]]
+        rows.append(tracker.row())  # where the piece ends: the closing end token's row
+        expected = corpus.context[p["start"] : p["start"] + p["length"] + 1]
         assert np.array_equal(np.array(rows), expected), p["name"]
 
 
@@ -230,6 +231,21 @@ def test_prepare_keeps_the_contexts_and_an_older_corpus_computes_them(waltz) -> 
     assert np.array_equal(corpus.context, computed)
     kept.unlink()  # as prepared by an older tunesmith
     assert np.array_equal(Corpus.open(corpus.path).context, computed)
+
+
+def test_a_split_reads_each_closing_end_token_as_its_own_piece_s(tiny_corpus: Path) -> None:
+    """Every end token of a split stream holds the row of the piece it closes, whatever
+    piece follows that one in the corpus: the end is predicted as sampling will ask."""
+    corpus = Corpus.open(tiny_corpus)
+    chosen = [7, 2, 30, 11]
+    stream = corpus.split_stream(chosen, context=True)
+    ends = np.flatnonzero(stream[:].numpy() == corpus.vocab.end_id)
+    rows = stream.gather_context(ends)
+    assert np.array_equal(rows[0], c.end_row(len(corpus.vocab)))
+    for row, i in zip(rows[1:], chosen, strict=True):
+        p = corpus.pieces[i]
+        assert np.array_equal(row, corpus.context[p["start"] + p["length"]])
+        assert row[c.POS] == 0 or row[c.METRE] > 0  # a real position, not the empty row
 
 
 def test_a_melody_may_end_in_its_last_bar_and_nowhere_else(tiny_run: Path) -> None:

@@ -21,7 +21,9 @@ the model reads token ``j - 1`` with context ``j`` and predicts token ``j``. Col
   :func:`none_id` where none does (before the piece; inside a longer note).
 
 Onsets are the running sum of token lengths (the steps encoding: one step a token), so the
-notes and events encodings get positions too. The end token's context is :func:`end_row`.
+notes and events encodings get positions too. The end token that closes a piece has the row
+of the step after its last note, so the model learns where pieces end (and may end a melody
+in its last bar); only the corpus's first end token, before any piece, has :func:`end_row`.
 Training reads a whole corpus's contexts (:func:`corpus_context`); sampling extends each row
 one token at a time with a :class:`FormTracker`, which gives the same rows (tested).
 """
@@ -38,7 +40,7 @@ from tunesmith.encodings.steps import REST
 from tunesmith.melody import steps_per_bar
 
 #: Where a prepared corpus keeps its contexts (the version changes with their meaning).
-CONTEXT_FILE = "context-v1.npy"
+CONTEXT_FILE = "context-v2.npy"
 #: Lookback distances in bars.
 LAGS = (1, 2, 4, 8)
 POS, METRE, PHRASE, LEFT, REPEATS, LOOKBACK = range(6)
@@ -134,7 +136,9 @@ def piece_metre(piece: dict[str, Any], ids: np.ndarray, steps: np.ndarray, rests
 
 def corpus_context(tokens: np.ndarray, pieces: list[dict[str, Any]], vocab: Vocab, data_config):
     """(len(tokens), WIDTH) context of a prepared corpus, as the smallest unsigned type
-    that holds a lookback id: every position, the end tokens between pieces included."""
+    that holds a lookback id. The end token after each piece (the one before the next) holds
+    that piece's row for the step after its last note, as the tracker gives it when a
+    melody may end; the corpus's first end token has :func:`end_row`."""
     steps = token_steps(vocab, data_config)
     rests = rest_ids(vocab)
     dtype = np.uint16 if len(vocab) < 2**16 - 1 else np.int32
@@ -143,7 +147,10 @@ def corpus_context(tokens: np.ndarray, pieces: list[dict[str, Any]], vocab: Voca
     for p in pieces:
         ids = np.asarray(tokens[p["start"] : p["start"] + p["length"]], dtype=np.int64)
         metre = piece_metre(p, ids, steps, rests, data_config.steps_per_quarter)
-        out[p["start"] : p["start"] + p["length"]] = piece_context(ids, steps, metre, len(vocab))
+        with_end = np.append(ids, vocab.end_id)  # the end token spans no steps
+        out[p["start"] : p["start"] + p["length"] + 1] = piece_context(
+            with_end, steps, metre, len(vocab)
+        )
     return out
 
 

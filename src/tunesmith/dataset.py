@@ -140,6 +140,8 @@ class SplitStream:
         lengths = np.array([p["length"] + 1 for p in pieces], dtype=np.int64)
         self._offsets = np.concatenate([[0], np.cumsum(lengths)])  # where each piece begins
         self._base = np.array([p["start"] - 1 for p in pieces], dtype=np.int64)
+        # where each piece's closing end token lies in the corpus (its context is there)
+        self._after = np.array([p["start"] + p["length"] for p in pieces], dtype=np.int64)
         self._len = int(self._offsets[-1]) + 1  # the end token after the last piece
         if len(self._base) and (self._base < 0).any():
             raise CorpusError("prepared corpus: a piece starts at 0, with no end token before it")
@@ -170,15 +172,21 @@ class SplitStream:
         return ids.reshape(np.shape(positions))
 
     def gather_context(self, positions: np.ndarray) -> np.ndarray:
-        """Form context rows at stream positions: (*positions.shape, WIDTH). Every end
-        token's row is the same, so a split's own order of pieces changes nothing."""
+        """Form context rows at stream positions: (*positions.shape, WIDTH). The end token
+        after a piece has that piece's closing row (read where the corpus keeps it, after
+        the same piece), the stream's first end token the row before any piece."""
         if self._context is None:
             raise ValueError("this stream was opened without context")
-        inside, at = self._where(positions)
-        rows = np.empty((inside.size, self._context.shape[1]), dtype=np.int64)
-        rows[:] = self._context[0]  # position 0 of a corpus is an end token
-        rows[inside] = self._context[at]
-        return rows.reshape(*np.shape(positions), -1)
+        flat = np.asarray(positions, dtype=np.int64).ravel()
+        if flat.size and (flat.min() < 0 or flat.max() >= self._len):
+            raise IndexError(f"stream positions outside 0..{self._len - 1}")
+        piece = np.searchsorted(self._offsets, flat, side="right") - 1
+        closing = (flat == self._offsets[piece]) & (piece >= 1)  # the end token after piece-1
+        inside = (flat != self._offsets[piece]) & (piece < len(self._base))
+        at = np.zeros(flat.shape, dtype=np.int64)  # corpus position 0: before any piece
+        at[inside] = self._base[piece[inside]] + flat[inside] - self._offsets[piece[inside]]
+        at[closing] = self._after[piece[closing] - 1]
+        return np.asarray(self._context[at], dtype=np.int64).reshape(*np.shape(positions), -1)
 
     def __getitem__(self, index: slice | torch.Tensor | np.ndarray) -> torch.Tensor:
         if isinstance(index, slice):

@@ -41,7 +41,7 @@ from tunesmith.formstats import FORM_FEATURES, endings, mean_share, self_similar
 from tunesmith.heldout import predict_lanes
 from tunesmith.keys import Key
 from tunesmith.melody import Melody
-from tunesmith.sample import sample_ids
+from tunesmith.sample import check_sampling, sample_ids
 from tunesmith.stats import FEATURES, kl_divergence, overlap
 
 ProgressFn = Callable[[str], None]
@@ -152,6 +152,7 @@ def evaluate_run(
     seed: int = 0,
     reference_pieces: int = 2000,
     copy_guard_bars: float = 2.0,
+    temperature: float = 1.0,
     on_progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """Measure a run on its held-out pieces and on melodies it generates.
@@ -161,11 +162,13 @@ def evaluate_run(
     :param length: steps per sample, opening included; 0 = lengths of held-out pieces.
     :param reference_pieces: at most this many training pieces for the statistics.
     :param copy_guard_bars: sample as ``generate`` does, under its copy guard (0 = off).
+    :param temperature: sample at this temperature, as ``generate --temperature`` does.
     """
     from tunesmith.sample_poly import is_poly_run
 
     say = on_progress or (lambda _: None)
     check_copy_guard(copy_guard_bars)  # before minutes of held-out prediction
+    check_sampling(temperature, 0, 1.0)
     if is_poly_run(run_dir):
         raise CheckpointError(
             f"{run_dir}: a poly run (the chorale model); evaluate judges melody runs. "
@@ -212,6 +215,7 @@ def evaluate_run(
         run.model,
         [[end, *run.vocab.encode(p)] for p in primes],
         max_tokens(encoding, max(lengths)),
+        temperature=temperature,
         banned=[end],
         guard=guard,
         form=form,
@@ -243,6 +247,7 @@ def evaluate_run(
         "length": length,
         "seed": seed,
         "copy_guard_bars": copy_guard_bars if guard else 0.0,
+        "temperature": temperature,
         "held_out_pieces": len(held_out),
         "training_pieces": len(training),
     }

@@ -4,7 +4,7 @@ A prepared corpus is a folder:
 
 - ``tokens.npy``: every piece's token ids, each piece preceded by the end token, one more
   end token last; memory-mapped when read, so a large corpus is never loaded whole;
-- ``context-v1.npy``: every position's form context (:mod:`tunesmith.context`), memory-mapped
+- ``context-v2.npy``: every position's form context (:mod:`tunesmith.context`), memory-mapped
   the same way;
 - ``vocab.json``: the vocabulary; ``manifest.json``: options, sources, every piece's
   offset and length, and every skipped file or tune with its reason.

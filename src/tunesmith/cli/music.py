@@ -171,6 +171,7 @@ def evaluate(
     copy_guard: float = typer.Option(
         2.0, help="Sample under generate's copy guard of this many bars (0 = off)."
     ),
+    temperature: float = typer.Option(1.0, help="Sample at this temperature, as generate."),
     out: Path = typer.Option(None, "--out", "-o", help="Report folder [default: RUN/eval]."),
 ) -> None:
     """Judge a run: held-out prediction, musical statistics, form, copying.
@@ -198,6 +199,7 @@ def evaluate(
             length=length,
             seed=seed,
             copy_guard_bars=copy_guard,
+            temperature=temperature,
             on_progress=lambda what: console.print(f"[dim]{what} ...[/]"),
         )
         folder = write_report(report, out or run / "eval")
