@@ -21,6 +21,7 @@ Run: ``python benchmarks/form/run.py [--seconds 1800] [--samples 500] [--runs DI
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import subprocess
@@ -65,10 +66,10 @@ def train(data: Path, run: Path, flags: list[str], seconds: float, retrain: bool
         subprocess.run(cmd, check=True, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-def judge(run: Path, samples: int) -> dict[str, Any]:
-    common.progress(f"evaluating {run} ({samples} samples)")
-    report = evaluate_run(run, samples=samples, seed=0)
-    write_report(report, run / "evaluation")
+def judge(run: Path, samples: int, temperature: float) -> dict[str, Any]:
+    common.progress(f"evaluating {run} ({samples} samples at temperature {temperature:g})")
+    report = evaluate_run(run, samples=samples, seed=0, temperature=temperature)
+    write_report(report, run / ("evaluation" + _suffix(temperature)))
     p, f, form = report["prediction"], report["features"], report["form"]
     return {
         "loss": p["loss"],
@@ -80,7 +81,12 @@ def judge(run: Path, samples: int) -> dict[str, Any]:
         "copying": report["copying"]["share_two_bars"],
         "copying_reference": report["copying"]["reference_share_two_bars"],
         "epochs": _epochs(run),
+        "temperature": temperature,
     }
+
+
+def _suffix(temperature: float) -> str:
+    return "" if temperature == 1.0 else f"-t{temperature:g}"
 
 
 def _epochs(run: Path) -> int:
@@ -95,6 +101,7 @@ def main() -> None:
     p.add_argument("--runs", type=Path, default=common.REPO / "runs" / "form-bench")
     p.add_argument("--only", choices=sorted(CORPORA), help="one corpus")
     p.add_argument("--retrain", action="store_true", help="train again where runs exist")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
     args = p.parse_args()
     seconds, samples, limit = (30, 20, 300) if args.quick else (args.seconds, args.samples, 0)
     runs = args.runs / "quick" if args.quick else args.runs
@@ -112,13 +119,14 @@ def main() -> None:
         list(pool.map(lambda j: train(j[2], j[3], j[4], seconds, args.retrain), jobs))
     os.environ["OMP_NUM_THREADS"] = "1"  # the judges: one process per core, one thread each
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        judged = pool.map(judge, [j[3] for j in jobs], [samples] * len(jobs))
+        t = args.temperature
+        judged = pool.map(judge, [j[3] for j in jobs], [samples] * len(jobs), [t] * len(jobs))
         results = {
-            f"{c}-{v}": {"corpus": c, "variant": v, **r}
+            f"{c}-{v}{_suffix(t)}": {"corpus": c, "variant": v, **r}
             for (c, v, *_), r in zip(jobs, judged, strict=True)
         }
 
-    for corpus in dict.fromkeys(r["corpus"] for r in results.values()):
+    for corpus in dict.fromkeys(r["corpus"] for r in results.values()):  # this run's corpora
         names = [k for k, r in results.items() if r["corpus"] == corpus]
         rows: list[list[Any]] = [
             ["held-out loss (nats/token)", *[results[n]["loss"] for n in names]],
@@ -133,6 +141,9 @@ def main() -> None:
         rows.append(["samples copying 2 bars", *[results[n]["copying"] for n in names]])
         common.print_table(f"form A/B on {corpus}", ["statistic", *names], rows)
     params = {"seconds": seconds, "samples": samples, "threads": 1, "variants": VARIANTS}
+    kept = Path(__file__).with_name("results.json")
+    if args.only and not args.quick and kept.exists():  # keep the other corpus's rows
+        results = {**json.loads(kept.read_text())["results"], **results}
     common.write_results(__file__, "form", args.quick, params, results)
 
 

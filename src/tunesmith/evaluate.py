@@ -39,7 +39,7 @@ from tunesmith.encodings.steps import HOLD, REST
 from tunesmith.errors import CheckpointError
 from tunesmith.formstats import FORM_FEATURES, endings, mean_share, self_similarity
 from tunesmith.heldout import predict_lanes
-from tunesmith.keys import Key
+from tunesmith.keys import Key, find_key
 from tunesmith.melody import Melody
 from tunesmith.sample import check_sampling, sample_ids
 from tunesmith.stats import FEATURES, kl_divergence, overlap
@@ -267,7 +267,7 @@ def form_report(
         entry["means"] = [mean_share(ms, kind, int(lag)) for ms in (generated, held_out, training)]
 
     def end_hist(ms: list[Melody]) -> np.ndarray:
-        return endings(ms, [m.key for m in ms])
+        return endings(ms, [heard_key(m) for m in ms])
 
     out["endings"] = _compare(end_hist, generated, held_out, training)
     out["endings"]["on_tonic"] = [
@@ -286,6 +286,16 @@ def form_report(
         if m is not None
     }
     return out
+
+
+def heard_key(m: Melody) -> Key | None:
+    """The melody's key by analysis, within its key signature's two keys (C major or A
+    minor in a transposed corpus). A generated melody's mode is its own, not its opening's:
+    one bar rarely tells C major from A minor, so samples and held-out pieces are both
+    judged by the key their notes are in."""
+    if m.key is None or not m.notes:
+        return m.key
+    return find_key(m.pitches, [n.duration for n in m.notes], sharps=m.key.sharps)
 
 
 def copying_report(

@@ -10,7 +10,8 @@ A bar is the notes that start in it, as (onset in the bar, length, pitch). Bar `
 A melody's share of each kind at each lag is over the bars that have notes and a bar with
 notes ``L`` before them; each share is a histogram over melodies (as ``stats.repetition``
 is), so a set of samples is compared with held-out pieces by the overlap of histograms.
-How a melody ends: on its key's tonic or not, on a strong beat or not.
+How a melody ends: on its key's tonic or not (the key its notes are in, by analysis within
+its key signature), on a strong beat or not.
 """
 
 from __future__ import annotations
