@@ -346,3 +346,26 @@ def test_reader_warnings_go_to_the_log_not_over_the_progress_bar(tmp_path: Path,
     assert "MIDI program" not in quiet.stdout + quiet.stderr, quiet.stderr
     shown = prepare("-v").stderr
     assert "piano0.musicxml: MusicXMLWarning: No instrument found for MIDI program" in shown
+
+
+def test_prepare_tables_show_the_commonest_rows_and_one_other_row(
+    tmp_path: Path, cache: Path
+) -> None:
+    """100 Essen tunes hold 13 note lengths and 34 pitches: the tables show the 12 commonest
+    and one row summing the rest; the JSON report keeps every value."""
+    from typer.testing import CliRunner
+
+    from tunesmith.cli import app
+
+    report_file = tmp_path / "report.json"
+    args = ["prepare", "essen", "--limit", "100", "--out", str(tmp_path / "d")]
+    r = CliRunner().invoke(app, [*args, "--report", str(report_file)])
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    for table in ("durations", "pitches"):
+        counts = sorted(read_json(report_file)[table].values(), reverse=True)
+        assert len(counts) > 12
+        [other] = [ln for ln in lines if f"other ({len(counts) - 12} more)" in ln]
+        assert f" {sum(counts[12:]):,} " in other
+    rows = [ln for ln in lines if "%" in ln]
+    assert len(rows) == 2 * 13

@@ -167,13 +167,19 @@ def _pitch_names(pitches: dict[str, int]) -> dict[str, int]:
 
 
 def _distribution(title: str, counts: dict[str, int], *, sort: bool, top: int = 12) -> Table:
-    """A share-of-notes table; with ``sort`` the ``top`` commonest, else all in order."""
+    """A share-of-notes table of the ``top`` commonest values and one "other" row summing
+    the rest (a corpus can hold dozens of lengths seen once); with ``sort`` by count, else
+    in the order given. ``--report`` keeps every value."""
     total = sum(counts.values()) or 1
-    items = sorted(counts.items(), key=lambda kv: -kv[1])[:top] if sort else counts.items()
+    common = sorted(counts.items(), key=lambda kv: -kv[1])[:top]
+    kept = {value for value, _ in common}
+    shown = common if sort else [kv for kv in counts.items() if kv[0] in kept]
+    rest = [n for value, n in counts.items() if value not in kept]
     table = Table(title=title)
     for column in ("value", "notes", "share", ""):
         table.add_column(column, justify="right" if column in ("notes", "share") else "left")
-    for value, n in items:
+    rows = [*shown, (f"other ({len(rest)} more)", sum(rest))] if rest else shown
+    for value, n in rows:
         table.add_row(value, f"{n:,}", f"{n / total:.1%}", "█" * round(n / total * 40))
     return table
 
