@@ -29,10 +29,11 @@ _MELODY_NAME = re.compile(
 )
 
 
-def choose_part(piece: Piece, rule: str = "highest-mean") -> tuple[Part, str]:
-    """The melody part and why, by ``rule``: ``highest-mean`` (a part named as the melody,
-    else the highest mean pitch), ``auto`` (the best :func:`melody_scores`) or
-    ``track:NAME`` / ``track:N`` (a part by name or 1-based number).
+def choose_part(piece: Piece, rule: str = "auto") -> tuple[Part, str]:
+    """The melody part and why, by ``rule``: ``auto`` (the best :func:`melody_scores`; the
+    default, since a pad, a held line or a piano often lies above the tune:
+    ``benchmarks/melody``), ``highest-mean`` (a part named as the melody, else the highest
+    mean pitch) or ``track:NAME`` / ``track:N`` (a part by name or 1-based number).
 
     Drum tracks, chord symbols and empty parts are never chosen by a rule, only by
     ``track:``.

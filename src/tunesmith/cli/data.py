@@ -34,7 +34,7 @@ def prepare(
         None, help="Grid steps per quarter note (4 = sixteenths). [default: 4; poly: 1]"
     ),
     melody: str = typer.Option(
-        "highest-mean", help="Melody extraction: highest-mean, skyline, auto, track:NAME, track:N."
+        "auto", help="Melody extraction: auto, highest-mean, skyline, track:NAME, track:N."
     ),
     transpose: bool = typer.Option(
         True, help="Transpose every piece to C major / A minor (poly keeps the source key)."
@@ -193,7 +193,7 @@ def inspect(
     tune: int = typer.Option(1, help="Which tune of an ABC tune book."),
     bars: int = typer.Option(4, help="Bars of the encoding to show."),
     melody: str = typer.Option(
-        "highest-mean", help="Melody extraction: highest-mean, skyline, auto, track:NAME, track:N."
+        "auto", help="Melody extraction: auto, highest-mean, skyline, track:NAME, track:N."
     ),
     encoding: str = typer.Option("steps", help="Encoding to show: steps, notes or events."),
     durations: str = typer.Option("default", help="notes/events: note lengths (see prepare)."),
@@ -205,7 +205,7 @@ def inspect(
 
     [bold]Examples[/]
 
-      tunesmith inspect song.mid --melody auto
+      tunesmith inspect song.mid --melody highest-mean
       tunesmith inspect tunes.abc --tune 3 --bars 8 --encoding notes
     """
     from tunesmith.config import DataConfig
