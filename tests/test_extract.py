@@ -85,9 +85,10 @@ def test_a_named_lead_wins_over_a_higher_track(tmp_path: Path) -> None:
         tmp_path / "named.mid",
         [("", descant, False), ("Lead Vocal", lead, False), ("Bass", CHORDS, False)],
     )
-    melody = extract(path, transpose=False)
+    melody = extract(path, transpose=False, melody="highest-mean")
     assert melody.meta["melody"] == "part named 'Lead Vocal'"
     assert melody.notes == steps(lead)
+    assert extract(path, transpose=False).notes == steps(lead)  # auto weighs the name too
 
 
 def test_skyline_takes_the_top_note_across_tracks(tmp_path: Path) -> None:
@@ -200,8 +201,10 @@ def test_essen_tune_in_g_minor_goes_to_a_minor() -> None:
 
 def test_chorale_soprano_by_name_and_stated_key() -> None:
     piece = read_item(Item(str(find_files("chorales")[0])))
-    melody = extract_melody(piece, DataConfig())
-    assert melody.meta["melody"] == "part named 'Soprano'"
+    named = extract_melody(piece, DataConfig(melody="highest-mean"))
+    assert named.meta["melody"] == "part named 'Soprano'"
+    melody = extract_melody(piece, DataConfig())  # auto: the soprano too, by its scores
+    assert melody.notes == named.notes
     assert melody.key == Key(0, "major")  # F major, as the file states, moved to C
     assert melody.meta["transposed"] == -5
     soprano = next(p for p in piece.parts if p.name == "Soprano")
