@@ -68,7 +68,7 @@ def test_melody_is_the_highest_track_never_the_drums(tmp_path: Path) -> None:
     piece = read_item(Item(str(path)))
     assert [p.is_drum for p in piece.parts] == [True, False, False]
     assert piece.parts[0].mean_pitch > piece.parts[2].mean_pitch  # drums are "higher"
-    melody = extract(path, transpose=False)
+    melody = extract(path, transpose=False, melody="highest-mean")
     assert melody.notes == steps(TUNE)
     assert melody.meta["melody"].startswith("highest mean pitch")
     assert "of 2 parts" in melody.meta["melody"]  # the drum track is not a candidate
@@ -85,9 +85,10 @@ def test_a_named_lead_wins_over_a_higher_track(tmp_path: Path) -> None:
         tmp_path / "named.mid",
         [("", descant, False), ("Lead Vocal", lead, False), ("Bass", CHORDS, False)],
     )
-    melody = extract(path, transpose=False)
+    melody = extract(path, transpose=False, melody="highest-mean")
     assert melody.meta["melody"] == "part named 'Lead Vocal'"
     assert melody.notes == steps(lead)
+    assert extract(path, transpose=False).notes == steps(lead)  # auto weighs the name too
 
 
 def test_skyline_takes_the_top_note_across_tracks(tmp_path: Path) -> None:
@@ -200,8 +201,10 @@ def test_essen_tune_in_g_minor_goes_to_a_minor() -> None:
 
 def test_chorale_soprano_by_name_and_stated_key() -> None:
     piece = read_item(Item(str(find_files("chorales")[0])))
-    melody = extract_melody(piece, DataConfig())
-    assert melody.meta["melody"] == "part named 'Soprano'"
+    named = extract_melody(piece, DataConfig(melody="highest-mean"))
+    assert named.meta["melody"] == "part named 'Soprano'"
+    melody = extract_melody(piece, DataConfig())  # auto: the soprano too, by its scores
+    assert melody.notes == named.notes
     assert melody.key == Key(0, "major")  # F major, as the file states, moved to C
     assert melody.meta["transposed"] == -5
     soprano = next(p for p in piece.parts if p.name == "Soprano")
@@ -259,89 +262,7 @@ def test_chorale_pickup_stays_on_its_beat() -> None:
     assert melody.notes[1].start % 16 == 0
 
 
-# --- --melody auto and track: on arrangements whose melody is known ----------------------
-
-
-def _anonymous_chorale(index: int = 0):
-    """A chorale's four voices named 'part 1'..'part 4' (soprano first): no name helps."""
-    from tunesmith.sources.base import Part
-
-    piece = read_item(Item(str(find_files("chorales")[index])))
-    voices = {p.name: p for p in piece.parts}
-    satb = [voices[name] for name in ("Soprano", "Alto", "Tenor", "Bass")]
-    parts = [Part(f"part {i}", p.notes) for i, p in enumerate(satb, start=1)]
-    return piece, parts
-
-
-def _with(piece, parts):
-    from dataclasses import replace
-
-    return replace(piece, parts=parts)
-
-
-@pytest.mark.parametrize("index", [0, 5, 12])
-def test_auto_finds_the_soprano_under_a_higher_sustained_pad(index: int) -> None:
-    from tunesmith.extract import choose_part
-    from tunesmith.sources.base import Part
-
-    piece, parts = _anonymous_chorale(index)
-    soprano, alto, tenor = parts[0], parts[1], parts[2]
-    end = max(t + d for t, d, _ in soprano.notes)
-
-    # a pad: the alto's and tenor's notes at each downbeat, two octaves up, held a bar
-    def at(part, t):
-        return next((p for s, d, p in part.notes if s <= t < s + d), 60)
-
-    pad = [(float(b), 4.0, at(v, b) + 24) for b in range(0, int(end), 4) for v in (alto, tenor)]
-    arrangement = _with(piece, [Part("part 0", pad), *parts])
-    assert Part("", pad).mean_pitch > soprano.mean_pitch
-    assert choose_part(arrangement)[0].notes == pad  # highest mean takes the pad
-    chosen, why = choose_part(arrangement, "auto")
-    assert chosen is arrangement.parts[1], why
-
-
-def test_auto_finds_the_soprano_under_a_higher_held_line() -> None:
-    from tunesmith.extract import choose_part, melody_scores
-    from tunesmith.sources.base import Part
-
-    piece, parts = _anonymous_chorale(3)
-    soprano = parts[0]
-    # one held note a bar, an octave above the soprano's downbeat note: monophonic and high
-    line = [(t, 4.0, p + 12) for t, _, p in soprano.notes if t % 4 == 0]
-    arrangement = _with(piece, [*parts, Part("part 5", line)])
-    chosen, _ = choose_part(arrangement, "auto")
-    assert chosen is arrangement.parts[0]
-    scores = melody_scores(arrangement)
-    held = scores[id(arrangement.parts[4])]
-    assert held["density"] < scores[id(chosen)]["density"]  # what gives the held line away
-
-
-def test_auto_finds_the_tune_under_a_higher_piano(nottingham_midi: Path) -> None:
-    """A Nottingham tune with its chord track, and a pedalled piano arpeggio above it."""
-    from tunesmith.extract import choose_part
-    from tunesmith.sources.base import Part
-
-    for name in ("ashover1.mid", "jigs269.mid", "reelsd-g29.mid", "waltzes37.mid"):
-        piece = read_item(Item(str(nottingham_midi / name)))
-        tune, chords = piece.parts[0], piece.parts[1]
-        arpeggio = []
-        for t, d, p in chords.notes:  # each chord note struck in turn, held a half note
-            for k in range(int(d * 2)):
-                arpeggio.append((t + k * 0.5 + (p % 3) / 6, 2.0, p + 36))
-        piano = Part("Piano", arpeggio)
-        arrangement = _with(piece, [piano, Part("", tune.notes), chords])
-        assert piano.mean_pitch > tune.mean_pitch, name
-        assert choose_part(arrangement)[0] is piano
-        assert choose_part(arrangement, "auto")[0] is arrangement.parts[1], name
-
-
-def test_auto_agrees_with_the_upper_track_on_nottingham(nottingham_midi: Path) -> None:
-    from tunesmith.extract import choose_part
-
-    files = sorted(nottingham_midi.glob("*.mid"))[::20]
-    for path in files:
-        piece = read_item(Item(str(path)))
-        assert choose_part(piece, "auto")[0] is piece.parts[0], path.name
+# --- --melody track: (auto on arrangements: test_melody_choice.py) ---------------------
 
 
 def test_track_by_name_or_number(tmp_path: Path) -> None:

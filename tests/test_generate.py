@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -163,3 +164,25 @@ def test_a_primer_gives_its_metre(tiny_run: Path, tmp_path: Path) -> None:
     [g] = generate(tiny_run, tmp_path / "out", options)
     assert g.melody.time_signature == (3, 4)
     assert g.melody.length == 4 * 12 + 2 * 12  # the primer's four bars, then two of 3/4
+
+
+def test_seed_notes_report_the_key_the_melody_was_generated_in(
+    tiny_run: Path, tmp_path: Path
+) -> None:
+    """The model writes in C major / A minor; seed notes are moved into that frame by their
+    own key and the melody back out, so the key reported, engraved and shown is the seed's
+    frame moved back: never a key analysed from the sampled notes alone (C4 E4 G4 once came
+    back as E minor, a melody full of F naturals)."""
+    from music21 import converter
+
+    options = GenerateOptions(num=8, bars=4, seed_notes="C4 E4 G4", seed=3, score=True)
+    results = generate(tiny_run, tmp_path / "c", options)
+    for g in results:
+        assert g.melody.pitches[:3] == [60, 64, 67]
+        assert g.melody.key is not None and g.melody.key.name in ("C major", "A minor")
+        written = converter.parse(str(g.musicxml)).recurse().getElementsByClass("KeySignature")
+        assert next(iter(written)).sharps == 0
+    options = replace(options, seed_notes="D4 F#4 A4", score=False)
+    for g in generate(tiny_run, tmp_path / "d", options):
+        assert g.melody.pitches[:3] == [62, 66, 69]  # the seed as typed, in D
+        assert g.melody.key is not None and g.melody.key.name in ("D major", "B minor")

@@ -191,3 +191,42 @@ def test_find_key_with_a_signature_chooses_its_major_or_relative_minor() -> None
     d_minor = [62, 65, 69, 62, 61, 62, 64, 65, 57, 62]
     assert find_key(d_minor, [1] * len(d_minor), sharps=-1) == Key(2, "minor")
     assert find_key([66, 68, 70], [1, 1, 1], sharps=6) == Key(6, "major")  # F# major
+
+
+def test_a_piano_score_key_is_found_from_both_staves(tmp_path) -> None:
+    """Chorale BWV 255 (C major) as a two-staff piano score, soprano and alto on the upper
+    staff, tenor and bass on the lower, its key signature without a mode (as many MusicXML
+    exports write it): the upper staff's line alone reads as A minor, both staves as C."""
+    from music21 import corpus, key, stream
+
+    from tunesmith.config import DataConfig
+    from tunesmith.extract import extract_melody
+    from tunesmith.sources.scores import read_score_file
+
+    voices = {p.partName: p for p in corpus.parse("bach/bwv255").parts}
+    piano = stream.Score()
+    for pair in (("Soprano", "Alto"), ("Tenor", "Bass")):
+        staff = stream.Score([voices[v] for v in pair]).chordify()
+        for signature in list(staff.recurse().getElementsByClass(key.KeySignature)):
+            signature.activeSite.replace(signature, key.KeySignature(signature.sharps))
+        staff.partName = "Piano"
+        piano.insert(0, staff)
+    piano.write("musicxml", fp=tmp_path / "bwv255-piano.musicxml")
+    piece = read_score_file(tmp_path / "bwv255-piano.musicxml")
+    assert len(piece.parts) == 2 and piece.key is None and piece.sharps == 0
+    melody = extract_melody(piece, DataConfig(transpose=False))
+    line = [n.pitch for n in melody.notes], [n.duration for n in melody.notes]
+    assert find_key(*line, sharps=0) == Key(9, "minor")  # what the line alone says
+    assert melody.key == Key(0, "major")
+
+
+def test_a_single_line_keeps_the_key_of_its_line(essen_pieces: list) -> None:
+    """An Essen tune is its melody: the key (tonic from K:, mode from analysis) is the one
+    its line gives."""
+    from tunesmith.config import DataConfig
+    from tunesmith.extract import extract_melody
+
+    for _, piece in essen_pieces[:40]:
+        melody = extract_melody(piece, DataConfig(transpose=False))
+        line = [n.pitch for n in melody.notes], [n.duration for n in melody.notes]
+        assert melody.key == find_key(*line, tonic=piece.tonic), piece.source

@@ -300,3 +300,72 @@ def test_inspect_shows_the_melody_scores_and_note_tokens(nottingham_midi: Path) 
     assert "bar   2: 79:2 76:1" in r.output  # a bar of 3/4 in note tokens
     r = CliRunner().invoke(app, ["inspect", path, "--encoding", "events", "--bars", "2"])
     assert "full texture" in r.output and "bar   2: 48.52.55.79:2 76:1" in r.output
+
+
+def _piano_score_music21_warns_about(folder: Path, copies: int) -> None:
+    """MusicXML piano scores whose MIDI program (200) music21 warns about while reading."""
+    bar = "".join(
+        f"<note><pitch><step>{s}</step><octave>4</octave></pitch><duration>1</duration>"
+        "<type>quarter</type><staff>1</staff></note>"
+        for s in "CDEC"
+    )
+    bars = "".join(f'<measure number="{m}">{bar}</measure>' for m in range(2, 5))
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8"?><score-partwise version="3.1"><part-list>'
+        '<score-part id="P1"><part-name>Piano</part-name><midi-instrument id="P1-I1">'
+        "<midi-channel>1</midi-channel><midi-program>200</midi-program></midi-instrument>"
+        '</score-part></part-list><part id="P1"><measure number="1"><attributes>'
+        "<divisions>1</divisions><key><fifths>0</fifths></key><time><beats>4</beats>"
+        f"<beat-type>4</beat-type></time><staves>2</staves></attributes>{bar}</measure>"
+        f"{bars}</part></score-partwise>"
+    )
+    folder.mkdir()
+    for i in range(copies):
+        (folder / f"piano{i}.musicxml").write_text(xml)
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])  # read here, and in worker processes
+def test_reader_warnings_go_to_the_log_not_over_the_progress_bar(tmp_path: Path, jobs: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TUNESMITH_CACHE": str(tmp_path / "cache")}
+
+    def prepare(*flags: str) -> subprocess.CompletedProcess:
+        # a folder each: music21 keeps a parsed file and would not warn about it again
+        scores = tmp_path / f"scores{len(flags)}"
+        _piano_score_music21_warns_about(scores, copies=8)
+        command = [sys.executable, "-m", "tunesmith", *flags, "prepare", str(scores)]
+        command += ["--out", str(tmp_path / f"out{len(flags)}"), "--jobs", jobs]
+        done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+        assert done.returncode == 0 and "pieces kept" in done.stdout, done.stderr
+        return done
+
+    quiet = prepare()
+    assert "MIDI program" not in quiet.stdout + quiet.stderr, quiet.stderr
+    shown = prepare("-v").stderr
+    assert "piano0.musicxml: MusicXMLWarning: No instrument found for MIDI program" in shown
+
+
+def test_prepare_tables_show_the_commonest_rows_and_one_other_row(
+    tmp_path: Path, cache: Path
+) -> None:
+    """100 Essen tunes hold 13 note lengths and 34 pitches: the tables show the 12 commonest
+    and one row summing the rest; the JSON report keeps every value."""
+    from typer.testing import CliRunner
+
+    from tunesmith.cli import app
+
+    report_file = tmp_path / "report.json"
+    args = ["prepare", "essen", "--limit", "100", "--out", str(tmp_path / "d")]
+    r = CliRunner().invoke(app, [*args, "--report", str(report_file)])
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    for table in ("durations", "pitches"):
+        counts = sorted(read_json(report_file)[table].values(), reverse=True)
+        assert len(counts) > 12
+        [other] = [ln for ln in lines if f"other ({len(counts) - 12} more)" in ln]
+        assert f" {sum(counts[12:]):,} " in other
+    rows = [ln for ln in lines if "%" in ln]
+    assert len(rows) == 2 * 13

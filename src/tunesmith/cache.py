@@ -22,7 +22,7 @@ from tunesmith.sources import Item
 log = logging.getLogger(__name__)
 
 #: Bump when reading or extraction changes what a cached entry would hold.
-CACHE_VERSION = 5
+CACHE_VERSION = 6
 
 
 def default_cache_dir() -> Path:

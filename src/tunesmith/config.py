@@ -79,7 +79,7 @@ class DataConfig(_Config):
     # every length of --durations falls on it (12 with the default triplets).
     steps_per_quarter: int = 4
     durations: str = "default"  # notes/events: lengths a note may take; "none" = all equal
-    melody: str = "highest-mean"  # highest-mean | skyline | auto | track:NAME | track:N
+    melody: str = "auto"  # auto | highest-mean | skyline | track:NAME | track:N
     transpose: bool = True  # to C major / A minor by the piece's key
     augment_keys: bool = False  # also every other key that keeps a piece in pitch_range
     pitch_range: list[int] = field(default_factory=lambda: [36, 96])  # for --augment-keys

@@ -11,7 +11,7 @@ import numpy as np
 
 from tunesmith.config import DataConfig
 from tunesmith.errors import SourceError
-from tunesmith.keys import find_key
+from tunesmith.keys import Key, find_key
 from tunesmith.melody import (
     MAX_PITCH,
     MIN_PITCH,
@@ -29,10 +29,11 @@ _MELODY_NAME = re.compile(
 )
 
 
-def choose_part(piece: Piece, rule: str = "highest-mean") -> tuple[Part, str]:
-    """The melody part and why, by ``rule``: ``highest-mean`` (a part named as the melody,
-    else the highest mean pitch), ``auto`` (the best :func:`melody_scores`) or
-    ``track:NAME`` / ``track:N`` (a part by name or 1-based number).
+def choose_part(piece: Piece, rule: str = "auto") -> tuple[Part, str]:
+    """The melody part and why, by ``rule``: ``auto`` (the best :func:`melody_scores`; the
+    default, since a pad, a held line or a piano often lies above the tune:
+    ``benchmarks/melody``), ``highest-mean`` (a part named as the melody, else the highest
+    mean pitch) or ``track:NAME`` / ``track:N`` (a part by name or 1-based number).
 
     Drum tracks, chord symbols and empty parts are never chosen by a rule, only by
     ``track:``.
@@ -269,7 +270,7 @@ def extract_melody(piece: Piece, config: DataConfig) -> Melody:
         msg = f"{piece.source}: too short ({onsets} notes, at least {config.min_notes} needed)"
         raise SourceError(msg)
 
-    key = piece.key or find_key(pitch, duration, tonic=piece.tonic, sharps=piece.sharps)
+    key = piece.key or texture_key(piece)
     meta: dict[str, object] = {"melody": why}
     if config.transpose and key is not None:
         shift = key.shift_to_c()
@@ -291,6 +292,18 @@ def extract_melody(piece: Piece, config: DataConfig) -> Melody:
         source=piece.source,
         meta=meta,
     )
+
+
+def texture_key(piece: Piece) -> Key | None:
+    """The key found from every pitched part (drums aside, chord symbols included), with
+    what the file says of it (a tonic, a signature): the melody's key in its texture. A
+    melody line alone misleads: the upper staff of a C-major piano score reads as A minor
+    (``benchmarks/keys`` measures both ways on known keys)."""
+    notes = [n for p in piece.parts if not p.is_drum for n in p.notes]
+    if not notes:
+        return None
+    _, duration, pitch = np.array(notes, dtype=np.float64).T
+    return find_key(pitch.astype(np.int64), duration, tonic=piece.tonic, sharps=piece.sharps)
 
 
 def check_melody(melody: Melody, config: DataConfig) -> str | None:

@@ -24,7 +24,7 @@ from tunesmith.export.pianoroll import write_pianoroll
 from tunesmith.export.score import write_musicxml, write_svg
 from tunesmith.keys import Key, find_key, pitch_name
 from tunesmith.melody import Melody, steps_per_bar
-from tunesmith.prompt import parse_seed, read_primer
+from tunesmith.prompt import Seed, parse_seed, read_primer
 from tunesmith.sample import check_sampling, sample_ids
 
 MAX_LENGTH = 100_000
@@ -115,7 +115,8 @@ def generate(
     Keys: a model trained on music transposed to C major / A minor writes in those keys.
     ``--key`` moves the result's tonic there (the melody keeps its own mode; without seed
     notes, a minor ``--key`` starts from minor openings). Seed notes are the result's own
-    pitches: with ``--key`` they are moved into the model's key and back again.
+    pitches: they are moved into the model's key (by ``--key``'s tonic, else by the key
+    found in the seed) and back again, and the result reports the key it was written in.
     """
     _check(options)
     program = parse_instrument(options.instrument)
@@ -150,7 +151,7 @@ def generate(
         meters = [primer.time_signature]
     elif options.seed_notes is not None:
         parsed = parse_seed(options.seed_notes, set(encoding.base_tokens()))
-        into = target.shift_to_c() if target and run.data.transpose else 0
+        into = _seed_shift(parsed, target) if run.data.transpose else 0
         if parsed.tokens:
             toks = [_shift_token(t, into) for t in parsed.tokens]
         else:
@@ -215,7 +216,10 @@ def generate(
     for i, (row, key, shift, prime, meter, steps) in enumerate(rows, 1):
         melody = encoding.decode(vocab.decode(row[1:]))
         melody = melody.cut(encoding.steps(prime) + steps)
-        key = key or find_key(melody.pitches, [n.duration for n in melody.notes])
+        # A model of transposed music writes in C major / A minor: the key is one of those
+        # two (analysis picks the mode), never one found in the sampled notes alone.
+        frame = 0 if run.data.transpose else None
+        key = key or find_key(melody.pitches, [n.duration for n in melody.notes], sharps=frame)
         melody = replace(melody, key=key, tempo=tempo or 120.0, time_signature=meter)
         melody = _transpose_in_range(melody, shift)
         melody.name = f"{options.prefix}-{i:02d}"
@@ -235,6 +239,16 @@ def generate(
     for r in results:
         r.melody.meta["seed"] = seed
     return results
+
+
+def _seed_shift(seed: Seed, target: Key | None) -> int:
+    """The shift that puts seed notes into the model's C major / A minor: by ``--key``'s
+    tonic when one is asked (the seed is in that key), else by the key of the seed itself."""
+    if target:
+        return target.shift_to_c()
+    pitches = list(seed.pitches) or [p for t in seed.tokens for p in token_pitches(t)]
+    found = find_key(pitches, [1.0] * len(pitches))
+    return found.shift_to_c() if found else 0
 
 
 def _transpose_in_range(melody: Melody, shift: int) -> Melody:

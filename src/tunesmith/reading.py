@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -76,7 +77,23 @@ def _read_one(
     extract: Extract = _melody_entry,
     keep: bool = False,
 ) -> dict[str, Any]:
-    """Read and extract one item; a failure becomes a skip entry, never an exception."""
+    """Read and extract one item; a failure becomes a skip entry, never an exception.
+
+    A reader's warnings (music21's MusicXMLWarning on an overfull bar) come back in the
+    entry's ``warnings``, to be logged by the parent: printed from a worker they would cut
+    through the progress bar.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        entry = _try_read(item, config, time_limit, extract, keep)
+    if caught:
+        entry["warnings"] = [f"{w.category.__name__}: {w.message}" for w in caught]
+    return entry
+
+
+def _try_read(
+    item: Item, config: DataConfig, time_limit: float, extract: Extract, keep: bool
+) -> dict[str, Any]:
     try:
         with _deadline(time_limit):
             entry = extract(read_item(item), config)
@@ -180,6 +197,8 @@ def read_entries(
 
     def store(i: int, entry: dict[str, Any]) -> None:
         nonlocal done
+        for warning in entry.pop("warnings", ()):  # shown with -v, never over the progress bar
+            log.info("%s: %s", items[i].label, warning)
         entries[i] = entry
         if not entry.get("retry"):
             cache.put(keys[i], {k: v for k, v in entry.items() if k != "object"})

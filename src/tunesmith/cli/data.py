@@ -34,7 +34,7 @@ def prepare(
         None, help="Grid steps per quarter note (4 = sixteenths). [default: 4; poly: 1]"
     ),
     melody: str = typer.Option(
-        "highest-mean", help="Melody extraction: highest-mean, skyline, auto, track:NAME, track:N."
+        "auto", help="Melody extraction: auto, highest-mean, skyline, track:NAME, track:N."
     ),
     transpose: bool = typer.Option(
         True, help="Transpose every piece to C major / A minor (poly keeps the source key)."
@@ -167,13 +167,19 @@ def _pitch_names(pitches: dict[str, int]) -> dict[str, int]:
 
 
 def _distribution(title: str, counts: dict[str, int], *, sort: bool, top: int = 12) -> Table:
-    """A share-of-notes table; with ``sort`` the ``top`` commonest, else all in order."""
+    """A share-of-notes table of the ``top`` commonest values and one "other" row summing
+    the rest (a corpus can hold dozens of lengths seen once); with ``sort`` by count, else
+    in the order given. ``--report`` keeps every value."""
     total = sum(counts.values()) or 1
-    items = sorted(counts.items(), key=lambda kv: -kv[1])[:top] if sort else counts.items()
+    common = sorted(counts.items(), key=lambda kv: -kv[1])[:top]
+    kept = {value for value, _ in common}
+    shown = common if sort else [kv for kv in counts.items() if kv[0] in kept]
+    rest = [n for value, n in counts.items() if value not in kept]
     table = Table(title=title)
     for column in ("value", "notes", "share", ""):
         table.add_column(column, justify="right" if column in ("notes", "share") else "left")
-    for value, n in items:
+    rows = [*shown, (f"other ({len(rest)} more)", sum(rest))] if rest else shown
+    for value, n in rows:
         table.add_row(value, f"{n:,}", f"{n / total:.1%}", "█" * round(n / total * 40))
     return table
 
@@ -187,7 +193,7 @@ def inspect(
     tune: int = typer.Option(1, help="Which tune of an ABC tune book."),
     bars: int = typer.Option(4, help="Bars of the encoding to show."),
     melody: str = typer.Option(
-        "highest-mean", help="Melody extraction: highest-mean, skyline, auto, track:NAME, track:N."
+        "auto", help="Melody extraction: auto, highest-mean, skyline, track:NAME, track:N."
     ),
     encoding: str = typer.Option("steps", help="Encoding to show: steps, notes or events."),
     durations: str = typer.Option("default", help="notes/events: note lengths (see prepare)."),
@@ -199,7 +205,7 @@ def inspect(
 
     [bold]Examples[/]
 
-      tunesmith inspect song.mid --melody auto
+      tunesmith inspect song.mid --melody highest-mean
       tunesmith inspect tunes.abc --tune 3 --bars 8 --encoding notes
     """
     from tunesmith.config import DataConfig
