@@ -26,8 +26,8 @@ _API = {
     "prepare",
     "train",
 }
-#: API functions named as modules of the package are too (tunesmith.prepare, ...).
-_SHADOWED = frozenset({"prepare", "train", "evaluate"})
+#: API functions named as modules of the package are too (tunesmith.prepare, .models ...).
+_SHADOWED = frozenset({"prepare", "train", "evaluate", "models"})
 _ERRORS = {"TunesmithError", "ConfigError", "CheckpointError", "SourceError", "EncodingError"}
 
 
