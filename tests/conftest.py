@@ -69,3 +69,18 @@ def essen_pieces() -> list:
     sample = items[:: len(items) // ESSEN_SAMPLE][:ESSEN_SAMPLE]
     assert len({it.path for it in sample}) > 20
     return [(it.label, read_item(it)) for it in sample]
+
+
+@pytest.fixture(scope="session")
+def tiny_poly_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny chorale model: 12 of music21's Bach chorales, every part (poly encoding), one
+    short epoch; prepared and trained through the Python API."""
+    import tunesmith as ts
+
+    base = tmp_path_factory.getbasetemp()
+    data = base / "tiny_poly_corpus"
+    ts.prepare("chorales", data, encoding="poly", limit=12, jobs=2)
+    run = base / "tiny_poly_run"
+    model = {"frame_embedding": 16, "hidden_size": 16, "decoder_size": 32}
+    ts.train(data, run, model=model, epochs=1, time_limit=60, keep=1, shifts=0)
+    return run

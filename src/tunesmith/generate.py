@@ -120,11 +120,42 @@ def generate(
     """
     _check(options)
     program = parse_instrument(options.instrument)
-    target = Key.parse(options.key) if options.key else None
     if isinstance(run_dir, Run):
         run = run_dir
     else:
         run = load_run(run_dir, device=str(pick_device(options.device)))
+    melodies, guard_bars = sample_melodies(run, options)
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results: list[Generated] = []
+    audio_missing: str | None = None
+    if options.audio and options.soundfont:
+        find_soundfont(options.soundfont)  # a wrong --soundfont is a mistake, not a gap
+    for melody in melodies:
+        midi = write_midi(melody, out_dir / f"{melody.name}.mid", program=program)
+        png = write_pianoroll(melody, out_dir / f"{melody.name}.png")
+        result = Generated(midi, png, melody, guard_bars=guard_bars)
+        if options.score:
+            result.musicxml = write_musicxml(melody, out_dir / f"{melody.name}.musicxml")
+            result.svg = write_svg(result.musicxml, out_dir / f"{melody.name}.svg")
+        if options.audio and not audio_missing:
+            try:
+                result.wav = render_wav(midi, soundfont=options.soundfont)
+            except AudioUnavailable as exc:  # the MIDI is written; say once what to install
+                audio_missing = str(exc)
+        result.warning = audio_missing
+        results.append(result)
+    return results
+
+
+def sample_melodies(run: Run, options: GenerateOptions) -> tuple[list[Melody], float]:
+    """The melodies ``generate`` writes, named ``PREFIX-01``... and in key and tempo, with
+    the copy guard they were sampled under, in bars (0: none); each melody's
+    ``meta["seed"]`` is the random seed used. Writes nothing.
+    """
+    _check(options)
+    target = Key.parse(options.key) if options.key else None
     encoding = get_encoding(run.data)
     vocab = run.vocab
     rng = random.Random(options.seed)
@@ -205,13 +236,8 @@ def generate(
         generator=generator,
     )
 
-    # ---- decode, put in key and tempo, write
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    results: list[Generated] = []
-    audio_missing: str | None = None
-    if options.audio and options.soundfont:
-        find_soundfont(options.soundfont)  # a wrong --soundfont is a mistake, not a gap
+    # ---- decode, put in key and tempo
+    melodies = []
     rows = zip(ids, keys, shifts, primes, meters, lengths, strict=True)
     for i, (row, key, shift, prime, meter, steps) in enumerate(rows, 1):
         melody = encoding.decode(vocab.decode(row[1:]))
@@ -223,22 +249,9 @@ def generate(
         melody = replace(melody, key=key, tempo=tempo or 120.0, time_signature=meter)
         melody = _transpose_in_range(melody, shift)
         melody.name = f"{options.prefix}-{i:02d}"
-        midi = write_midi(melody, out_dir / f"{melody.name}.mid", program=program)
-        png = write_pianoroll(melody, out_dir / f"{melody.name}.png")
-        result = Generated(midi, png, melody, guard_bars=options.copy_guard if guard else 0.0)
-        if options.score:
-            result.musicxml = write_musicxml(melody, out_dir / f"{melody.name}.musicxml")
-            result.svg = write_svg(result.musicxml, out_dir / f"{melody.name}.svg")
-        if options.audio and not audio_missing:
-            try:
-                result.wav = render_wav(midi, soundfont=options.soundfont)
-            except AudioUnavailable as exc:  # the MIDI is written; say once what to install
-                audio_missing = str(exc)
-        result.warning = audio_missing
-        results.append(result)
-    for r in results:
-        r.melody.meta["seed"] = seed
-    return results
+        melody.meta["seed"] = seed
+        melodies.append(melody)
+    return melodies, options.copy_guard if guard else 0.0
 
 
 def _seed_shift(seed: Seed, target: Key | None) -> int:
@@ -272,4 +285,4 @@ def _pitch_span(tokens: list[str], semitones: int) -> str:
     return f"pitches {pitch_name(min(pitches))} to {pitch_name(max(pitches))}"
 
 
-__all__ = ["END", "GenerateOptions", "Generated", "generate"]
+__all__ = ["END", "GenerateOptions", "Generated", "generate", "sample_melodies"]

@@ -12,6 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from symusic import Score
 
+from tunesmith.shipped import shipped_models
+
 GOOD = {"run": "tiny", "bars": 2, "seed": 5, "score": False}
 
 
@@ -31,7 +33,8 @@ def fetch_midi(client: TestClient, url: str) -> Score:
 def test_lists_good_runs_only(client: TestClient) -> None:
     """The damaged run and the symlink that leads out of the runs folder are not listed."""
     runs = client.get("/api/runs").json()
-    assert [r["name"] for r in runs] == ["tiny"]
+    assert [r["name"] for r in runs if not r["shipped"]] == ["tiny"]
+    assert [r["name"] for r in runs if r["shipped"]] == list(shipped_models())
     assert runs[0]["model"] == "lstm" and runs[0]["hidden_size"] == 32
     assert runs[0]["epochs"] == 2 and runs[0]["best_val_loss"] > 0
 

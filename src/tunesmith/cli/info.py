@@ -28,8 +28,10 @@ def info(path: Path = typer.Argument(..., help="A run folder or a prepared corpu
     from tunesmith.copying import TRAIN_TOKENS
     from tunesmith.prepare import is_prepared, report_from_manifest
     from tunesmith.sample_poly import is_poly_run
+    from tunesmith.shipped import resolve_run
 
     with user_errors():
+        path = resolve_run(path)
         if is_prepared(path) and not (path / "config.json").exists():
             print_report(report_from_manifest(read_json(path / "manifest.json"), path))
             return

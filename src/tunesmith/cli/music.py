@@ -14,7 +14,9 @@ from tunesmith.errors import ConfigError
 
 @app.command()
 def generate(
-    run: Path = typer.Argument(..., help="A run folder written by 'tunesmith train'."),
+    run: Path = typer.Argument(
+        ..., help="A run folder written by 'tunesmith train', or a shipped model: essen, chorales."
+    ),
     out: Path = typer.Option(Path("out"), "--out", "-o", help="Folder for the MIDI files."),
     length: int = typer.Option(256, help="New steps to generate (a step is a sixteenth)."),
     bars: int = typer.Option(
@@ -61,6 +63,7 @@ def generate(
 
     [bold]Examples[/]
 
+      tunesmith generate essen --out out/            (the shipped model: no training)
       tunesmith generate runs/essen --out out/
       tunesmith generate runs/essen --seed-notes "C4 D4 E4" --key G --bars 16 --num 8
       tunesmith generate runs/essen --primer tune.mid --temperature 0.8 --top-p 0.95
@@ -69,7 +72,10 @@ def generate(
       tunesmith generate runs/chorales --harmonize melody.mid --num 2
     """
     from tunesmith.sample_poly import is_poly_run, write_chorales
+    from tunesmith.shipped import resolve_run
 
+    with user_errors():
+        run = resolve_run(run)
     if harmonize or is_poly_run(run):
         with user_errors():
             asked = {
@@ -187,11 +193,13 @@ def evaluate(
       tunesmith evaluate runs/essen --samples 200 --length 512 --out reports/essen
     """
     from tunesmith.evaluate import evaluate_run, report_markdown, write_report
+    from tunesmith.shipped import resolve_run
 
     if not 1 <= samples <= 10_000 or not (length == 0 or 16 <= length <= 100_000):
         err_console.print("[bold red]error:[/] --samples must be 1-10000, --length 0 or 16-100000")
         raise typer.Exit(2)
     with user_errors():
+        run = resolve_run(run)
         report = evaluate_run(
             run,
             data,

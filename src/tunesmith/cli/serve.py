@@ -20,7 +20,11 @@ LOOPBACK_NAMES = ["localhost", "127.0.0.1", "[::1]"]
 
 @app.command()
 def serve(
-    runs: Path = typer.Option(Path("runs"), help="Folder whose sub-folders are trained runs."),
+    runs: Path = typer.Option(
+        None,
+        help="Folder whose sub-folders are trained runs (the shipped models are offered too). "
+        "[default: runs, if it exists]",
+    ),
     out: Path = typer.Option(Path("out/web"), "--out", "-o", help="Folder for generated files."),
     host: str = typer.Option(
         "127.0.0.1", help="Address to listen on; 0.0.0.0 opens it to the network."
@@ -31,7 +35,8 @@ def serve(
 ) -> None:
     """Start the web studio: pick a run, generate, listen, look and download in a browser.
 
-    Open the address it prints. The JSON API is documented at /docs.
+    Open the address it prints. The JSON API is documented at /docs. The shipped models
+    (tunesmith models) are offered beside the runs; a run of the same name hides one.
 
     [bold]Examples[/]
 
@@ -46,6 +51,8 @@ def serve(
         if keep < 16:
             raise ConfigError(f"--keep must be at least 16 (got {keep})")
         _check_port_free(host, port)
+        if runs is None and Path("runs").is_dir():
+            runs = Path("runs")
         import uvicorn
 
         from tunesmith.web import create_app

@@ -36,6 +36,31 @@ def write_midi(
     :return: the path written.
     :raises ConfigError: for no melodies or an out-of-range program, velocity or resolution.
     """
+    score = to_score(
+        melodies, program=program, velocity=velocity, ticks_per_quarter=ticks_per_quarter
+    )
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # A fresh name rather than mkstemp, so the file gets the usual permissions (not 0600).
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        score.dump_midi(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target
+
+
+def to_score(
+    melodies: Melody | Sequence[Melody],
+    *,
+    program: int = 0,
+    velocity: int = 90,
+    ticks_per_quarter: int = 480,
+) -> Score:
+    """One melody, or several as one track each, as a symusic Score (what
+    :func:`write_midi` writes; same parameters and errors)."""
     items = [melodies] if isinstance(melodies, Melody) else list(melodies)
     if not items:
         raise ConfigError("there are no melodies to write to a MIDI file")
@@ -63,15 +88,4 @@ def write_midi(
             end = note.end * ticks_per_quarter // spq
             track.notes.append(Note(start, max(1, end - start), note.pitch, velocity))
         score.tracks.append(track)
-
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # A fresh name rather than mkstemp, so the file gets the usual permissions (not 0600).
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        score.dump_midi(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return target
+    return score

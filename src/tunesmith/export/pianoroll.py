@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import uuid
 from pathlib import Path
@@ -60,16 +61,26 @@ def _bar_step(bars: float) -> int:
 
 
 def write_pianoroll(melody: Melody, path: str | Path, *, title: str | None = None) -> Path:
-    """Draw ``melody`` as a piano roll and save it as a PNG.
+    """Draw ``melody`` as a piano roll (:func:`pianoroll_figure`) and save it as a PNG."""
+    return save_figure(pianoroll_figure(melody, title=title), path)
+
+
+def pianoroll_png(melody: Melody, *, title: str | None = None) -> bytes:
+    """The piano roll as PNG bytes, for a notebook or a web page."""
+    buffer = io.BytesIO()
+    pianoroll_figure(melody, title=title).savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
+def pianoroll_figure(melody: Melody, *, title: str | None = None) -> Figure:
+    """Draw ``melody`` as a piano roll.
 
     Notes are bars on a grid of bar lines (beat lines fainter); the y axis names the
     lowest and highest pitch and every C. Long melodies get a wider picture, up to a cap.
     A melody without notes still gives a picture, which says so.
 
     :param melody: the melody to draw.
-    :param path: the PNG to write; missing parent folders are created.
     :param title: the heading; defaults to the melody's name.
-    :return: the path written.
     """
     heading = melody.name if title is None else title
     spb = melody.steps_per_bar
@@ -93,7 +104,7 @@ def write_pianoroll(melody: Melody, path: str | Path, *, title: str | None = Non
         ax.set_yticks([])
         for spine in ax.spines.values():
             spine.set_color("#cccccc")
-        return save_figure(fig, path)
+        return fig
 
     low = min(melody.pitches)
     high = max(melody.pitches)
@@ -140,4 +151,4 @@ def write_pianoroll(melody: Melody, path: str | Path, *, title: str | None = Non
     ax.tick_params(labelsize=8, length=2)
     for spine in ("top", "right"):
         ax.spines[spine].set_visible(False)
-    return save_figure(fig, path)
+    return fig

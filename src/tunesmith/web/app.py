@@ -38,7 +38,7 @@ class Busy(TunesmithError):
 
 
 def create_app(
-    runs_dir: str | Path,
+    runs_dir: str | Path | None,
     out_dir: str | Path,
     *,
     workers: int = 2,
@@ -47,7 +47,8 @@ def create_app(
     audio: bool = True,
     allowed_hosts: list[str] | None = None,
 ) -> FastAPI:
-    """The web studio for the runs in ``runs_dir``, writing generated files to ``out_dir``.
+    """The web studio for the runs in ``runs_dir`` (None: none) and the shipped models,
+    writing generated files to ``out_dir``.
 
     :param workers: generations that may run at once (default: 2).
     :param max_waiting: generations that may wait for a worker before 503 (default: 32).
@@ -57,7 +58,8 @@ def create_app(
         site cannot reach a loopback server through a DNS name it rebinds to 127.0.0.1;
         ``None`` serves any (for a server deliberately opened to the network).
     """
-    studio = Studio(Path(runs_dir), Path(out_dir), keep=keep, audio=audio)
+    runs = Path(runs_dir) if runs_dir is not None else None
+    studio = Studio(runs, Path(out_dir), keep=keep, audio=audio)
     limiter = anyio.CapacityLimiter(workers)
     waiting = _Counter()
 

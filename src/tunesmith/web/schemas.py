@@ -58,6 +58,7 @@ class RunInfo(BaseModel):
     train_pieces: int | None = None
     epochs: int | None = None
     best_val_loss: float | None = None
+    shipped: bool = False  # installed with tunesmith (tunesmith models), not in --runs
 
 
 class NoteOut(BaseModel):

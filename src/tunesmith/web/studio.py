@@ -1,5 +1,9 @@
 """The web studio's work, without HTTP: list runs, keep models loaded, generate, find files.
 
+The runs are the runs folder's and the shipped models (``tunesmith models``), a run of the
+same name in the runs folder hiding a shipped one. A chorale (poly) run gives one piece in
+all its voices: one MIDI track a voice, and one piano roll and note list for them all.
+
 Each generation writes into its own new folder under the output folder, so requests that
 run at the same time never touch each other's files; old folders beyond ``keep`` are
 removed. Runs are loaded once and kept (a few at a time), and loaded again when their
@@ -22,6 +26,9 @@ from tunesmith.config import read_json
 from tunesmith.errors import CheckpointError, ConfigError
 from tunesmith.export.score import write_musicxml
 from tunesmith.generate import Generated, GenerateOptions, generate
+from tunesmith.sample_poly import PolyRun, is_poly_run, load_poly_run
+from tunesmith.shipped import shipped_models
+from tunesmith.web.chorale import generate_chorale
 from tunesmith.web.paths import confine
 
 log = logging.getLogger(__name__)
@@ -40,24 +47,32 @@ class UnknownFile(CheckpointError):
 
 @dataclass
 class Studio:
-    """Runs in ``runs_dir``; generated files under ``out_dir``, one folder per request.
+    """Runs in ``runs_dir`` (None: the shipped models alone) and the shipped models;
+    generated files under ``out_dir``, one folder per request.
 
     :param keep: how many request folders to keep; older ones are removed (default: 200).
     :param cached_runs: how many loaded models to keep in memory (default: 4).
     :param audio: render a WAV of each melody when FluidSynth is there (default: on).
     """
 
-    runs_dir: Path
+    runs_dir: Path | None
     out_dir: Path
     keep: int = 200
     cached_runs: int = 4
     audio: bool = True
-    _runs: OrderedDict[Path, tuple[int, Run]] = field(default_factory=OrderedDict, repr=False)
+    _runs: OrderedDict[Path, tuple[int, Run | PolyRun]] = field(
+        default_factory=OrderedDict, repr=False
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
-        self.runs_dir = Path(self.runs_dir)
         self.out_dir = Path(self.out_dir)
+        if self.keep < 1 or self.cached_runs < 1:
+            raise ConfigError("keep and cached_runs must be at least 1")
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        if self.runs_dir is None:
+            return
+        self.runs_dir = Path(self.runs_dir)
         if not self.runs_dir.is_dir():
             msg = (
                 f"--runs {self.runs_dir}: no such folder; train a run into it first "
@@ -70,29 +85,31 @@ class Studio:
                 f"--runs {self.runs_dir.parent}"
             )
             raise ConfigError(msg)
-        if self.keep < 1 or self.cached_runs < 1:
-            raise ConfigError("keep and cached_runs must be at least 1")
-        self.out_dir.mkdir(parents=True, exist_ok=True)
 
     # ------------------------------------------------------------------------- runs
 
     def list_runs(self) -> list[dict[str, Any]]:
-        """The runs in the runs folder (folders with a config.json), newest first.
+        """The runs in the runs folder (folders with a config.json), newest first, then the
+        shipped models that no run of the same name hides.
 
         A folder that is a symlink pointing outside the runs folder is left out.
         """
         found = []
-        base = self.runs_dir.resolve()
-        for folder in self.runs_dir.iterdir():
+        folders = list(self.runs_dir.iterdir()) if self.runs_dir else []
+        base = self.runs_dir.resolve() if self.runs_dir else None
+        for folder in folders:
             if not (folder / "config.json").is_file() or not folder.resolve().is_relative_to(base):
                 continue
             try:
-                info = read_run_info(folder)
+                found.append((folder.stat().st_mtime, describe_run(folder)))
             except CheckpointError:
                 log.warning("skipping %s: not a readable run", folder)
-                continue
-            found.append((folder.stat().st_mtime, describe_run(folder, info)))
-        return [d for _, d in sorted(found, key=lambda item: item[0], reverse=True)]
+        runs = [d for _, d in sorted(found, key=lambda item: item[0], reverse=True)]
+        names = {r["name"] for r in runs}
+        for name, folder in shipped_models().items():
+            if name not in names:
+                runs.append({**describe_run(folder), "shipped": True})
+        return runs
 
     def run_path(self, name: str) -> Path:
         """The folder of run ``name``, confined to the runs folder.
@@ -100,12 +117,16 @@ class Studio:
         :raise OutsideFolder: for ``..``, an absolute path or a symlink out.
         :raise UnknownRun: when there is no such run.
         """
-        path = confine(self.runs_dir, name, what="run")
-        if not (path / "config.json").is_file():
-            raise UnknownRun(f"run {name!r} is not in the runs folder; GET /api/runs lists them")
-        return path
+        if self.runs_dir is not None:
+            path = confine(self.runs_dir, name, what="run")
+            if (path / "config.json").is_file():
+                return path
+        shipped = shipped_models()
+        if name in shipped:
+            return shipped[name]
+        raise UnknownRun(f"run {name!r} is not in the runs folder; GET /api/runs lists them")
 
-    def load(self, name: str) -> Run:
+    def load(self, name: str) -> Run | PolyRun:
         """Run ``name`` with its model, loaded once and kept until its weights change."""
         path = self.run_path(name)
         weights = path / "model.safetensors"
@@ -117,7 +138,7 @@ class Studio:
             if cached and cached[0] == stamp:
                 self._runs.move_to_end(path)
                 return cached[1]
-            run = load_run(path, device="cpu")
+            run = load_poly_run(path) if is_poly_run(path) else load_run(path, device="cpu")
             self._runs[path] = (stamp, run)
             self._runs.move_to_end(path)
             while len(self._runs) > self.cached_runs:
@@ -146,8 +167,11 @@ class Studio:
             **{**vars(options), "num": 1, "prefix": "melody", "audio": self.audio, "score": False}
         )
         try:
-            (result,) = generate(run, folder, options)
-            if musicxml:
+            if isinstance(run, PolyRun):
+                result = generate_chorale(run, folder, options)
+            else:
+                (result,) = generate(run, folder, options)
+            if musicxml and not isinstance(run, PolyRun):
                 path = folder / f"{result.melody.name}.musicxml"
                 result.musicxml = write_musicxml(result.melody, path)
         except BaseException:
@@ -178,8 +202,26 @@ class Studio:
         return path
 
 
-def describe_run(folder: Path, info: dict[str, Any]) -> dict[str, Any]:
-    """What the page shows about a run: its config.json, and its training state if readable."""
+def describe_run(folder: Path) -> dict[str, Any]:
+    """What the page shows about a run: its config.json, and its training state if readable.
+
+    :raise CheckpointError: when config.json is not a run's.
+    """
+    if is_poly_run(folder):
+        meta = read_json(folder / "config.json")
+        training, model = meta.get("training", {}), meta.get("model", {})
+        return {
+            "name": folder.name,
+            "encoding": "poly",
+            "model": "poly",
+            "hidden_size": model.get("hidden_size"),
+            "num_layers": model.get("num_layers"),
+            "parameters": training.get("parameters"),
+            "train_pieces": training.get("pieces", {}).get("train"),
+            "epochs": training.get("epochs"),
+            "best_val_loss": training.get("valid_nll"),
+        }
+    info = read_run_info(folder)
     model, data = info.get("model", {}), info.get("data", {})
     try:
         state = read_json(folder / "last" / "state.json")

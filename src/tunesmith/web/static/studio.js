@@ -38,7 +38,7 @@ async function loadRuns() {
   for (const run of runs) {
     const option = document.createElement("option");
     option.value = run.name;
-    option.textContent = run.name;
+    option.textContent = run.shipped ? `${run.name} (shipped)` : run.name;
     option.dataset.info = describeRun(run);
     select.append(option);
   }
@@ -51,6 +51,7 @@ async function loadRuns() {
 
 function describeRun(run) {
   const parts = [];
+  if (run.shipped) parts.push("installed with tunesmith");
   if (run.model) parts.push(`${run.model.toUpperCase()} ${run.num_layers}×${run.hidden_size}`);
   if (run.parameters) parts.push(`${run.parameters.toLocaleString()} parameters`);
   if (run.epochs) parts.push(`${run.epochs} epochs`);

@@ -1,0 +1,42 @@
+"""One chorale for the web studio, answered as a melody is: MIDI, piano roll, WAV, notes."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from tunesmith.errors import ConfigError
+from tunesmith.export.audio import AudioUnavailable, render_wav
+from tunesmith.export.instruments import parse_instrument
+from tunesmith.export.midi import write_midi
+from tunesmith.export.notebook import combined
+from tunesmith.export.pianoroll import write_pianoroll
+from tunesmith.generate import Generated, GenerateOptions
+from tunesmith.sample_poly import PolyRun, sample_frames, voices_from_frames
+
+
+def generate_chorale(run: PolyRun, folder: Path, options: GenerateOptions) -> Generated:
+    """Sample ``options.bars`` bars of 4/4 in all the run's voices into ``folder``.
+
+    ``Generated.melody`` holds every voice's notes (what the page lists and plays); the MIDI
+    file has one track a voice. Options the chorale model has no use for are refused.
+    """
+    if options.seed_notes or options.key:
+        what = "seed_notes" if options.seed_notes else "key"
+        raise ConfigError(f"{what} is not an option of the chorale model; leave it empty")
+    seed = options.seed if options.seed is not None else random.randrange(2**31)
+    spq = run.steps_per_quarter
+    frames = sample_frames(run, options.bars * 4 * spq, seed=seed, temperature=options.temperature)
+    voices = voices_from_frames(frames, run.voices, options.tempo or 100.0, spq)
+    melody = combined(voices, "melody-01")
+    melody.meta["seed"] = seed
+    midi = write_midi(
+        voices, folder / "melody-01.mid", program=parse_instrument(options.instrument)
+    )
+    result = Generated(midi, write_pianoroll(melody, folder / "melody-01.png"), melody)
+    if options.audio:
+        try:
+            result.wav = render_wav(midi, soundfont=options.soundfont)
+        except AudioUnavailable as exc:
+            result.warning = str(exc)
+    return result
