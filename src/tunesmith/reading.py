@@ -69,6 +69,16 @@ def _melody_entry(piece: Piece, config: DataConfig) -> dict[str, Any]:
 Extract = Callable[[Piece, DataConfig], dict[str, Any]]
 
 
+#: Longest skip reason kept: a reader's message may quote the whole bad input.
+MAX_REASON = 240
+
+
+def one_line(reason: str, limit: int = MAX_REASON) -> str:
+    """``reason`` on one line (whitespace runs become one space), cut to ``limit``."""
+    reason = " ".join(reason.split())
+    return reason if len(reason) <= limit else reason[: limit - 1].rstrip() + "…"
+
+
 def _read_one(
     item: Item,
     config: DataConfig,
@@ -76,7 +86,17 @@ def _read_one(
     extract: Extract = _melody_entry,
     keep: bool = False,
 ) -> dict[str, Any]:
-    """Read and extract one item; a failure becomes a skip entry, never an exception."""
+    """Read and extract one item; a failure becomes a skip entry (with a reason of one
+    short line), never an exception."""
+    entry = _try_read(item, config, time_limit, extract, keep)
+    if "skip" in entry:
+        entry["skip"] = one_line(entry["skip"])
+    return entry
+
+
+def _try_read(
+    item: Item, config: DataConfig, time_limit: float, extract: Extract, keep: bool
+) -> dict[str, Any]:
     try:
         with _deadline(time_limit):
             entry = extract(read_item(item), config)
