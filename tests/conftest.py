@@ -69,3 +69,12 @@ def essen_pieces() -> list:
     sample = items[:: len(items) // ESSEN_SAMPLE][:ESSEN_SAMPLE]
     assert len({it.path for it in sample}) > 20
     return [(it.label, read_item(it)) for it in sample]
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A real 16 MB tmpfs under tmp_path that a test can fill (root only: else skipped)."""
+    from fulldisk import Disk
+
+    with Disk.mounted(tmp_path / "disk", size_mb=16) as disk:
+        yield disk

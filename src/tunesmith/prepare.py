@@ -28,7 +28,7 @@ from tunesmith.cache import CACHE_VERSION, MelodyCache, default_cache_dir
 from tunesmith.config import DataConfig, read_json, write_json
 from tunesmith.encodings import END, Vocab, get_encoding
 from tunesmith.encodings.base import Encoding
-from tunesmith.errors import CorpusError, SourceError
+from tunesmith.errors import CorpusError, SourceError, WriteError, write_failed
 from tunesmith.extract import augment_keys, filter_melodies
 from tunesmith.melody import Melody
 from tunesmith.reading import DEFAULT_TIME_LIMIT, ProgressFn, read_melodies
@@ -138,6 +138,7 @@ def prepare_corpus(
         on_progress=on_progress,
         keys=keys,
     )
+    cache.close()
     melodies, groups, more_skips = _filter_and_augment(melodies, config)
     skipped += more_skips
     if not melodies:
@@ -171,12 +172,6 @@ def prepare_corpus(
         stream.extend(vocab.encode(toks))
         stream.append(vocab.end_id)
 
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".tokens.npy.tmp"
-    with open(tmp, "wb") as f:
-        np.save(f, np.asarray(stream, dtype=dtype))
-    os.replace(tmp, out / "tokens.npy")
-    vocab.save(out / "vocab.json")
     report = PrepareReport(
         out=str(out),
         items=len(items),
@@ -190,26 +185,55 @@ def prepare_corpus(
         durations=durations,
         pitches=pitches,
     )
-    write_json(
-        manifest_path,
-        {
-            "tunesmith_version": __version__,
-            "corpus_key": corpus_key,
-            "sources": sources,
-            "data": config.to_dict(),
-            "items": report.items,
-            "kept": report.kept,
-            "tokens": report.tokens,
-            "vocab_size": report.vocab_size,
-            "seconds": round(report.seconds, 3),
-            "augmented": report.augmented,
-            "durations": durations,
-            "pitches": pitches,
-            "skipped": [{"item": label, "reason": reason} for label, reason in skipped],
-            "pieces": pieces,
-        },
+    manifest = {
+        "tunesmith_version": __version__,
+        "corpus_key": corpus_key,
+        "sources": sources,
+        "data": config.to_dict(),
+        "items": report.items,
+        "kept": report.kept,
+        "tokens": report.tokens,
+        "vocab_size": report.vocab_size,
+        "seconds": round(report.seconds, 3),
+        "augmented": report.augmented,
+        "durations": durations,
+        "pitches": pitches,
+        "skipped": [{"item": label, "reason": reason} for label, reason in skipped],
+        "pieces": pieces,
+    }
+    vocab_json = {"encoding": vocab.encoding, "tokens": vocab.tokens}
+    write_corpus(
+        out, np.asarray(stream, dtype=dtype), {"vocab.json": vocab_json, "manifest.json": manifest}
     )
     return report
+
+
+def write_corpus(out: Path, tokens: np.ndarray, documents: dict[str, Any]) -> None:
+    """Write ``tokens.npy`` and the JSON ``documents`` (name: content) into ``out``.
+
+    Everything is written under temporary names first and renamed into place only when all
+    of it is written, the last document last (the manifest, which says the corpus is
+    built): a full disk leaves the previous corpus whole, never new tokens beside an old
+    vocabulary.
+
+    :raise WriteError: when a file cannot be written; the temporary files are removed.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    staged = [(out / ".tokens.npy.tmp", out / "tokens.npy")]
+    staged += [(out / f".{name}.new", out / name) for name in documents]
+    try:
+        with open(staged[0][0], "wb") as f:
+            np.save(f, tokens)
+        for (tmp, _), content in zip(staged[1:], documents.values(), strict=True):
+            write_json(tmp, content)
+    except (OSError, WriteError) as exc:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, WriteError):
+            raise
+        raise write_failed(staged[0][1], exc) from exc
+    for tmp, target in staged:
+        os.replace(tmp, target)
 
 
 def report_from_manifest(manifest: dict[str, Any], out: Path) -> PrepareReport:
