@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tunesmith.config import DataConfig
-from tunesmith.reading import read_melodies
-from tunesmith.sources import find_items
+from tunesmith.prepare import prepare_corpus
+from tunesmith.sources import bundled_files
+from tunesmith.sources.scores import split_abc
 
 FOUND = Path(__file__).resolve().parent / "data" / "fuzz"
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "fuzz" / "run.py"
@@ -26,11 +26,15 @@ BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "fuzz" / "run.py"
 
 @pytest.mark.parametrize("path", sorted(FOUND.iterdir()), ids=lambda p: p.name)
 def test_found_inputs_are_read_or_skipped_in_one_short_line(path: Path, tmp_path: Path) -> None:
-    shutil.copy(path, tmp_path / path.name)
-    items = find_items([str(tmp_path)])
-    melodies, skipped, _ = read_melodies(items, DataConfig(), jobs=1, time_limit=30)
-    assert len(melodies) + len(skipped) == len(items) >= 1
-    for _, reason in skipped:
+    """Through prepare (reading, extraction, encoding), beside a good Essen tune."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(path, folder / path.name)
+    (folder / "good.abc").write_text(split_abc(bundled_files("essen")[0].read_text())[0])
+    report = prepare_corpus([str(folder)], tmp_path / "out", jobs=1, time_limit=30)
+    assert report.kept + len(report.skipped) == report.items >= 2
+    assert not [label for label, _ in report.skipped if "good.abc" in label]
+    for _, reason in report.skipped:
         assert reason and "\n" not in reason and len(reason) <= 300, reason
 
 

@@ -28,10 +28,10 @@ from tunesmith.cache import CACHE_VERSION, MelodyCache, default_cache_dir
 from tunesmith.config import DataConfig, read_json, write_json
 from tunesmith.encodings import END, Vocab, get_encoding
 from tunesmith.encodings.base import Encoding
-from tunesmith.errors import CorpusError, SourceError, WriteError, write_failed
+from tunesmith.errors import CorpusError, EncodingError, SourceError, WriteError, write_failed
 from tunesmith.extract import augment_keys, filter_melodies
 from tunesmith.melody import Melody
-from tunesmith.reading import DEFAULT_TIME_LIMIT, ProgressFn, read_melodies
+from tunesmith.reading import DEFAULT_TIME_LIMIT, ProgressFn, one_line, read_melodies
 from tunesmith.sources import Item, find_items
 
 
@@ -141,12 +141,20 @@ def prepare_corpus(
     cache.close()
     melodies, groups, more_skips = _filter_and_augment(melodies, config)
     skipped += more_skips
+    encoding = get_encoding(config)
+    encoded, kept = [], []
+    for m, group in zip(melodies, groups, strict=True):
+        try:  # a melody the encoding cannot hold is one file's skip, not the corpus's end
+            encoded.append(encoding.encode(m))
+            kept.append((m, group))
+        except EncodingError as exc:
+            reason = one_line(str(exc).removeprefix(f"{m.source or m.name}: "))
+            skipped.append((m.source or m.name, f"cannot be encoded ({reason})"))
+    melodies, groups = [m for m, _ in kept], [g for _, g in kept]
     if not melodies:
         why = "; ".join(f"{label}: {reason}" for label, reason in skipped[:3])
         raise CorpusError(f"no usable melody in {', '.join(sources)} ({why})")
 
-    encoding = get_encoding(config)
-    encoded = [encoding.encode(m) for m in melodies]
     token_counts = Counter(itertools.chain.from_iterable(encoded))
     durations, pitches = _distributions(melodies, encoding, token_counts)
     seen = set(token_counts) - set(encoding.base_tokens())
