@@ -126,7 +126,7 @@ def _probabilities(
 ) -> torch.Tensor:
     """Next-token probabilities: tempered; banned ids and each row's forbidden ones out
     before top-k and top-p choose among the rest."""
-    logits = logits.float() / temperature
+    logits = logits.float().clone()
     if banned:
         logits[:, list(banned)] = float("-inf")
     if forbidden is not None and forbidden.any():
@@ -135,4 +135,9 @@ def _probabilities(
         left[:, list(banned)] = False
         forbidden[~left.any(axis=1)] = False
         logits.masked_fill_(torch.from_numpy(forbidden).to(logits.device), float("-inf"))
+    # Tempered relative to the likeliest token left: a tiny temperature (1e-300) then makes
+    # it certain, where dividing first overflowed to inf - inf = NaN. Below float32's
+    # smallest normal number the temperature itself would round to 0.
+    temperature = max(temperature, torch.finfo(torch.float32).tiny)
+    logits = (logits - logits.max(-1, keepdim=True).values) / temperature
     return filter_logits(logits, top_k, top_p).softmax(-1).cpu()
