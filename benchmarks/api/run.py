@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -166,10 +167,14 @@ def send(base: str, case: dict[str, Any]) -> tuple[int, bytes, float]:
             return r.status, r.read(), time.perf_counter() - t0
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read(), time.perf_counter() - t0
+    except (TimeoutError, urllib.error.URLError) as exc:  # no answer: a problem, not a stop
+        return 0, f"no answer within {TIMEOUT:g} s ({exc})".encode(), time.perf_counter() - t0
 
 
 def check(base: str, case: dict[str, Any], status: int, body: bytes, spec: dict) -> str | None:
     """What is wrong with one answer, or None."""
+    if status == 0:
+        return body.decode()
     if status >= 500:
         return f"server error {status}: {body[:200]!r}"
     if status >= 400:
@@ -253,7 +258,11 @@ def main() -> None:
                     common.progress(f"{k} cases, {len(problems)} problems")
         finally:
             server.terminate()
-            server.wait(timeout=30)
+            try:
+                server.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=30)
         sent = len(latencies)
         outside = {k for k, v in tree(sandbox, out).items() if before.get(k) != v}
         outside |= {k for k in before if not Path(k).exists()}

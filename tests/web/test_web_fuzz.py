@@ -31,13 +31,17 @@ def test_a_quick_api_fuzz_finds_no_server_error(tiny_run: Path) -> None:
     assert any(k.startswith("POST /api/generate 200") for k in results["statuses"])
 
 
-@pytest.mark.parametrize("temperature", [1e-300, 5e-324, 1e-12])
-def test_a_tiny_temperature_is_answered_not_a_server_error(
-    client: TestClient, temperature: float
+@pytest.mark.parametrize(
+    ("temperature", "top_p"), [(1e-300, 1.0), (5e-324, 1.0), (1e-12, 1.0), (1.0, 1e-300)]
+)
+def test_a_tiny_temperature_or_top_p_is_answered_not_a_server_error(
+    client: TestClient, temperature: float, top_p: float
 ) -> None:
-    """Found by the API fuzz: logits divided by 1e-300 overflowed to inf - inf = NaN, and
-    torch.multinomial's error became a 500. The schema allows any temperature above 0."""
+    """Found by the API fuzz: logits divided by 1e-300 overflowed to inf - inf = NaN, and a
+    top_p of 1e-300 (0 in float32) dropped every token; torch.multinomial's error became a
+    500. The schema allows any temperature and top_p above 0."""
     body = {"run": "tiny", "bars": 2, "seed": 3, "score": False, "temperature": temperature}
+    body["top_p"] = top_p
     response = client.post("/api/generate", json=body)
     assert response.status_code == 200, response.text
     again = client.post("/api/generate", json=body)  # as good as greedy: the same notes
