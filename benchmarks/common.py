@@ -138,13 +138,31 @@ def _terminal_width() -> int:
         return 120
 
 
+def load_script(name: str) -> Any:
+    """``benchmarks/NAME/run.py`` as a module (every script is called run.py)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parent / name / "run.py"
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def progress(message: str) -> None:
     """A progress line with the time, to stderr so tables stay clean on stdout."""
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def write_results(
-    script: str | Path, benchmark: str, quick: bool, params: dict[str, Any], results: Any
+    script: str | Path,
+    benchmark: str,
+    quick: bool,
+    params: dict[str, Any],
+    results: Any,
+    *,
+    quiet: bool = False,
 ) -> Path:
     """``results.json`` (or ``results-quick.json``) next to ``script``, with the machine."""
     folder = Path(script).resolve().parent
@@ -159,7 +177,8 @@ def write_results(
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=2, default=_json_default) + "\n", encoding="utf-8")
     os.replace(tmp, path)
-    print(f"wrote {path}")
+    if not quiet:
+        print(f"wrote {path}")
     return path
 
 

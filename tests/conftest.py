@@ -84,3 +84,12 @@ def tiny_poly_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model = {"frame_embedding": 16, "hidden_size": 16, "decoder_size": 32}
     ts.train(data, run, model=model, epochs=1, time_limit=60, keep=1, shifts=0)
     return run
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A real 16 MB tmpfs under tmp_path that a test can fill (root only: else skipped)."""
+    from fulldisk import Disk
+
+    with Disk.mounted(tmp_path / "disk", size_mb=16) as disk:
+        yield disk

@@ -81,14 +81,22 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(runs: Path, out: Path, port: int) -> subprocess.Popen:
+def start_server(
+    runs: Path, out: Path, port: int, *, cwd: Path | None = None, extra: tuple[str, ...] = ()
+) -> subprocess.Popen:
+    """``tunesmith serve`` on 127.0.0.1:``port`` (with ``extra`` options), once it answers.
+
+    Its log goes to ``server.log`` beside ``out`` (a file: a pipe nobody reads would fill
+    and stop the server)."""
     cmd = [sys.executable, "-m", "tunesmith", "serve", "--runs", str(runs), "--out", str(out)]
-    cmd += ["--host", "127.0.0.1", "--port", str(port)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    cmd += ["--host", "127.0.0.1", "--port", str(port), *extra]
+    log = (out.parent / "server.log").open("w")
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, text=True, cwd=cwd)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"the server stopped: {proc.stderr.read() if proc.stderr else ''}")
+            tail = (out.parent / "server.log").read_text()[-1000:]
+            raise SystemExit(f"the server stopped (exit code {proc.returncode}): {tail}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/runs", timeout=2):
                 return proc

@@ -28,7 +28,7 @@ from torch import nn
 from tunesmith import __version__
 from tunesmith.config import DataConfig, ModelConfig, TrainConfig, read_json, write_json
 from tunesmith.encodings import Vocab
-from tunesmith.errors import CheckpointError, TunesmithError
+from tunesmith.errors import CheckpointError, TunesmithError, WriteError, write_failed
 from tunesmith.models import build_model
 
 
@@ -48,8 +48,12 @@ class Run:
 
 def _save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
-    os.replace(tmp, path)
+    try:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
+        os.replace(tmp, path)
+    except (SafetensorError, OSError) as exc:  # a full disk: the old file stays whole
+        tmp.unlink(missing_ok=True)
+        raise write_failed(path, exc) from exc
 
 
 def model_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -176,6 +180,28 @@ def save_last(
     """
     tmp, last, old = run_dir / "last.tmp", run_dir / "last", run_dir / "last.old"
     shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        _write_last(tmp, model, optimizer, scheduler, state, scaler)
+    except (WriteError, OSError) as exc:  # a full disk: last/ is untouched, last.tmp goes
+        shutil.rmtree(tmp, ignore_errors=True)
+        reason = str(exc).split(": ", 1)[-1].split("; what was")[0]
+        msg = f"cannot save the checkpoint in {last}: {reason}; the previous one is kept"
+        raise WriteError(msg) from exc
+    if last.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(last, old)
+    os.replace(tmp, last)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_last(
+    tmp: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    state: dict[str, Any],
+    scaler: torch.amp.GradScaler | None,
+) -> None:
     tmp.mkdir(parents=True)
     save_weights(model, tmp / "model.safetensors")
     opt = optimizer.state_dict()
@@ -197,11 +223,6 @@ def save_last(
             "scaler": scaler.state_dict() if scaler is not None else {},
         },
     )
-    if last.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(last, old)
-    os.replace(tmp, last)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def load_last(

@@ -12,7 +12,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Self
 
-from tunesmith.errors import ConfigError
+from tunesmith.errors import ConfigError, write_failed
 
 
 class _Config:
@@ -251,8 +251,13 @@ def write_json(path: str | Path, data: Any) -> None:
     """Write JSON atomically: a crash leaves the old file or the new one, never half of one."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    text = json.dumps(data, indent=2, sort_keys=False) + "\n"
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:  # a full disk: the old file stays, the half-written one goes
+        tmp.unlink(missing_ok=True)
+        raise write_failed(path, exc) from exc
 
 
 def read_json(path: str | Path) -> Any:

@@ -17,7 +17,7 @@ import numpy as np
 
 from tunesmith.encodings import Vocab, get_encoding
 from tunesmith.encodings.base import Encoding
-from tunesmith.errors import CheckpointError, ConfigError
+from tunesmith.errors import CheckpointError, ConfigError, write_failed
 
 if TYPE_CHECKING:
     from tunesmith.checkpoint import Run
@@ -100,9 +100,13 @@ def save_training_tokens(run_dir: Path, tokens: np.ndarray, vocab_size: int) -> 
     does so up to :data:`GUARD_MAX_TOKENS`)."""
     dtype = np.uint16 if vocab_size < 2**16 else np.int32
     tmp = run_dir / f".{TRAIN_TOKENS}.tmp"
-    with open(tmp, "wb") as f:
-        np.save(f, np.asarray(tokens, dtype=dtype))
-    os.replace(tmp, run_dir / TRAIN_TOKENS)
+    try:
+        with open(tmp, "wb") as f:
+            np.save(f, np.asarray(tokens, dtype=dtype))
+        os.replace(tmp, run_dir / TRAIN_TOKENS)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise write_failed(run_dir / TRAIN_TOKENS, exc) from exc
 
 
 def load_training_tokens(run_dir: Path) -> np.ndarray | None:

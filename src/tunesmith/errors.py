@@ -30,3 +30,16 @@ class CorpusError(TunesmithError):
 
 class CheckpointError(TunesmithError):
     """A run folder is missing files or holds files that do not fit together."""
+
+
+class WriteError(TunesmithError):
+    """A file could not be written (a full disk, a read-only folder); what was there before
+    is kept whole."""
+
+
+def write_failed(path: object, exc: BaseException) -> WriteError:
+    """The one-line error for a write that failed with ``exc`` (an OSError, or a library's
+    own error wrapping one)."""
+    reason = getattr(exc, "strerror", None) or str(exc).split("I/O error: ")[-1]
+    reason = reason.split(" (os error")[0].splitlines()[0] if reason else type(exc).__name__
+    return WriteError(f"cannot write {path}: {reason}; what was there before is kept")

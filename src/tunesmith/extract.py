@@ -171,6 +171,10 @@ def _ramp(x: float, full: float, zero: float) -> float:
     return 1.0 if x <= full else max(0.0, 1 - (x - full) / (zero - full))
 
 
+#: Latest time in quarters a note may reach: far past any piece, far below int64's limit.
+MAX_QUARTERS = float(2**40)
+
+
 def quantize(
     notes: list[tuple[float, float, int]], steps_per_quarter: int, divisors: list[int] | None = None
 ) -> np.ndarray:
@@ -185,6 +189,11 @@ def quantize(
     if not notes:
         return np.zeros((0, 3), dtype=np.int64)
     onset, duration, pitch = np.array(notes, dtype=np.float64).T
+    # A time no grid can hold (a note 1e308 quarters long in a damaged ABC tune, NaN) drops
+    # its note: cast to int64 it would become a step near -2**63.
+    held = np.isfinite(onset + duration) & (np.abs(onset) + np.abs(duration) < MAX_QUARTERS)
+    if not held.all():
+        onset, duration, pitch = onset[held], duration[held], pitch[held]
     start = _snap(onset, steps_per_quarter, divisors)
     end = _snap(onset + duration, steps_per_quarter, divisors)
     return np.stack([pitch.astype(np.int64), start, np.maximum(1, end - start)], axis=1)

@@ -16,7 +16,6 @@ to low, then a step-end token, uint8) and ``manifest.json`` (``"data": {"encodin
 from __future__ import annotations
 
 import math
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ import numpy as np
 
 from tunesmith import __version__
 from tunesmith.cache import MelodyCache, default_cache_dir
-from tunesmith.config import DataConfig, read_json, write_json
+from tunesmith.config import DataConfig, read_json
 from tunesmith.encodings.poly import KEYS, LOWEST_PITCH, VOCAB_SIZE, decode_frames, encode_frames
 from tunesmith.errors import ConfigError, CorpusError, SourceError
 from tunesmith.sources import Piece, find_items
@@ -102,7 +101,7 @@ def prepare_poly(
     :return: a PrepareReport, as :func:`tunesmith.prepare.prepare_corpus` gives.
     :raise CorpusError: when no piece at all could be used.
     """
-    from tunesmith.prepare import PrepareReport, _corpus_key, report_from_manifest
+    from tunesmith.prepare import PrepareReport, _corpus_key, report_from_manifest, write_corpus
     from tunesmith.reading import read_entries
 
     check_poly_options(config)
@@ -154,11 +153,6 @@ def prepare_poly(
         for frame in entry["frames"]:
             for p in frame:
                 pitches[p] = pitches.get(p, 0) + 1
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / ".tokens.npy.tmp"
-    with open(tmp, "wb") as f:
-        np.save(f, np.asarray(stream, dtype=np.uint8))
-    os.replace(tmp, out / "tokens.npy")
     report = PrepareReport(
         out=str(out),
         items=len(items),
@@ -170,22 +164,25 @@ def prepare_poly(
         seconds=time.perf_counter() - started,
         pitches={str(p): n for p, n in sorted(pitches.items())},
     )
-    write_json(
-        manifest_path,
+    write_corpus(
+        out,
+        np.asarray(stream, dtype=np.uint8),
         {
-            "tunesmith_version": __version__,
-            "corpus_key": corpus_key,
-            "sources": sources,
-            "data": config.to_dict(),
-            "items": report.items,
-            "kept": report.kept,
-            "tokens": report.tokens,
-            "frames": sum(p["frames"] for p in pieces),
-            "vocab_size": report.vocab_size,
-            "seconds": round(report.seconds, 3),
-            "pitches": report.pitches,
-            "skipped": [{"item": label, "reason": reason} for label, reason in skipped],
-            "pieces": pieces,
+            "manifest.json": {
+                "tunesmith_version": __version__,
+                "corpus_key": corpus_key,
+                "sources": sources,
+                "data": config.to_dict(),
+                "items": report.items,
+                "kept": report.kept,
+                "tokens": report.tokens,
+                "frames": sum(p["frames"] for p in pieces),
+                "vocab_size": report.vocab_size,
+                "seconds": round(report.seconds, 3),
+                "pitches": report.pitches,
+                "skipped": [{"item": label, "reason": reason} for label, reason in skipped],
+                "pieces": pieces,
+            }
         },
     )
     return report

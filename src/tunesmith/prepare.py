@@ -31,10 +31,10 @@ from tunesmith.config import DataConfig, read_json, write_json
 from tunesmith.context import CONTEXT_FILE, corpus_context
 from tunesmith.encodings import END, Vocab, get_encoding
 from tunesmith.encodings.base import Encoding
-from tunesmith.errors import CorpusError, SourceError
+from tunesmith.errors import CorpusError, EncodingError, SourceError, WriteError, write_failed
 from tunesmith.extract import augment_keys, filter_melodies
 from tunesmith.melody import Melody
-from tunesmith.reading import DEFAULT_TIME_LIMIT, ProgressFn, read_melodies
+from tunesmith.reading import DEFAULT_TIME_LIMIT, ProgressFn, one_line, read_melodies
 from tunesmith.sources import Item, find_items
 
 
@@ -141,14 +141,23 @@ def prepare_corpus(
         on_progress=on_progress,
         keys=keys,
     )
+    cache.close()
     melodies, groups, more_skips = _filter_and_augment(melodies, config)
     skipped += more_skips
+    encoding = get_encoding(config)
+    encoded, kept = [], []
+    for m, group in zip(melodies, groups, strict=True):
+        try:  # a melody the encoding cannot hold is one file's skip, not the corpus's end
+            encoded.append(encoding.encode(m))
+            kept.append((m, group))
+        except EncodingError as exc:
+            reason = one_line(str(exc).removeprefix(f"{m.source or m.name}: "))
+            skipped.append((m.source or m.name, f"cannot be encoded ({reason})"))
+    melodies, groups = [m for m, _ in kept], [g for _, g in kept]
     if not melodies:
         why = "; ".join(f"{label}: {reason}" for label, reason in skipped[:3])
         raise CorpusError(f"no usable melody in {', '.join(sources)} ({why})")
 
-    encoding = get_encoding(config)
-    encoded = [encoding.encode(m) for m in melodies]
     token_counts = Counter(itertools.chain.from_iterable(encoded))
     durations, pitches = _distributions(melodies, encoding, token_counts)
     seen = set(token_counts) - set(encoding.base_tokens())
@@ -174,11 +183,6 @@ def prepare_corpus(
         stream.extend(vocab.encode(toks))
         stream.append(vocab.end_id)
 
-    out.mkdir(parents=True, exist_ok=True)
-    tokens = np.asarray(stream, dtype=dtype)
-    _save_array(out / "tokens.npy", tokens)
-    _save_array(out / CONTEXT_FILE, corpus_context(tokens, pieces, vocab, config))
-    vocab.save(out / "vocab.json")
     report = PrepareReport(
         out=str(out),
         items=len(items),
@@ -192,33 +196,64 @@ def prepare_corpus(
         durations=durations,
         pitches=pitches,
     )
-    write_json(
-        manifest_path,
-        {
-            "tunesmith_version": __version__,
-            "corpus_key": corpus_key,
-            "sources": sources,
-            "data": config.to_dict(),
-            "items": report.items,
-            "kept": report.kept,
-            "tokens": report.tokens,
-            "vocab_size": report.vocab_size,
-            "seconds": round(report.seconds, 3),
-            "augmented": report.augmented,
-            "durations": durations,
-            "pitches": pitches,
-            "skipped": [{"item": label, "reason": reason} for label, reason in skipped],
-            "pieces": pieces,
-        },
-    )
+    manifest = {
+        "tunesmith_version": __version__,
+        "corpus_key": corpus_key,
+        "sources": sources,
+        "data": config.to_dict(),
+        "items": report.items,
+        "kept": report.kept,
+        "tokens": report.tokens,
+        "vocab_size": report.vocab_size,
+        "seconds": round(report.seconds, 3),
+        "augmented": report.augmented,
+        "durations": durations,
+        "pitches": pitches,
+        "skipped": [{"item": label, "reason": reason} for label, reason in skipped],
+        "pieces": pieces,
+    }
+    vocab_json = {"encoding": vocab.encoding, "tokens": vocab.tokens}
+    tokens = np.asarray(stream, dtype=dtype)
+    contexts = {CONTEXT_FILE: corpus_context(tokens, pieces, vocab, config)}
+    documents = {"vocab.json": vocab_json, "manifest.json": manifest}
+    write_corpus(out, tokens, documents, contexts)
     return report
 
 
-def _save_array(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
-        np.save(f, array)
-    os.replace(tmp, path)
+def write_corpus(
+    out: Path,
+    tokens: np.ndarray,
+    documents: dict[str, Any],
+    arrays: dict[str, np.ndarray] | None = None,
+) -> None:
+    """Write ``tokens.npy``, the other ``arrays`` (name: array, such as the form context)
+    and the JSON ``documents`` (name: content) into ``out``.
+
+    Everything is written under temporary names first and renamed into place only when all
+    of it is written, the last document last (the manifest, which says the corpus is
+    built): a full disk leaves the previous corpus whole, never new tokens beside an old
+    vocabulary.
+
+    :raise WriteError: when a file cannot be written; the temporary files are removed.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    arrays = {"tokens.npy": tokens, **(arrays or {})}
+    staged = [(out / f".{name}.tmp", out / name) for name in arrays]
+    staged += [(out / f".{name}.new", out / name) for name in documents]
+    try:
+        for (tmp, _), array in zip(staged, arrays.values(), strict=False):
+            with open(tmp, "wb") as f:
+                np.save(f, array)
+        for (tmp, _), content in zip(staged[len(arrays) :], documents.values(), strict=True):
+            write_json(tmp, content)
+    except (OSError, WriteError) as exc:
+        for tmp, _ in staged:
+            tmp.unlink(missing_ok=True)
+        if isinstance(exc, WriteError):
+            raise
+        raise write_failed(staged[0][1], exc) from exc
+    for tmp, target in staged:
+        os.replace(tmp, target)
 
 
 def report_from_manifest(manifest: dict[str, Any], out: Path) -> PrepareReport:

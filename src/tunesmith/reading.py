@@ -70,6 +70,16 @@ def _melody_entry(piece: Piece, config: DataConfig) -> dict[str, Any]:
 Extract = Callable[[Piece, DataConfig], dict[str, Any]]
 
 
+#: Longest skip reason kept: a reader's message may quote the whole bad input.
+MAX_REASON = 240
+
+
+def one_line(reason: str, limit: int = MAX_REASON) -> str:
+    """``reason`` on one line (whitespace runs become one space), cut to ``limit``."""
+    reason = " ".join(reason.split())
+    return reason if len(reason) <= limit else reason[: limit - 1].rstrip() + "…"
+
+
 def _read_one(
     item: Item,
     config: DataConfig,
@@ -77,7 +87,8 @@ def _read_one(
     extract: Extract = _melody_entry,
     keep: bool = False,
 ) -> dict[str, Any]:
-    """Read and extract one item; a failure becomes a skip entry, never an exception.
+    """Read and extract one item; a failure becomes a skip entry (with a reason of one
+    short line), never an exception.
 
     A reader's warnings (music21's MusicXMLWarning on an overfull bar) come back in the
     entry's ``warnings``, to be logged by the parent: printed from a worker they would cut
@@ -88,6 +99,8 @@ def _read_one(
         entry = _try_read(item, config, time_limit, extract, keep)
     if caught:
         entry["warnings"] = [f"{w.category.__name__}: {w.message}" for w in caught]
+    if "skip" in entry:
+        entry["skip"] = one_line(entry["skip"])
     return entry
 
 

@@ -28,6 +28,7 @@ def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> t
         cum = sorted_logits.softmax(-1).cumsum(-1)
         # Drop a token when the mass before it already reaches top_p (the first always stays).
         drop_sorted = (cum - sorted_logits.softmax(-1)) >= top_p
+        drop_sorted[..., 0] = False  # a top_p below float32's range compares as 0
         drop = drop_sorted.scatter(-1, order, drop_sorted)
         logits = logits.masked_fill(drop, float("-inf"))
     return logits
@@ -168,7 +169,7 @@ def _probabilities(
     """Next-token probabilities: tempered; banned ids and each row's forbidden ones out
     before top-k and top-p choose among the rest; the end token back in for the rows that
     ``may_end``."""
-    logits = logits.float() / choice.temperature
+    logits = logits.float().clone()
     banned = choice.banned
     end = logits[:, choice.ending].clone() if may_end is not None else None
     if banned:
@@ -182,4 +183,9 @@ def _probabilities(
         left[:, list(banned)] = False
         forbidden[~left.any(axis=1)] = False
         logits.masked_fill_(torch.from_numpy(forbidden).to(logits.device), float("-inf"))
+    # Tempered relative to the likeliest token left: a tiny temperature (1e-300) then makes
+    # it certain, where dividing first overflowed to inf - inf = NaN. Below float32's
+    # smallest normal number the temperature itself would round to 0.
+    temperature = max(choice.temperature, torch.finfo(torch.float32).tiny)
+    logits = (logits - logits.max(-1, keepdim=True).values) / temperature
     return filter_logits(logits, choice.top_k, choice.top_p).softmax(-1).cpu()

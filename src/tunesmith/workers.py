@@ -10,6 +10,7 @@ the break, and an item caught in two breaks is retried alone, where a crash name
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -20,6 +21,8 @@ try:
     import resource
 except ImportError:  # not on Windows: there the cap is simply not applied
     resource = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
 
 #: Address space one reader process may use (bytes). Reading a large orchestral MusicXML
 #: score with music21 peaks near 400 MB; 4 GiB leaves ten times that.
@@ -100,6 +103,7 @@ def _run_pool(
                 try:
                     result = fut.result()
                 except BrokenProcessPool:
+                    log.warning("a reader process died; its unfinished work is run again")
                     rest = list(zip(tasks[k:], futures[k:], strict=True))
                     # Work that finished before the break is kept, not redone.
                     finished = [(t, f) for t, f in rest if f.done() and f.exception() is None]

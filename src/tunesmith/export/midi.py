@@ -9,7 +9,7 @@ from pathlib import Path
 
 from symusic import KeySignature, Note, Score, Tempo, TimeSignature, Track
 
-from tunesmith.errors import ConfigError
+from tunesmith.errors import ConfigError, write_failed
 from tunesmith.melody import Melody
 
 
@@ -44,8 +44,13 @@ def write_midi(
     # A fresh name rather than mkstemp, so the file gets the usual permissions (not 0600).
     tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     try:
-        score.dump_midi(tmp)
+        # The bytes, written by Python: symusic's dump_midi() on a full disk leaves a
+        # truncated file and reports nothing.
+        tmp.write_bytes(score.dumps_midi())
         os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise write_failed(target, exc) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -11,6 +11,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from tunesmith.errors import write_failed
 from tunesmith.keys import pitch_name
 from tunesmith.melody import Melody
 
@@ -37,6 +38,9 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     try:
         fig.savefig(tmp, format="png", dpi=DPI)
         os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise write_failed(target, exc) from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

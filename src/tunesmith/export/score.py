@@ -8,7 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from tunesmith.errors import TunesmithError
+from tunesmith.errors import TunesmithError, write_failed
 from tunesmith.keys import Key
 from tunesmith.melody import Melody
 
@@ -93,6 +93,8 @@ def write_musicxml(melody: Melody, path: str | Path) -> Path:
     try:
         melody_to_stream(melody).write("musicxml", fp=str(tmp))
         os.replace(tmp, path)
+    except OSError as exc:
+        raise write_failed(path, exc) from exc
     finally:
         tmp.unlink(missing_ok=True)
     return path
@@ -119,6 +121,10 @@ def write_svg(musicxml: str | Path, path: str | Path, *, page: int = 1) -> Path:
     svg = toolkit.renderToSVG(page)
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(svg, encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(svg, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise write_failed(path, exc) from exc
     return path

@@ -8,6 +8,7 @@ at most ``workers`` at a time; a request that would queue behind more than
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import warnings
 from collections.abc import AsyncIterator, Iterator
@@ -22,7 +23,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from tunesmith import __version__
-from tunesmith.errors import TunesmithError
+from tunesmith.errors import TunesmithError, WriteError, write_failed
 from tunesmith.export.instruments import GM_PROGRAMS
 from tunesmith.generate import GenerateOptions
 from tunesmith.keys import pitch_name
@@ -31,6 +32,7 @@ from tunesmith.web.schemas import Files, GenerateRequest, GenerateResponse, Note
 from tunesmith.web.studio import Studio, UnknownFile, UnknownRun
 
 STATIC = Path(__file__).resolve().parent / "static"
+log = logging.getLogger(__name__)
 
 
 class Busy(TunesmithError):
@@ -93,11 +95,25 @@ def create_app(
             status = 400
         elif isinstance(exc, Busy):
             status = 503
+        elif isinstance(exc, WriteError):  # a full disk: 507 Insufficient Storage
+            status = 507
         elif exc.exit_code == 2:  # a bad option or value
             status = 422
         else:  # a run the server cannot use (damaged, incomplete)
             status = 500
         return JSONResponse({"detail": _field_names(str(exc))}, status_code=status)
+
+    @app.exception_handler(OSError)
+    async def _cannot_write(request: Request, exc: OSError) -> JSONResponse:
+        """A write outside tunesmith's own writers (a folder made on a full disk)."""
+        return await _user_error(request, write_failed(Path(exc.filename or "output"), exc))
+
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> JSONResponse:
+        """A bug: logged in full, answered as the API's other errors are, in one line."""
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        detail = f"internal error ({type(exc).__name__}); the server's log has the details"
+        return JSONResponse({"detail": detail}, status_code=500)
 
     @app.exception_handler(RequestValidationError)
     async def _bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -130,6 +146,7 @@ def create_app(
             404: {"description": "No such run"},
             422: {"description": "A value out of range or seed notes that cannot be read"},
             503: {"description": "Too many generations waiting"},
+            507: {"description": "The output folder's disk is full"},
         },
     )
     async def generate(body: GenerateRequest) -> GenerateResponse:
