@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 import torch
 from fulldisk import Disk, snapshot
-from testdata import TINY_TRAIN_ARGS
+from testdata import TINY_TRAIN_ARGS, random_context
 
 from tunesmith.cache import MelodyCache
 from tunesmith.checkpoint import load_last, load_run, save_last, save_weights
@@ -43,7 +43,8 @@ def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
 
 def _optimizer(model: torch.nn.Module):
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    model(torch.zeros(2, 8, dtype=torch.long))[0].sum().backward()
+    ids = torch.zeros(2, 8, dtype=torch.long)
+    model(ids, None, random_context(2, 8, model.head.out_features))[0].sum().backward()
     optimizer.step()  # Adam's moments exist, so the state has tensors to write
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0)
 

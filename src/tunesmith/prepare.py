@@ -13,6 +13,7 @@ A prepared corpus is a folder:
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import os
 import time
@@ -242,8 +243,10 @@ def write_corpus(
     staged += [(out / f".{name}.new", out / name) for name in documents]
     try:
         for (tmp, _), array in zip(staged, arrays.values(), strict=False):
+            buffer = io.BytesIO()  # written by Python, so a full disk says ENOSPC (numpy's
+            np.save(buffer, array)  # own short write names only the byte counts)
             with open(tmp, "wb") as f:
-                np.save(f, array)
+                f.write(buffer.getbuffer())
         for (tmp, _), content in zip(staged[len(arrays) :], documents.values(), strict=True):
             write_json(tmp, content)
     except (OSError, WriteError) as exc:
