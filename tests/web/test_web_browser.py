@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 from symusic import Score
 
+from tunesmith.shipped import shipped_models
+
 CHROMIUM = Path("/usr/bin/chromium")
 
 pytestmark = pytest.mark.skipif(
@@ -66,6 +68,10 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+#: The page's model choices: the test's run, then each shipped model.
+RUN_OPTIONS = ["tiny", *(f"{name} (shipped)" for name in shipped_models())]
+
+
 def test_generate_listen_look_download(server: str, browser: Any, tmp_path: Path) -> None:
     from playwright import sync_api
 
@@ -75,8 +81,9 @@ def test_generate_listen_look_download(server: str, browser: Any, tmp_path: Path
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(server)
 
-        # The runs are listed; set a length and seed notes from the on-screen keyboard.
-        sync_api.expect(page.locator("#run option")).to_have_text(["tiny"])
+        # The runs are listed, the runs folder's first, then the shipped models; set a
+        # length and seed notes from the on-screen keyboard.
+        sync_api.expect(page.locator("#run option")).to_have_text(RUN_OPTIONS)
         page.fill("#bars", "4")
         for pitch in (60, 64, 67):
             page.click(f"#keyboard [data-pitch='{pitch}']")
@@ -135,7 +142,7 @@ def test_without_a_wav_the_browser_plays_the_notes(
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(url)
-        sync_api.expect(page.locator("#run option")).to_have_text(["tiny"])
+        sync_api.expect(page.locator("#run option")).to_have_text(RUN_OPTIONS)
         page.fill("#bars", "1")
         page.click("#generate")
         sync_api.expect(page.locator("#status")).to_contain_text("Done", timeout=60_000)
