@@ -190,7 +190,7 @@ def test_parallel_and_serial_agree(tmp_path: Path, cache: Path, nottingham_midi:
 
 
 def test_a_file_that_takes_too_long_is_skipped_and_tried_again_later(
-    tmp_path: Path, midi_sample: Path
+    tmp_path: Path, cache: Path, midi_sample: Path
 ) -> None:
     """The per-file time limit skips a slow file without stopping the run, and does not
     remember the skip: with time to spare the same file is read next time."""
