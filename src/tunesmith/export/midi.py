@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
 from symusic import KeySignature, Note, Score, Tempo, TimeSignature, Track
 
-from tunesmith.errors import ConfigError, write_failed
+from tunesmith.errors import ConfigError
+from tunesmith.files import write_atomically
 from tunesmith.melody import Melody
 
 
@@ -39,22 +38,9 @@ def write_midi(
     score = to_score(
         melodies, program=program, velocity=velocity, ticks_per_quarter=ticks_per_quarter
     )
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # A fresh name rather than mkstemp, so the file gets the usual permissions (not 0600).
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        # The bytes, written by Python: symusic's dump_midi() on a full disk leaves a
-        # truncated file and reports nothing.
-        tmp.write_bytes(score.dumps_midi())
-        os.replace(tmp, target)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise write_failed(target, exc) from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return target
+    # The bytes, written by Python: symusic's dump_midi() on a full disk leaves a
+    # truncated file and reports nothing.
+    return write_atomically(path, lambda tmp: tmp.write_bytes(score.dumps_midi()))
 
 
 def to_score(

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import io
-import os
-import uuid
 from pathlib import Path
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from tunesmith.errors import write_failed
+from tunesmith.files import write_atomically
 from tunesmith.keys import pitch_name
 from tunesmith.melody import Melody
 
@@ -32,19 +30,7 @@ def save_figure(fig: Figure, path: str | Path) -> Path:
     """
     if not isinstance(fig.canvas, FigureCanvasAgg):
         FigureCanvasAgg(fig)
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        fig.savefig(tmp, format="png", dpi=DPI)
-        os.replace(tmp, target)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise write_failed(target, exc) from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return target
+    return write_atomically(path, lambda tmp: fig.savefig(tmp, format="png", dpi=DPI))
 
 
 def _pitch_ticks(low: int, high: int) -> list[int]:
