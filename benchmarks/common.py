@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tunesmith.device import cpu_model
+from tunesmith.learn.device import cpu_model
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent

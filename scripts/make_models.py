@@ -159,9 +159,9 @@ def ship(
 def held_out_losses(run: Path, shipped: Path, data: Path) -> dict[str, float]:
     """Held-out loss of the original and of the float16 copy, on the same pieces, so that
     halving the weights is seen to cost nothing."""
-    from tunesmith.checkpoint import load_run
-    from tunesmith.dataset import Corpus
-    from tunesmith.evaluate import prediction_metrics
+    from tunesmith.corpus.dataset import Corpus
+    from tunesmith.judge.evaluate import prediction_metrics
+    from tunesmith.learn.checkpoint import load_run
 
     corpus = Corpus.open(data)
     losses = {}

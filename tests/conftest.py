@@ -35,7 +35,7 @@ def tiny_corpus(tmp_path_factory: pytest.TempPathFactory, midi_sample: Path) -> 
     """A prepared corpus: 24 Nottingham MIDI files, then the first 40 Essen tunes."""
     import os
 
-    from tunesmith.prepare import prepare_corpus
+    from tunesmith.corpus.prepare import prepare_corpus
 
     base = tmp_path_factory.getbasetemp()
     os.environ["TUNESMITH_CACHE"] = str(base / "cache")
@@ -48,7 +48,7 @@ def tiny_corpus(tmp_path_factory: pytest.TempPathFactory, midi_sample: Path) -> 
 def tiny_run(tmp_path_factory: pytest.TempPathFactory, tiny_corpus: Path) -> Path:
     """A tiny LSTM trained for two short epochs on the tiny corpus."""
     from tunesmith.config import ModelConfig, TrainConfig
-    from tunesmith.train import train_model
+    from tunesmith.learn.train import train_model
 
     run = tmp_path_factory.getbasetemp() / "tiny_run"
     train_model(
@@ -63,7 +63,7 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, tiny_corpus: Path) -> Pat
 @pytest.fixture(scope="session")
 def essen_pieces() -> list:
     """(label, Piece) for ESSEN_SAMPLE Essen tunes, read once for every test that needs them."""
-    from tunesmith.sources import find_items, read_item
+    from tunesmith.read.sources import find_items, read_item
 
     items = find_items(["essen"])
     sample = items[:: len(items) // ESSEN_SAMPLE][:ESSEN_SAMPLE]

@@ -69,10 +69,10 @@ def test_import_is_light_and_the_api_is_lazy() -> None:
     assert done.returncode == 0, done.stderr
     with pytest.raises(AttributeError):
         _ = ts.no_such_thing
-    import tunesmith.evaluate
-    import tunesmith.models
-    import tunesmith.prepare
-    import tunesmith.train  # noqa: F401  (modules named as API functions are)
+    import tunesmith.corpus.prepare
+    import tunesmith.judge.evaluate
+    import tunesmith.learn.models
+    import tunesmith.learn.train  # noqa: F401  (modules named as API functions are)
 
     for function in (ts.prepare, ts.train, ts.evaluate, ts.models):
         assert function.__module__ == "tunesmith.api"

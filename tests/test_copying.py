@@ -10,11 +10,14 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from tunesmith.checkpoint import load_run
 from tunesmith.cli import app
 from tunesmith.config import DataConfig, read_json
-from tunesmith.context import trackers
-from tunesmith.copying import (
+from tunesmith.corpus.context import trackers
+from tunesmith.corpus.dataset import Corpus
+from tunesmith.corpus.encodings import Vocab, get_encoding
+from tunesmith.errors import CheckpointError
+from tunesmith.learn.checkpoint import load_run
+from tunesmith.make.copying import (
     TRAIN_TOKENS,
     CopyDetector,
     CopyGuard,
@@ -23,12 +26,9 @@ from tunesmith.copying import (
     load_training_tokens,
     tokens_per_bar,
 )
-from tunesmith.dataset import Corpus
-from tunesmith.encodings import Vocab, get_encoding
-from tunesmith.errors import CheckpointError
-from tunesmith.generate import GenerateOptions, generate
+from tunesmith.make.generate import GenerateOptions, generate
+from tunesmith.make.sample import Choice, _probabilities, sample_ids
 from tunesmith.melody import Melody, Note
-from tunesmith.sample import Choice, _probabilities, sample_ids
 
 
 def test_guard_forbids_exactly_the_continuations_that_complete_a_training_run() -> None:

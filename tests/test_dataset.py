@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from tunesmith.dataset import Corpus, eval_lanes, train_batches, windows
-from tunesmith.encodings import Vocab
+from tunesmith.corpus.dataset import Corpus, eval_lanes, train_batches, windows
+from tunesmith.corpus.encodings import Vocab
 
 
 def _concatenated(corpus: Corpus, indices: list[int]) -> np.ndarray:

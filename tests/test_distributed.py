@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from tunesmith.config import ModelConfig, TrainConfig
-from tunesmith.train import train_model
+from tunesmith.learn.train import train_model
 
 #: The same global batch (16 windows) in both runs: 8 per process with two processes.
 FLAGS = [

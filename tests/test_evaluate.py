@@ -7,9 +7,9 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from tunesmith.cli import app
-from tunesmith.evaluate import evaluate_run, write_report
-from tunesmith.formstats import FORM_FEATURES
-from tunesmith.stats import FEATURES
+from tunesmith.judge.evaluate import evaluate_run, write_report
+from tunesmith.judge.formstats import FORM_FEATURES
+from tunesmith.judge.stats import FEATURES
 
 
 def test_evaluate_report(tiny_run: Path, tmp_path: Path) -> None:

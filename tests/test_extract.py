@@ -10,10 +10,10 @@ from symusic import Score, Tempo, TimeSignature, Track
 
 from tunesmith.config import DataConfig
 from tunesmith.errors import SourceError
-from tunesmith.extract import extract_melody
 from tunesmith.keys import Key
 from tunesmith.melody import Note
-from tunesmith.sources import Item, find_files, find_items, read_item
+from tunesmith.read.extract import extract_melody
+from tunesmith.read.sources import Item, find_files, find_items, read_item
 
 TPQ = 480  # ticks per quarter of the files written here
 
@@ -290,7 +290,7 @@ def test_events_read_chords_from_every_part(tmp_path: Path) -> None:
 def test_chords_cut_at_the_next_onset_and_end_with_their_notes() -> None:
     import numpy as np
 
-    from tunesmith.extract import chords
+    from tunesmith.read.extract import chords
 
     rows = [
         (60, 0, 8), (64, 0, 8), (64, 0, 2),  # a chord; its E struck twice: the longer kept
@@ -311,7 +311,7 @@ def test_chords_cut_at_the_next_onset_and_end_with_their_notes() -> None:
 
 
 def test_filters_split_at_long_silences_and_skip_short_parts(tmp_path: Path) -> None:
-    from tunesmith.extract import filter_melodies
+    from tunesmith.read.extract import filter_melodies
 
     # the tune, three bars of silence, then two bars of one repeated note
     line = TUNE + [(28 + i, 1.0, 67) for i in range(8)]
@@ -329,8 +329,8 @@ def test_filters_split_at_long_silences_and_skip_short_parts(tmp_path: Path) -> 
 
 
 def test_augment_keys_stays_in_range() -> None:
-    from tunesmith.extract import augment_keys
     from tunesmith.melody import Melody
+    from tunesmith.read.extract import augment_keys
 
     melody = Melody([Note(60, 0, 4), Note(79, 4, 4)])
     copies = augment_keys(melody, [55, 84])

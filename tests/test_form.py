@@ -9,17 +9,17 @@ import numpy as np
 import pytest
 import torch
 
-from tunesmith import context as c
-from tunesmith.checkpoint import load_run
 from tunesmith.config import DataConfig
-from tunesmith.context import trackers
-from tunesmith.copying import CopyGuard, load_training_tokens
-from tunesmith.dataset import Corpus
-from tunesmith.formstats import bars, ending, repeat_shares
+from tunesmith.corpus import context as c
+from tunesmith.corpus.context import trackers
+from tunesmith.corpus.dataset import Corpus
+from tunesmith.corpus.prepare import prepare_corpus
+from tunesmith.judge.formstats import bars, ending, repeat_shares
 from tunesmith.keys import Key
+from tunesmith.learn.checkpoint import load_run, load_training_tokens
+from tunesmith.make.copying import CopyGuard
+from tunesmith.make.sample import sample_ids
 from tunesmith.melody import Melody, Note
-from tunesmith.prepare import prepare_corpus
-from tunesmith.sample import sample_ids
 
 # A waltz with a one-beat pickup: bars 1, 3 and 5 are the same; bar 6 repeats bar 2.
 WALTZ = """X:1
@@ -204,7 +204,7 @@ def test_a_transformer_with_form_inputs_steps_as_it_reads(tiny_corpus: Path) -> 
     from testdata import random_context
 
     from tunesmith.config import ModelConfig
-    from tunesmith.models import build_model
+    from tunesmith.learn.models import build_model
 
     torch.manual_seed(0)
     config = ModelConfig(kind="transformer", hidden_size=32, num_layers=2, context=16, dropout=0)

@@ -19,11 +19,11 @@ import torch
 from fulldisk import Disk, snapshot
 from testdata import TINY_TRAIN_ARGS, random_context
 
-from tunesmith.cache import MelodyCache
-from tunesmith.checkpoint import load_last, load_run, save_last, save_weights
-from tunesmith.dataset import Corpus
+from tunesmith.corpus.dataset import Corpus
+from tunesmith.corpus.prepare import prepare_corpus
 from tunesmith.errors import WriteError
-from tunesmith.prepare import prepare_corpus
+from tunesmith.learn.checkpoint import load_last, load_run, save_last, save_weights
+from tunesmith.read.cache import MelodyCache
 
 
 def _one_line_error(done: subprocess.CompletedProcess) -> str:

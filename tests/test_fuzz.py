@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tunesmith.prepare import prepare_corpus
-from tunesmith.sources import bundled_files
-from tunesmith.sources.scores import split_abc
+from tunesmith.corpus.prepare import prepare_corpus
+from tunesmith.read.sources import bundled_files
+from tunesmith.read.sources.scores import split_abc
 
 FOUND = Path(__file__).resolve().parent / "data" / "fuzz"
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "fuzz" / "run.py"

@@ -10,11 +10,11 @@ import torch
 from symusic import Score
 from testdata import random_context
 
-from tunesmith.checkpoint import load_run
-from tunesmith.context import trackers
+from tunesmith.corpus.context import trackers
 from tunesmith.errors import ConfigError, EncodingError
-from tunesmith.generate import GenerateOptions, generate
-from tunesmith.sample import filter_logits, sample_ids
+from tunesmith.learn.checkpoint import load_run
+from tunesmith.make.generate import GenerateOptions, generate
+from tunesmith.make.sample import filter_logits, sample_ids
 
 
 def test_stepping_matches_a_full_forward_pass(tiny_run: Path) -> None:

@@ -200,8 +200,8 @@ def test_a_piano_score_key_is_found_from_both_staves(tmp_path) -> None:
     from music21 import corpus, key, stream
 
     from tunesmith.config import DataConfig
-    from tunesmith.extract import extract_melody
-    from tunesmith.sources.scores import read_score_file
+    from tunesmith.read.extract import extract_melody
+    from tunesmith.read.sources.scores import read_score_file
 
     voices = {p.partName: p for p in corpus.parse("bach/bwv255").parts}
     piano = stream.Score()
@@ -224,7 +224,7 @@ def test_a_single_line_keeps_the_key_of_its_line(essen_pieces: list) -> None:
     """An Essen tune is its melody: the key (tonic from K:, mode from analysis) is the one
     its line gives."""
     from tunesmith.config import DataConfig
-    from tunesmith.extract import extract_melody
+    from tunesmith.read.extract import extract_melody
 
     for _, piece in essen_pieces[:40]:
         melody = extract_melody(piece, DataConfig(transpose=False))

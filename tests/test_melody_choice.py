@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from tunesmith.config import read_json
-from tunesmith.sources import Item, find_files, read_item
+from tunesmith.read.sources import Item, find_files, read_item
 
 
 def _anonymous_chorale(index: int = 0):
     """A chorale's four voices named 'part 1'..'part 4' (soprano first): no name helps."""
-    from tunesmith.sources.base import Part
+    from tunesmith.read.sources.base import Part
 
     piece = read_item(Item(str(find_files("chorales")[index])))
     voices = {p.name: p for p in piece.parts}
@@ -30,8 +30,8 @@ def _with(piece, parts):
 
 @pytest.mark.parametrize("index", [0, 5, 12])
 def test_auto_finds_the_soprano_under_a_higher_sustained_pad(index: int) -> None:
-    from tunesmith.extract import choose_part
-    from tunesmith.sources.base import Part
+    from tunesmith.read.extract import choose_part
+    from tunesmith.read.sources.base import Part
 
     piece, parts = _anonymous_chorale(index)
     soprano, alto, tenor = parts[0], parts[1], parts[2]
@@ -50,8 +50,8 @@ def test_auto_finds_the_soprano_under_a_higher_sustained_pad(index: int) -> None
 
 
 def test_auto_finds_the_soprano_under_a_higher_held_line() -> None:
-    from tunesmith.extract import choose_part, melody_scores
-    from tunesmith.sources.base import Part
+    from tunesmith.read.extract import choose_part, melody_scores
+    from tunesmith.read.sources.base import Part
 
     piece, parts = _anonymous_chorale(3)
     soprano = parts[0]
@@ -67,8 +67,8 @@ def test_auto_finds_the_soprano_under_a_higher_held_line() -> None:
 
 def test_auto_finds_the_tune_under_a_higher_piano(nottingham_midi: Path) -> None:
     """A Nottingham tune with its chord track, and a pedalled piano arpeggio above it."""
-    from tunesmith.extract import choose_part
-    from tunesmith.sources.base import Part
+    from tunesmith.read.extract import choose_part
+    from tunesmith.read.sources.base import Part
 
     for name in ("ashover1.mid", "jigs269.mid", "reelsd-g29.mid", "waltzes37.mid"):
         piece = read_item(Item(str(nottingham_midi / name)))
@@ -85,7 +85,7 @@ def test_auto_finds_the_tune_under_a_higher_piano(nottingham_midi: Path) -> None
 
 
 def test_auto_agrees_with_the_upper_track_on_nottingham(nottingham_midi: Path) -> None:
-    from tunesmith.extract import choose_part
+    from tunesmith.read.extract import choose_part
 
     files = sorted(nottingham_midi.glob("*.mid"))[::20]
     for path in files:

@@ -12,11 +12,12 @@ from typer.testing import CliRunner
 
 from tunesmith.cli import app
 from tunesmith.config import DataConfig
+from tunesmith.corpus.poly_prepare import load_poly_corpus, piece_frames
 from tunesmith.export.midi import write_midi
+from tunesmith.learn.poly_run import load_poly_run
+from tunesmith.make.sample_poly import SATB, VOICE_NAMES
 from tunesmith.melody import Melody, Note
-from tunesmith.poly_prepare import load_poly_corpus, piece_frames
-from tunesmith.sample_poly import SATB, VOICE_NAMES, load_poly_run
-from tunesmith.sources import Part, Piece, find_items, read_item
+from tunesmith.read.sources import Part, Piece, find_items, read_item
 
 runner = CliRunner()
 TINY_POLY = ["--hidden-size", "16", "--embedding-dim", "16", "--num-layers", "1"]
@@ -179,8 +180,8 @@ def test_misuse_is_one_line(args: list[str], message: str, tmp_path: Path) -> No
 
 
 def test_poly_config_rejects_melody_options() -> None:
+    from tunesmith.corpus.prepare import prepare_corpus
     from tunesmith.errors import ConfigError
-    from tunesmith.prepare import prepare_corpus
 
     with pytest.raises(ConfigError, match="--durations"):
         prepare_corpus(["chorales"], "unused", DataConfig(encoding="poly", durations="1,2"))

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from tunesmith.config import DataConfig, read_json
-from tunesmith.encodings import END, Vocab, get_encoding
+from tunesmith.corpus.encodings import END, Vocab, get_encoding
+from tunesmith.corpus.prepare import is_prepared, prepare_corpus
 from tunesmith.errors import CorpusError, SourceError
-from tunesmith.extract import extract_melody
-from tunesmith.prepare import is_prepared, prepare_corpus
-from tunesmith.sources import Item, read_item
+from tunesmith.read.extract import extract_melody
+from tunesmith.read.sources import Item, read_item
 
 
 @pytest.fixture
@@ -243,7 +243,7 @@ def test_filters_and_augmentation_reuse_the_cache(
     assert report.kept == originals + report.augmented and report.augmented > originals
     pieces = read_json(tmp_path / "b" / "manifest.json")["pieces"]
     # copies share their piece's group, so a train/validation split never separates them
-    from tunesmith.dataset import Corpus
+    from tunesmith.corpus.dataset import Corpus
 
     corpus = Corpus.open(tmp_path / "b")
     train, val = corpus.split(0.3, seed=0)

@@ -24,12 +24,12 @@ from typer.testing import CliRunner
 
 from tunesmith.cli import app
 from tunesmith.config import DataConfig
+from tunesmith.corpus.prepare import prepare_corpus
 from tunesmith.errors import CheckpointError, ConfigError
-from tunesmith.generate import GenerateOptions, generate
-from tunesmith.prepare import prepare_corpus
-from tunesmith.reading import read_melodies
-from tunesmith.sources import MAX_FILE_BYTES, find_items
-from tunesmith.train import TrainingError, train_model
+from tunesmith.learn.train import TrainingError, train_model
+from tunesmith.make.generate import GenerateOptions, generate
+from tunesmith.read.reading import read_melodies
+from tunesmith.read.sources import MAX_FILE_BYTES, find_items
 
 SUFFIXES = [".mid", ".abc", ".krn", ".xml", ".musicxml", ".mxl"]
 
@@ -133,7 +133,7 @@ def test_huge_files_are_skipped_unread(tmp_path: Path, midi_sample: Path, suffix
 
 def test_a_reader_process_cannot_take_more_memory_than_its_cap() -> None:
     code = (
-        "from tunesmith.workers import limit_memory\n"
+        "from tunesmith.read.workers import limit_memory\n"
         "limit_memory(1 << 30)\n"
         "try:\n    bytearray(2 << 30)\nexcept MemoryError:\n    print('capped')\n"
     )

@@ -12,10 +12,11 @@ from typer.testing import CliRunner
 from tunesmith.cli import app
 from tunesmith.errors import CheckpointError
 from tunesmith.export.midi import write_midi
+from tunesmith.learn.models.poly import PolyModelConfig
+from tunesmith.learn.poly_run import load_poly_run
+from tunesmith.learn.train_poly import PolyTrainConfig, bench_poly, load_rolls
+from tunesmith.make.sample_poly import SATB, VOICE_NAMES, write_chorales
 from tunesmith.melody import Melody, Note
-from tunesmith.models.poly import PolyModelConfig
-from tunesmith.sample_poly import SATB, VOICE_NAMES, load_poly_run, write_chorales
-from tunesmith.train_poly import PolyTrainConfig, bench_poly, load_rolls
 
 JSB_MAT = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "JSB_Chorales.mat"
 pytestmark = pytest.mark.skipif(not JSB_MAT.exists(), reason="needs ../shared/data/jsb")

@@ -12,8 +12,8 @@ import pytest
 from symusic import Score
 from typer.testing import CliRunner
 
-from tunesmith.checkpoint import load_run
 from tunesmith.cli import app
+from tunesmith.learn.checkpoint import load_run
 from tunesmith.shipped import SHIPPED_DIR, UnknownModel, resolve_run, shipped_models
 
 SHIPPED = shipped_models()

@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tunesmith.copying import CopyDetector
-from tunesmith.melody import Melody, Note
-from tunesmith.stats import (
+from tunesmith.judge.stats import (
     FEATURES,
     distinct_pitches,
     intervals,
@@ -20,6 +18,8 @@ from tunesmith.stats import (
     repetition,
     scale_consistency,
 )
+from tunesmith.make.copying import CopyDetector
+from tunesmith.melody import Melody, Note
 
 
 def line(pitches: list[int], duration: int = 4, gap: int = 0) -> Melody:

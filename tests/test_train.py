@@ -9,10 +9,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from tunesmith.checkpoint import load_run
 from tunesmith.config import ModelConfig, TrainConfig
 from tunesmith.errors import CheckpointError, ConfigError
-from tunesmith.train import train_model
+from tunesmith.learn.checkpoint import load_run
+from tunesmith.learn.train import train_model
 
 SMALL = ModelConfig(embedding_dim=16, hidden_size=32, num_layers=2, dropout=0.1)
 
@@ -143,7 +143,7 @@ def test_gradient_accumulation_takes_the_same_steps(tiny_corpus: Path, tmp_path:
 def test_resume_restores_the_fp16_gradient_scaler(tmp_path: Path) -> None:
     """fp16 training's loss scale is part of the state --resume restores (saved as plain
     numbers); a run saved without a scaler leaves a new one as it is."""
-    from tunesmith.checkpoint import load_last, save_last
+    from tunesmith.learn.checkpoint import load_last, save_last
 
     def parts() -> tuple:
         model = torch.nn.Linear(3, 2)

@@ -12,8 +12,8 @@ import scipy.io
 import torch
 
 from tunesmith.errors import SourceError
-from tunesmith.models.poly import PolyModel, PolyModelConfig
-from tunesmith.train_poly import (
+from tunesmith.learn.models.poly import PolyModel, PolyModelConfig
+from tunesmith.learn.train_poly import (
     PolyTrainConfig,
     bernoulli_nll,
     load_rolls,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from tunesmith.workers import run_tasks
+from tunesmith.read.workers import run_tasks
 
 CRASHER = 17
 

@@ -33,7 +33,7 @@ def random_context(batch: int, time: int, vocab_size: int, seed: int = 0):
     """A (batch, time, WIDTH) form context of valid random values, for model-level tests."""
     import torch
 
-    from tunesmith import context as c
+    from tunesmith.corpus import context as c
 
     g = torch.Generator().manual_seed(seed)
     sizes = {c.POS: c.POS_SIZE, c.METRE: len(c.METRES), c.PHRASE: c.PHRASE_BARS}

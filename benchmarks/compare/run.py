@@ -25,12 +25,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import common
 import torch
 
-from tunesmith.checkpoint import load_run
 from tunesmith.config import ModelConfig, TrainConfig
-from tunesmith.context import trackers
-from tunesmith.prepare import prepare_corpus
-from tunesmith.sample import sample_ids
-from tunesmith.train import train_model
+from tunesmith.corpus.context import trackers
+from tunesmith.corpus.prepare import prepare_corpus
+from tunesmith.learn.checkpoint import load_run
+from tunesmith.learn.train import train_model
+from tunesmith.make.sample import sample_ids
 
 #: (label, ModelConfig overrides, TrainConfig overrides)
 MODELS = [

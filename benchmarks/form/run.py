@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import common
 
-from tunesmith.evaluate import evaluate_run, write_report
+from tunesmith.judge.evaluate import evaluate_run, write_report
 
 VARIANTS = {
     "old": ["--no-form"],

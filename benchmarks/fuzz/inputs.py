@@ -43,7 +43,7 @@ def _smallest(paths: list[Path], count: int) -> list[Path]:
 @cache
 def seeds(suffix: str) -> tuple[bytes, ...]:
     """Real files of one format (small ones: a campaign reads thousands of them)."""
-    from tunesmith.sources.scores import split_abc
+    from tunesmith.read.sources.scores import split_abc
 
     corpus = _corpus()
     if suffix == ".mid":

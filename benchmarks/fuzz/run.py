@@ -50,8 +50,8 @@ DIED = "a reader process died"
 
 def controls(folder: Path) -> list[Path]:
     """Three good Essen tunes, one file each: every batch then makes a corpus."""
-    from tunesmith.sources import bundled_files
-    from tunesmith.sources.scores import split_abc
+    from tunesmith.read.sources import bundled_files
+    from tunesmith.read.sources.scores import split_abc
 
     tunes = split_abc(bundled_files("essen")[0].read_text(encoding="latin-1"))[:3]
     paths = []

@@ -40,11 +40,11 @@ import torch
 from torch import nn
 
 from tunesmith.config import DataConfig, ModelConfig
-from tunesmith.context import trackers
-from tunesmith.copying import CopyGuard
-from tunesmith.encodings import END, Vocab
-from tunesmith.models import build_model
-from tunesmith.sample import sample_ids
+from tunesmith.corpus.context import trackers
+from tunesmith.corpus.encodings import END, Vocab
+from tunesmith.learn.models import build_model
+from tunesmith.make.copying import CopyGuard
+from tunesmith.make.sample import sample_ids
 
 VOCAB = 40
 PRIME = 16

@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import common
 
 from tunesmith.config import DataConfig
-from tunesmith.extract import extract_melody, texture_key
 from tunesmith.keys import Key, find_key
-from tunesmith.reading import read_entries
-from tunesmith.sources import Item, Piece, find_items
+from tunesmith.read.extract import extract_melody, texture_key
+from tunesmith.read.reading import read_entries
+from tunesmith.read.sources import Item, Piece, find_items
 
 NOTTINGHAM_ABC = common.NOTTINGHAM_MIDI.parent / "abc"
 _K = re.compile(r"(?m)^K:\s*([A-G][b#]?)(m?)\s*$")

@@ -30,10 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import common
 
 from tunesmith.config import DataConfig
-from tunesmith.extract import choose_part
-from tunesmith.reading import read_entries
-from tunesmith.sources import Piece, find_items
-from tunesmith.sources.base import Part
+from tunesmith.read.extract import choose_part
+from tunesmith.read.reading import read_entries
+from tunesmith.read.sources import Piece, find_items
+from tunesmith.read.sources.base import Part
 
 RULES = ("highest-mean", "auto")
 Notes = list[tuple[float, float, int]]

@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import common
 
 from tunesmith.config import DataConfig
-from tunesmith.prepare import prepare_corpus
+from tunesmith.corpus.prepare import prepare_corpus
 
 MUSIC21_CORPUS = Path(__import__("music21").__file__).parent / "corpus"
 
@@ -129,7 +129,7 @@ def main() -> None:
     # One-time costs paid by the first file of any run (imports, the key profiles) are not
     # a file's: pay them before the clock starts.
     from tunesmith.keys import find_key
-    from tunesmith.sources.midi import read_midi  # noqa: F401 (imports symusic's reader)
+    from tunesmith.read.sources.midi import read_midi  # noqa: F401 (imports symusic's reader)
 
     find_key([60, 64, 67], [1, 1, 1])
     rows = []

@@ -44,13 +44,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tunesmith.checkpoint import load_run
 from tunesmith.config import ModelConfig, TrainConfig
-from tunesmith.dataset import Corpus
-from tunesmith.heldout import evaluate_loss
-from tunesmith.prepare import prepare_corpus
-from tunesmith.sample import sample_ids
-from tunesmith.train import train_model
+from tunesmith.corpus.dataset import Corpus
+from tunesmith.corpus.prepare import prepare_corpus
+from tunesmith.learn.checkpoint import load_run
+from tunesmith.learn.heldout import evaluate_loss
+from tunesmith.learn.train import train_model
+from tunesmith.make.sample import sample_ids
 
 WINDOW = 64
 BATCH = 64

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import common
 
-from tunesmith.prepare import prepare_corpus
+from tunesmith.corpus.prepare import prepare_corpus
 
 
 def train(data: Path, out: Path, procs: int, threads: int, kind: str, device: str, torchrun: bool):

@@ -40,8 +40,8 @@ web = common.load_script("web")  # the server, the checked request, the run to s
 
 def small_run(folder: Path, seconds: float) -> Path:
     from tunesmith.config import ModelConfig, TrainConfig
-    from tunesmith.prepare import prepare_corpus
-    from tunesmith.train import train_model
+    from tunesmith.corpus.prepare import prepare_corpus
+    from tunesmith.learn.train import train_model
 
     data = folder / "data"
     prepare_corpus(["essen"], data, limit=300)

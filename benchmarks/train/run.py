@@ -37,10 +37,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from tunesmith.config import ModelConfig, TrainConfig
-from tunesmith.dataset import Corpus, SplitStream, train_batches, window_context, windows
-from tunesmith.models import build_model, count_parameters
-from tunesmith.prepare import prepare_corpus
-from tunesmith.train import train_model
+from tunesmith.corpus.dataset import Corpus, SplitStream, train_batches, window_context, windows
+from tunesmith.corpus.prepare import prepare_corpus
+from tunesmith.learn.models import build_model, count_parameters
+from tunesmith.learn.train import train_model
 
 
 def flops_per_token(cfg: ModelConfig, vocab: int, seq: int = 64) -> dict[str, float]:

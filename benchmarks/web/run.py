@@ -49,8 +49,8 @@ def train_run(folder: Path, seconds: float, quick: bool) -> Path:
     """A run to serve: the default model trained briefly (its weights' quality hardly
     changes the time a request takes)."""
     from tunesmith.config import ModelConfig, TrainConfig
-    from tunesmith.prepare import prepare_corpus
-    from tunesmith.train import train_model
+    from tunesmith.corpus.prepare import prepare_corpus
+    from tunesmith.learn.train import train_model
 
     data = folder / "data"
     prepare_corpus(["essen"], data, limit=100 if quick else 300)

@@ -6,11 +6,9 @@
 
 from __future__ import annotations
 
-import sys
-import types
 from typing import Any
 
-__version__ = "0.1.0"
+from tunesmith.version import __version__
 
 #: Names the API module (tunesmith.api) provides, imported on first use.
 _API = {
@@ -26,8 +24,6 @@ _API = {
     "prepare",
     "train",
 }
-#: API functions named as modules of the package are too (tunesmith.prepare, .models ...).
-_SHADOWED = frozenset({"prepare", "train", "evaluate", "models"})
 _ERRORS = {"TunesmithError", "ConfigError", "CheckpointError", "SourceError", "EncodingError"}
 
 
@@ -50,20 +46,5 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted([*globals(), *_API, *_ERRORS, "UnknownModel"])
 
-
-class _Package(types.ModuleType):
-    """Importing ``tunesmith.prepare`` (the module) sets the package's attribute ``prepare``
-    to it; ``ts.prepare`` must stay the API's function all the same (the modules are still
-    imported by their full names: ``from tunesmith.prepare import prepare_corpus``)."""
-
-    def __getattribute__(self, name: str) -> Any:
-        if name in _SHADOWED:
-            from tunesmith import api
-
-            return getattr(api, name)
-        return super().__getattribute__(name)
-
-
-sys.modules[__name__].__class__ = _Package
 
 __all__ = ["__version__", *sorted(_API), *sorted(_ERRORS), "UnknownModel"]

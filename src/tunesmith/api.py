@@ -16,12 +16,50 @@ means what the CLI's flag of the same name means, and a mistake raises a
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from tunesmith.melody import Melody, Note
+from tunesmith import melody
+from tunesmith.melody import Note
 from tunesmith.shipped import about, resolve_run, shipped_models
+
+
+class Melody(melody.Melody):
+    """A melody as the API gives it: the internal :class:`tunesmith.melody.Melody` (``.notes``,
+    ``.key``, ``.time_signature``, ``.tempo``, ``.meta``) with its ways out of tunesmith. The
+    exports live here, above every stage, so the music model imports nothing that imports it."""
+
+    @classmethod
+    def of(cls, tune: melody.Melody) -> Melody:
+        """The same melody as an API :class:`Melody`."""
+        return cls(**{f.name: getattr(tune, f.name) for f in fields(tune)})
+
+    def save_midi(self, path: str | Path, *, instrument: str | int = "piano") -> Path:
+        """Write the melody to a MIDI file (``instrument``: a General MIDI name or number)."""
+        from tunesmith.export.instruments import parse_instrument
+        from tunesmith.export.midi import write_midi
+
+        return write_midi(self, path, program=parse_instrument(instrument))
+
+    def to_symusic(self, *, instrument: str | int = "piano") -> Any:
+        """The melody as a ``symusic.Score`` (what :meth:`save_midi` writes)."""
+        from tunesmith.export.instruments import parse_instrument
+        from tunesmith.export.midi import to_score
+
+        return to_score(self, program=parse_instrument(instrument))
+
+    def to_music21(self) -> Any:
+        """The melody as a ``music21.stream.Score``, spelt in its key, bars and ties made."""
+        from tunesmith.export.score import melody_to_stream
+
+        return melody_to_stream(self)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: the piano roll and an audio player, inline."""
+        from tunesmith.export.notebook import melody_html
+
+        return melody_html([self], title=self.name)
 
 
 class Melodies(list[Melody]):
@@ -81,7 +119,7 @@ class MelodyModel:
     """A trained melody run (or a shipped one), loaded: see :func:`load`."""
 
     def __init__(self, path: Path, device: str = "cpu") -> None:
-        from tunesmith.checkpoint import load_run
+        from tunesmith.learn.checkpoint import load_run
 
         self.path = path
         self.run = load_run(path, device=device)
@@ -113,7 +151,7 @@ class MelodyModel:
         training piece; 0 = off) mean what the CLI's flags mean. Each melody's
         ``meta["seed"]`` is the random seed, for the same melodies again.
         """
-        from tunesmith.generate import GenerateOptions, sample_melodies
+        from tunesmith.make.generate import GenerateOptions, sample_melodies
 
         options = GenerateOptions(
             bars=bars, num=num, temperature=temperature, top_k=top_k, top_p=top_p,
@@ -121,7 +159,7 @@ class MelodyModel:
             tempo=tempo, seed=seed, copy_guard=copy_guard,
         )  # fmt: skip
         melodies, _ = sample_melodies(self.run, options)
-        return Melodies(melodies)
+        return Melodies(Melody.of(m) for m in melodies)
 
     def __repr__(self) -> str:
         return f"MelodyModel({str(self.path)!r})"
@@ -131,7 +169,7 @@ class ChoraleModel:
     """A trained chorale (poly) run, loaded: see :func:`load`."""
 
     def __init__(self, path: Path) -> None:
-        from tunesmith.sample_poly import load_poly_run
+        from tunesmith.learn.poly_run import load_poly_run
 
         self.path = path
         self.run = load_poly_run(path)
@@ -151,7 +189,7 @@ class ChoraleModel:
         import random
 
         from tunesmith.errors import ConfigError
-        from tunesmith.sample_poly import melody_pitches, sample_frames, voices_from_frames
+        from tunesmith.make.sample_poly import melody_pitches, sample_frames, voices_from_frames
 
         if num < 1 or bars < 1:
             raise ConfigError(f"num and bars must be at least 1 (got {num}, {bars})")
@@ -164,6 +202,7 @@ class ChoraleModel:
                 self.run, bars * 4 * spq, seed=base + i, temperature=temperature, melody=melody
             )
             voices = voices_from_frames(frames, self.run.voices, tempo, spq)
+            voices = [Melody.of(v) for v in voices]
             pieces.append(Chorale(voices, f"chorale-{i + 1:02d}", {"seed": base + i}))
         return pieces
 
@@ -177,7 +216,7 @@ def load(run_or_name: str | Path, *, device: str = "cpu") -> MelodyModel | Chora
     :raise UnknownModel: for a name that is neither (the message lists the shipped ones).
     :raise CheckpointError: for a run folder that is incomplete or damaged.
     """
-    from tunesmith.sample_poly import is_poly_run
+    from tunesmith.learn.poly_run import is_poly_run
 
     path = resolve_run(run_or_name)
     return ChoraleModel(path) if is_poly_run(path) else MelodyModel(path, device)
@@ -201,7 +240,7 @@ def prepare(
     prepared corpus at ``out``; ``options`` are ``prepare``'s (``encoding="notes"``,
     ``min_bars=4``...), with ``_`` for ``-``. Returns the report ``prepare`` prints."""
     from tunesmith.config import DataConfig
-    from tunesmith.prepare import prepare_corpus
+    from tunesmith.corpus.prepare import prepare_corpus
 
     if options.get("encoding") == "poly":
         options.setdefault("steps_per_quarter", 1)  # the chorale model's quarter-note frames
@@ -222,13 +261,13 @@ def train(
     corpus, else a melody model. ``model`` holds the model's options (``{"kind": "gru",
     "hidden_size": 512}``), ``options`` the training's (``epochs``, ``time_limit``,
     ``seed``...). Returns the training's result (epochs, best loss, seconds)."""
+    from tunesmith.corpus.poly_prepare import is_poly_corpus
     from tunesmith.errors import CheckpointError
-    from tunesmith.poly_prepare import is_poly_corpus
 
     out = Path(out)
     if is_poly_corpus(data):
-        from tunesmith.models.poly import PolyModelConfig
-        from tunesmith.train_poly import PolyTrainConfig, train_poly_corpus
+        from tunesmith.learn.models.poly import PolyModelConfig
+        from tunesmith.learn.train_poly import PolyTrainConfig, train_poly_corpus
 
         if (out / "config.json").exists() and not overwrite:
             raise CheckpointError(f"{out}: a run is already there; use overwrite or another out")
@@ -239,7 +278,7 @@ def train(
         train_config = PolyTrainConfig.from_dict(options)
         return train_poly_corpus(data, out, model_config, train_config, val_fraction)
     from tunesmith.config import ModelConfig, TrainConfig
-    from tunesmith.train import train_model
+    from tunesmith.learn.train import train_model
 
     return train_model(
         data,
@@ -260,7 +299,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Judge a melody run as ``tunesmith evaluate`` does (held-out prediction, musical
     statistics, copying) and return the report's figures (what report.json holds)."""
-    from tunesmith.evaluate import evaluate_run
+    from tunesmith.judge.evaluate import evaluate_run
 
     path = resolve_run(run_or_name)
     return evaluate_run(path, data, samples=samples, seed=seed, copy_guard_bars=copy_guard)

@@ -148,7 +148,7 @@ class ModelConfig(_Config):
     context: int = 256  # transformer: positions a token attends to (itself included)
     positions: str = "rotary"  # transformer: rotary (relative) | learned (absolute)
     # metric position, bars left and the lookback tokens as inputs, and the copy head
-    # (tunesmith.context); a run saved before they existed has none
+    # (tunesmith.corpus.context); a run saved before they existed has none
     form: bool = True
 
     def validate(self) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from functools import partial
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -119,34 +118,6 @@ class Melody:
             "source": self.source,
             "meta": self.meta,
         }
-
-    # -------------------------------------------------- out of tunesmith (imported when used)
-
-    def save_midi(self, path: str | Path, *, instrument: str | int = "piano") -> Path:
-        """Write the melody to a MIDI file (``instrument``: a General MIDI name or number)."""
-        from tunesmith.export.instruments import parse_instrument
-        from tunesmith.export.midi import write_midi
-
-        return write_midi(self, path, program=parse_instrument(instrument))
-
-    def to_symusic(self, *, instrument: str | int = "piano") -> Any:
-        """The melody as a ``symusic.Score`` (what :meth:`save_midi` writes)."""
-        from tunesmith.export.instruments import parse_instrument
-        from tunesmith.export.midi import to_score
-
-        return to_score(self, program=parse_instrument(instrument))
-
-    def to_music21(self) -> Any:
-        """The melody as a ``music21.stream.Score``, spelt in its key, bars and ties made."""
-        from tunesmith.export.score import melody_to_stream
-
-        return melody_to_stream(self)
-
-    def _repr_html_(self) -> str:
-        """Jupyter's view: the piano roll and an audio player, inline."""
-        from tunesmith.export.notebook import melody_html
-
-        return melody_html([self], title=self.name)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Melody:

@@ -10,10 +10,10 @@ from music21 import converter
 from symusic import Score
 
 from tunesmith.config import DataConfig, ModelConfig, TrainConfig, read_json
-from tunesmith.evaluate import evaluate_run
-from tunesmith.generate import GenerateOptions, generate
-from tunesmith.prepare import prepare_corpus
-from tunesmith.train import train_model
+from tunesmith.corpus.prepare import prepare_corpus
+from tunesmith.judge.evaluate import evaluate_run
+from tunesmith.learn.train import train_model
+from tunesmith.make.generate import GenerateOptions, generate
 
 
 @pytest.fixture(scope="module", params=["notes", "events"])

@@ -10,12 +10,12 @@ import pytest
 from testdata import ESSEN_SAMPLE
 
 from tunesmith.config import DataConfig
-from tunesmith.encodings import END, get_encoding
-from tunesmith.encodings.notes import EventsEncoding, NotesEncoding
+from tunesmith.corpus.encodings import END, get_encoding
+from tunesmith.corpus.encodings.notes import EventsEncoding, NotesEncoding
 from tunesmith.errors import ConfigError, EncodingError
-from tunesmith.extract import extract_melody
 from tunesmith.melody import Melody, Note
-from tunesmith.sources import find_items, read_item
+from tunesmith.read.extract import extract_melody
+from tunesmith.read.sources import find_items, read_item
 
 Q = 12  # steps per quarter of the default duration set (sixteenths and triplets)
 
@@ -75,7 +75,7 @@ def test_lengths_snap_without_drift(notes: NotesEncoding) -> None:
 
 
 def test_extraction_snaps_to_sixteenths_or_triplets() -> None:
-    from tunesmith.extract import quantize
+    from tunesmith.read.extract import quantize
 
     times = [(0.02, 0.3, 60), (0.34, 0.3, 62), (0.65, 0.36, 64), (1.26, 0.2, 65)]
     got = quantize(times, Q, [1, 2, 3, 4])
@@ -139,7 +139,7 @@ def test_protocol_parts(notes: NotesEncoding) -> None:
 
 
 def test_token_pitches_and_shift() -> None:
-    from tunesmith.encodings.base import shift_token, token_pitches
+    from tunesmith.corpus.encodings.base import shift_token, token_pitches
 
     assert token_pitches("60:1/2") == [60] and token_pitches("60.64.67:1") == [60, 64, 67]
     assert token_pitches("62") == [62] and token_pitches("r:1") == token_pitches("_") == []

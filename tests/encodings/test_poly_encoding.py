@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tunesmith.encodings.poly import (
+from tunesmith.corpus.encodings.poly import (
     NO_KEY,
     STEP_END,
     allowed_next,

@@ -9,12 +9,12 @@ import pytest
 from testdata import ESSEN_SAMPLE
 
 from tunesmith.config import DataConfig
-from tunesmith.encodings import END, Vocab, get_encoding
-from tunesmith.encodings.steps import HOLD, REST, StepsEncoding
+from tunesmith.corpus.encodings import END, Vocab, get_encoding
+from tunesmith.corpus.encodings.steps import HOLD, REST, StepsEncoding
 from tunesmith.errors import CheckpointError, ConfigError, EncodingError
-from tunesmith.extract import extract_melody
 from tunesmith.melody import Melody, Note
-from tunesmith.sources import find_items, read_item
+from tunesmith.read.extract import extract_melody
+from tunesmith.read.sources import find_items, read_item
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from tunesmith.cli import app
 from tunesmith.errors import ConfigError
 from tunesmith.export.audio import AudioUnavailable, find_soundfont, render_wav
 from tunesmith.export.midi import write_midi
-from tunesmith.generate import GenerateOptions, generate
+from tunesmith.make.generate import GenerateOptions, generate
 from tunesmith.melody import Melody, Note
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 from music21 import converter, key, meter, tempo
 
 from tunesmith.export.score import write_musicxml, write_svg
-from tunesmith.generate import GenerateOptions, generate
 from tunesmith.keys import Key
+from tunesmith.make.generate import GenerateOptions, generate
 from tunesmith.melody import Melody, Note
 
 

@@ -7,8 +7,8 @@ import itertools
 import pytest
 import torch
 
-from tunesmith.encodings.poly import encode_frame
-from tunesmith.models.poly import PolyModel, PolyModelConfig, spell_frames
+from tunesmith.corpus.encodings.poly import encode_frame
+from tunesmith.learn.models.poly import PolyModel, PolyModelConfig, spell_frames
 
 
 @pytest.mark.parametrize("relative", [False, True], ids=["absolute", "relative terms"])

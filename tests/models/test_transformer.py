@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from tunesmith.checkpoint import load_run
 from tunesmith.config import ModelConfig, TrainConfig
-from tunesmith.context import trackers
+from tunesmith.corpus.context import trackers
 from tunesmith.errors import ConfigError
-from tunesmith.models import KVCache, build_model
-from tunesmith.sample import sample_ids
-from tunesmith.train import train_model
+from tunesmith.learn.checkpoint import load_run
+from tunesmith.learn.models import KVCache, build_model
+from tunesmith.learn.train import train_model
+from tunesmith.make.sample import sample_ids
 
 VOCAB = 24
 
@@ -112,8 +112,8 @@ def test_cli_trains_a_transformer_with_windows_as_long_as_its_context(
 ) -> None:
     from typer.testing import CliRunner
 
-    from tunesmith.checkpoint import read_run_info
     from tunesmith.cli import app
+    from tunesmith.learn.checkpoint import read_run_info
 
     out = tmp_path / "tf"
     args = ["train", str(tiny_corpus), "--out", str(out), "--model", "transformer"]

@@ -10,9 +10,9 @@ from pathlib import Path
 from symusic import Score
 
 from tunesmith.config import DataConfig
-from tunesmith.encodings import get_encoding
-from tunesmith.extract import extract_melody
-from tunesmith.sources import Item, read_item
+from tunesmith.corpus.encodings import get_encoding
+from tunesmith.read.extract import extract_melody
+from tunesmith.read.sources import Item, read_item
 
 TPQ = 96
 TUNE = [72, 74, 76, 77, 79, 77, 76, 74, 72, 71, 72, 74]  # one quarter each

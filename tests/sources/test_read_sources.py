@@ -10,8 +10,8 @@ import pytest
 
 from tunesmith.errors import SourceError
 from tunesmith.keys import Key
-from tunesmith.sources import BUNDLED, Item, find_files, find_items, read_item
-from tunesmith.sources.scores import split_abc
+from tunesmith.read.sources import BUNDLED, Item, find_files, find_items, read_item
+from tunesmith.read.sources.scores import split_abc
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 NOTTINGHAM_ABC = SHARED / "nottingham" / "abc"

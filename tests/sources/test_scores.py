@@ -9,10 +9,10 @@ import music21
 import pytest
 
 from tunesmith.config import DataConfig
-from tunesmith.encodings import get_encoding
-from tunesmith.extract import choose_part, extract_melody
+from tunesmith.corpus.encodings import get_encoding
 from tunesmith.keys import Key
-from tunesmith.sources import Item, find_items, read_item
+from tunesmith.read.extract import choose_part, extract_melody
+from tunesmith.read.sources import Item, find_items, read_item
 
 CORPUS = Path(music21.__file__).parent / "corpus"
 

@@ -215,7 +215,7 @@ def test_files_never_come_from_outside_the_output_folder(
 
 
 def test_old_request_folders_are_removed(runs_dir: Path, tmp_path: Path) -> None:
-    from tunesmith.generate import GenerateOptions
+    from tunesmith.make.generate import GenerateOptions
     from tunesmith.web.studio import Studio
 
     studio = Studio(runs_dir, tmp_path / "out", keep=2, audio=False)

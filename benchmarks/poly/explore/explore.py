@@ -10,8 +10,14 @@ import sys
 
 import torch
 
-from tunesmith.models.poly import PolyModelConfig
-from tunesmith.train_poly import PolyTrainConfig, bernoulli_nll, load_rolls, mean_nll, train_poly
+from tunesmith.learn.models.poly import PolyModelConfig
+from tunesmith.learn.train_poly import (
+    PolyTrainConfig,
+    bernoulli_nll,
+    load_rolls,
+    mean_nll,
+    train_poly,
+)
 
 JSB = "/work/shared/data/jsb/JSB_Chorales.mat"
 

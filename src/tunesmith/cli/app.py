@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from tunesmith import __version__
 from tunesmith.errors import TunesmithError
+from tunesmith.version import __version__
 
 app = typer.Typer(
     name="tunesmith",

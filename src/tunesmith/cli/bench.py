@@ -88,10 +88,10 @@ def poly(
     """
     import torch
 
-    from tunesmith import device
     from tunesmith.config import write_json
-    from tunesmith.models.poly import PolyModelConfig
-    from tunesmith.train_poly import PolyTrainConfig, bench_poly
+    from tunesmith.learn import device
+    from tunesmith.learn.models.poly import PolyModelConfig
+    from tunesmith.learn.train_poly import PolyTrainConfig, bench_poly
 
     def given(**flags: Any) -> dict[str, Any]:
         return {k: v for k, v in flags.items() if v is not None}

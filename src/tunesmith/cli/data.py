@@ -90,7 +90,7 @@ def prepare(
             }
         )
         if config.encoding == "poly":
-            from tunesmith.poly_prepare import check_poly_options
+            from tunesmith.corpus.poly_prepare import check_poly_options
 
             check_poly_options(config)  # before the progress bar: a misuse is one line
         result = run_prepare(
@@ -120,7 +120,7 @@ def _pitch_range(text: str) -> list[int]:
 
 
 def run_prepare(sources, out, config, **kwargs):
-    from tunesmith.prepare import prepare_corpus
+    from tunesmith.corpus.prepare import prepare_corpus
 
     with progress_bar() as progress:
         task = progress.add_task("reading music", total=None, info="")
@@ -209,10 +209,10 @@ def inspect(
       tunesmith inspect tunes.abc --tune 3 --bars 8 --encoding notes
     """
     from tunesmith.config import DataConfig
-    from tunesmith.encodings import get_encoding
-    from tunesmith.extract import choose_part, extract_melody, melody_scores
+    from tunesmith.corpus.encodings import get_encoding
     from tunesmith.keys import Key, pitch_name
-    from tunesmith.sources import find_items, read_item
+    from tunesmith.read.extract import choose_part, extract_melody, melody_scores
+    from tunesmith.read.sources import find_items, read_item
 
     with user_errors():
         items = find_items([str(file)])

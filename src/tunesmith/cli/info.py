@@ -23,11 +23,10 @@ def info(path: Path = typer.Argument(..., help="A run folder or a prepared corpu
       tunesmith info runs/essen
       tunesmith info data/essen
     """
-    from tunesmith.checkpoint import read_run_info
     from tunesmith.config import read_json
-    from tunesmith.copying import TRAIN_TOKENS
-    from tunesmith.prepare import is_prepared, report_from_manifest
-    from tunesmith.sample_poly import is_poly_run
+    from tunesmith.corpus.prepare import is_prepared, report_from_manifest
+    from tunesmith.learn.checkpoint import TRAIN_TOKENS, read_run_info
+    from tunesmith.learn.poly_run import is_poly_run
     from tunesmith.shipped import resolve_run
 
     with user_errors():

@@ -71,7 +71,8 @@ def generate(
       tunesmith generate runs/chorales --num 2 --bars 8
       tunesmith generate runs/chorales --harmonize melody.mid --num 2
     """
-    from tunesmith.sample_poly import is_poly_run, write_chorales
+    from tunesmith.learn.poly_run import is_poly_run
+    from tunesmith.make.sample_poly import write_chorales
     from tunesmith.shipped import resolve_run
 
     with user_errors():
@@ -97,8 +98,8 @@ def generate(
         for path in paths:
             console.print(f"wrote {path}")
         return
-    from tunesmith.generate import GenerateOptions
-    from tunesmith.generate import generate as run_generate
+    from tunesmith.make.generate import GenerateOptions
+    from tunesmith.make.generate import generate as run_generate
 
     with user_errors():
         options = GenerateOptions(
@@ -192,7 +193,7 @@ def evaluate(
       tunesmith evaluate runs/essen
       tunesmith evaluate runs/essen --samples 200 --length 512 --out reports/essen
     """
-    from tunesmith.evaluate import evaluate_run, report_markdown, write_report
+    from tunesmith.judge.evaluate import evaluate_run, report_markdown, write_report
     from tunesmith.shipped import resolve_run
 
     if not 1 <= samples <= 10_000 or not (length == 0 or 16 <= length <= 100_000):

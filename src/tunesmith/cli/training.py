@@ -98,11 +98,11 @@ def train(
       tunesmith train data/essen --out runs/tf --model transformer --num-layers 4
       tunesmith train data/chorales-poly --out runs/chorales --time-limit 600
     """
-    from tunesmith.checkpoint import read_run_info
     from tunesmith.config import ModelConfig, TrainConfig, load_toml
-    from tunesmith.models.poly import PolyModelConfig
-    from tunesmith.poly_prepare import is_poly_corpus
-    from tunesmith.train_poly import PolyTrainConfig
+    from tunesmith.corpus.poly_prepare import is_poly_corpus
+    from tunesmith.learn.checkpoint import read_run_info
+    from tunesmith.learn.models.poly import PolyModelConfig
+    from tunesmith.learn.train_poly import PolyTrainConfig
 
     with user_errors():
         if encoding == "poly" or is_poly_corpus(data):
@@ -189,9 +189,9 @@ def train(
 def _prepared(data: str, out: Path, encoding: str = "steps") -> str:
     """DATA itself if it is a prepared corpus, else music to prepare into OUT/data first."""
     from tunesmith.config import DataConfig
-    from tunesmith.distributed import launched_by_torchrun
+    from tunesmith.corpus.prepare import is_prepared
     from tunesmith.errors import ConfigError
-    from tunesmith.prepare import is_prepared
+    from tunesmith.learn.distributed import launched_by_torchrun
 
     if is_prepared(data):
         return data
@@ -207,7 +207,7 @@ def _train_poly(data, out: Path, model_cfg, train_cfg, val_fraction: float, over
     """Train the chorale model on a poly corpus, one epoch a line."""
     import torch
 
-    from tunesmith.train_poly import train_poly_corpus
+    from tunesmith.learn.train_poly import train_poly_corpus
 
     if (out / "config.json").exists() and not overwrite:
         raise CheckpointError(f"{out}: a run is already there; use --overwrite or another --out")
@@ -235,7 +235,7 @@ def _train_poly(data, out: Path, model_cfg, train_cfg, val_fraction: float, over
 def _run_training(data, out, model_cfg, train_cfg, **kwargs) -> None:
     import os
 
-    from tunesmith.train import train_model
+    from tunesmith.learn.train import train_model
 
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
         train_model(data, out, model_cfg, train_cfg, **kwargs)

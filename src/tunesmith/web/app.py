@@ -22,11 +22,11 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from tunesmith import __version__
 from tunesmith.errors import TunesmithError, WriteError, write_failed
 from tunesmith.export.instruments import GM_PROGRAMS
-from tunesmith.generate import GenerateOptions
 from tunesmith.keys import pitch_name
+from tunesmith.make.generate import GenerateOptions
+from tunesmith.version import __version__
 from tunesmith.web.paths import OutsideFolder
 from tunesmith.web.schemas import Files, GenerateRequest, GenerateResponse, NoteOut, RunInfo
 from tunesmith.web.studio import Studio, UnknownFile, UnknownRun

@@ -11,8 +11,9 @@ from tunesmith.export.instruments import parse_instrument
 from tunesmith.export.midi import write_midi
 from tunesmith.export.notebook import combined
 from tunesmith.export.pianoroll import write_pianoroll
-from tunesmith.generate import Generated, GenerateOptions
-from tunesmith.sample_poly import PolyRun, sample_frames, voices_from_frames
+from tunesmith.learn.poly_run import PolyRun
+from tunesmith.make.generate import Generated, GenerateOptions
+from tunesmith.make.sample_poly import sample_frames, voices_from_frames
 
 
 def generate_chorale(run: PolyRun, folder: Path, options: GenerateOptions) -> Generated:

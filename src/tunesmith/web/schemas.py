@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tunesmith.copying import MAX_GUARD_BARS
-from tunesmith.generate import MAX_LENGTH
+from tunesmith.make.copying import MAX_GUARD_BARS
+from tunesmith.make.generate import MAX_LENGTH
 from tunesmith.web.studio import MAX_BARS
 
 

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tunesmith.checkpoint import Run, load_run, read_run_info
 from tunesmith.config import read_json
 from tunesmith.errors import CheckpointError, ConfigError
 from tunesmith.export.score import write_musicxml
-from tunesmith.generate import Generated, GenerateOptions, generate
-from tunesmith.sample_poly import PolyRun, is_poly_run, load_poly_run
+from tunesmith.learn.checkpoint import Run, load_run, read_run_info
+from tunesmith.learn.poly_run import PolyRun, is_poly_run, load_poly_run
+from tunesmith.make.generate import Generated, GenerateOptions, generate
 from tunesmith.shipped import shipped_models
 from tunesmith.web.chorale import generate_chorale
 from tunesmith.web.paths import confine

@@ -1,0 +1,1 @@
+"""From melodies to a prepared corpus: encodings, vocabularies, form context, batches."""

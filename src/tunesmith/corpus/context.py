@@ -1,0 +1,213 @@
+"""The form context every token carries: where it falls in the bar and the phrase, how many
+bars are left, and what was played one, two, four and eight bars before it.
+
+A melody model that sees only tokens has to count sixteenths in its hidden state to know
+where the bar is, and cannot look a bar back at all. Magenta's Lookback RNN gives it both as
+inputs beside the tokens; so does tunesmith, for every encoding and model kind, and the model
+may also *copy* a lookback token (see :mod:`tunesmith.learn.models.context`).
+
+The context at position ``j`` of a piece describes token ``j`` as the one to be predicted:
+the model reads token ``j - 1`` with context ``j`` and predicts token ``j``. Columns:
+
+- ``POS``: the onset of token ``j`` in its bar, in twelfths of a quarter (0..191);
+- ``METRE``: the piece's time signature, as an index into :data:`METRES` (0 = another);
+- ``PHRASE``: the bar's place in an eight-bar phrase (0..7; a four-bar phrase is the same
+  count modulo 4). A piece that opens with a pickup counts its first full bar as bar 0, so
+  the pickup bar is 7, the bar before the phrase (the first token's own row says 0: it
+  is the token that shows whether there is a pickup);
+- ``LEFT``: whole bars left after this one, up to 8 (the model can plan its cadence);
+- ``REPEATS``: bit ``k`` set when token ``j - 1`` equals the token ``LAGS[k]`` bars before it;
+- ``LOOKBACK + k``: the token that starts exactly ``LAGS[k]`` bars before token ``j``, or
+  :func:`none_id` where none does (before the piece; inside a longer note).
+
+Onsets are the running sum of token lengths (the steps encoding: one step a token), so the
+notes and events encodings get positions too. The end token that closes a piece has the row
+of the step after its last note, so the model learns where pieces end (and may end a melody
+in its last bar); only the corpus's first end token, before any piece, has :func:`end_row`.
+Training reads a whole corpus's contexts (:func:`corpus_context`); sampling extends each row
+one token at a time with a :class:`FormTracker`, which gives the same rows (tested).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from tunesmith.corpus.encodings import END, Vocab, get_encoding
+from tunesmith.corpus.encodings.steps import REST
+from tunesmith.melody import steps_per_bar
+
+#: Where a prepared corpus keeps its contexts (the version changes with their meaning).
+CONTEXT_FILE = "context-v2.npy"
+#: Lookback distances in bars.
+LAGS = (1, 2, 4, 8)
+POS, METRE, PHRASE, LEFT, REPEATS, LOOKBACK = range(6)
+WIDTH = LOOKBACK + len(LAGS)
+#: Positions in a bar are counted in twelfths of a quarter, up to 16 quarters.
+POS_PER_QUARTER, POS_SIZE = 12, 192
+PHRASE_BARS, LEFT_SIZE = 8, 9
+#: Time signatures the model tells apart; any other is index 0.
+METRES: tuple[tuple[int, int], ...] = (
+    (0, 0),
+    (2, 4), (3, 4), (4, 4), (6, 8), (3, 8), (2, 2), (3, 2), (4, 2), (6, 4),
+    (9, 8), (12, 8), (5, 4), (3, 1), (2, 1), (4, 8), (6, 2), (5, 8), (7, 8),
+)  # fmt: skip
+_METRE_INDEX = {m: i for i, m in enumerate(METRES)}
+
+
+def none_id(vocab_size: int) -> int:
+    """The lookback id meaning "no token starts there"."""
+    return vocab_size
+
+
+def metre_index(time_signature: Sequence[int]) -> int:
+    return _METRE_INDEX.get((int(time_signature[0]), int(time_signature[1])), 0)
+
+
+def token_steps(vocab: Vocab, data_config: Any) -> np.ndarray:
+    """Grid steps each vocabulary id spans (the end token none)."""
+    encoding = get_encoding(data_config)
+    return np.array([encoding.steps([t]) for t in vocab.tokens], dtype=np.int64)
+
+
+def rest_ids(vocab: Vocab) -> np.ndarray:
+    """Booleans by id: which tokens are rests (``r``, ``r:LENGTH``)."""
+    return np.array([t == REST or t.startswith(f"{REST}:") for t in vocab.tokens])
+
+
+def end_row(vocab_size: int) -> np.ndarray:
+    """The context of an end token: nothing to look back on."""
+    row = np.zeros(WIDTH, dtype=np.int64)
+    row[LOOKBACK:] = none_id(vocab_size)
+    return row
+
+
+class Metre:
+    """What the context needs to know of a piece besides its tokens."""
+
+    def __init__(
+        self, time_signature: Sequence[int], steps_per_quarter: int, pickup: bool, length: int
+    ) -> None:
+        self.bar = steps_per_bar(tuple(time_signature), steps_per_quarter)
+        self.index = metre_index(time_signature)
+        self.spq = steps_per_quarter
+        self.pickup = int(pickup)
+        self.length = length  # the piece's length in steps (where LEFT reaches 0)
+
+    def columns(self, onsets: np.ndarray) -> tuple[np.ndarray, ...]:
+        """POS, PHRASE and LEFT for tokens starting at ``onsets``."""
+        pos = np.minimum((onsets % self.bar) * POS_PER_QUARTER // self.spq, POS_SIZE - 1)
+        phrase = (onsets // self.bar - self.pickup) % PHRASE_BARS
+        left = np.clip((self.length - 1 - onsets) // self.bar, 0, LEFT_SIZE - 1)
+        return pos, phrase, left
+
+
+def piece_context(ids: np.ndarray, steps: np.ndarray, metre: Metre, vocab_size: int) -> np.ndarray:
+    """(len(ids), WIDTH) context of one piece's tokens (no end tokens among them)."""
+    ids = np.asarray(ids, dtype=np.int64)
+    n = len(ids)
+    onsets = np.concatenate([[0], np.cumsum(steps[ids])[:-1]]) if n else np.zeros(0, np.int64)
+    out = np.empty((n, WIDTH), dtype=np.int64)
+    out[:, POS], out[:, PHRASE], out[:, LEFT] = metre.columns(onsets)
+    if n:  # whether there is a pickup shows only once the first token is there
+        out[0, PHRASE] = 0
+    out[:, METRE] = metre.index
+    out[:, REPEATS] = 0
+    for k, lag in enumerate(LAGS):
+        back = onsets - lag * metre.bar
+        at = np.minimum(np.searchsorted(onsets, back), max(n - 1, 0))
+        found = (back >= 0) & (onsets[at] == back) if n else np.zeros(0, bool)
+        out[:, LOOKBACK + k] = np.where(found, ids[at], none_id(vocab_size))
+        # token j - 1 repeats the token lag bars before it: its own lookback equals it
+        same = out[:-1, LOOKBACK + k] == ids[:-1]
+        out[1:, REPEATS] |= same.astype(np.int64) << k
+    return out
+
+
+def piece_metre(piece: dict[str, Any], ids: np.ndarray, steps: np.ndarray, rests, spq: int):
+    """The :class:`Metre` of a manifest's piece: a piece that opens on a rest has a pickup
+    (leading silence is dropped by whole bars, so a rest at step 0 is the pickup's)."""
+    pickup = bool(len(ids)) and bool(rests[int(ids[0])])
+    length = int(steps[np.asarray(ids, dtype=np.int64)].sum())
+    return Metre(piece.get("time_signature") or (4, 4), spq, pickup, length)
+
+
+def corpus_context(tokens: np.ndarray, pieces: list[dict[str, Any]], vocab: Vocab, data_config):
+    """(len(tokens), WIDTH) context of a prepared corpus, as the smallest unsigned type
+    that holds a lookback id. The end token after each piece (the one before the next) holds
+    that piece's row for the step after its last note, as the tracker gives it when a
+    melody may end; the corpus's first end token has :func:`end_row`."""
+    steps = token_steps(vocab, data_config)
+    rests = rest_ids(vocab)
+    dtype = np.uint16 if len(vocab) < 2**16 - 1 else np.int32
+    out = np.empty((len(tokens), WIDTH), dtype=dtype)
+    out[:] = end_row(len(vocab))
+    for p in pieces:
+        ids = np.asarray(tokens[p["start"] : p["start"] + p["length"]], dtype=np.int64)
+        metre = piece_metre(p, ids, steps, rests, data_config.steps_per_quarter)
+        with_end = np.append(ids, vocab.end_id)  # the end token spans no steps
+        out[p["start"] : p["start"] + p["length"] + 1] = piece_context(
+            with_end, steps, metre, len(vocab)
+        )
+    return out
+
+
+class FormTracker:
+    """One row's context while sampling extends it a token at a time: O(1) a token.
+
+    Start with the prime's end token; :meth:`row` is then the context of the next token.
+    """
+
+    def __init__(self, steps: np.ndarray, rests: np.ndarray, metre: Metre, vocab: Vocab):
+        self._steps, self._rests, self._metre = steps, rests, metre
+        self._none, self._end = none_id(len(vocab)), vocab.end_id
+        self._at: dict[int, int] = {}  # onset -> the token starting there
+        self._onset = 0  # where the next token starts
+        self._last: tuple[int, int] | None = None  # (token, onset) of the last one
+
+    def push(self, token: int) -> None:
+        if token == self._end:  # the end token that opens a piece
+            return
+        if not self._at:
+            # a pickup shows itself by its opening rest, as in the corpus
+            self._metre.pickup = int(bool(self._rests[token]))
+        self._at[self._onset] = token
+        self._last = (token, self._onset)
+        self._onset += int(self._steps[token])
+
+    def in_last_bar(self) -> bool:
+        """Whether the next token falls in the piece's last bar (LEFT 0), past its start."""
+        return self._onset > 0 and self._metre.length - 1 - self._onset < self._metre.bar
+
+    def row(self) -> np.ndarray:
+        """The context of the token that comes next."""
+        m = self._metre
+        out = np.empty(WIDTH, dtype=np.int64)
+        pos, phrase, left = m.columns(np.array([self._onset]))
+        out[POS], out[PHRASE], out[LEFT], out[METRE] = pos[0], phrase[0], left[0], m.index
+        repeats = 0
+        for k, lag in enumerate(LAGS):
+            out[LOOKBACK + k] = self._at.get(self._onset - lag * m.bar, self._none)
+            if self._last is not None:
+                token, onset = self._last
+                repeats |= int(self._at.get(onset - lag * m.bar, self._none) == token) << k
+        out[REPEATS] = repeats
+        return out
+
+
+def trackers(
+    vocab: Vocab, data_config: Any, metres: Sequence[Sequence[int]], lengths: Sequence[int]
+) -> list[FormTracker]:
+    """A tracker per row, for rows in the given time signatures, each ``lengths`` steps long
+    in all (prime included)."""
+    steps, rests = token_steps(vocab, data_config), rest_ids(vocab)
+    spq = data_config.steps_per_quarter
+    return [
+        FormTracker(steps, rests, Metre(ts, spq, False, n), vocab)
+        for ts, n in zip(metres, lengths, strict=True)
+    ]
+
+
+__all__ = ["END", "LAGS", "WIDTH", "FormTracker", "Metre", "corpus_context", "trackers"]

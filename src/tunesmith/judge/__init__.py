@@ -1,0 +1,1 @@
+"""Judging music: statistics, form, copying and the held-out evaluation."""

@@ -1,0 +1,435 @@
+"""Judging a run: held-out prediction by token class, musical statistics, copying.
+
+Accuracy alone misleads for the steps encoding (most tokens are holds), so the report sets
+the model beside two references on the same held-out tokens: always predicting a hold,
+and a bigram model counted on the training data. Token classes: onsets are tokens that
+start notes (a pitch; in the notes and events encodings a note or chord with its length),
+rests are ``r`` / ``r:LENGTH``, holds ``_`` exist only in the steps encoding. Copying is
+measured in tokens; two bars are the held-out pieces' mean tokens per two bars. Generated
+melodies are compared with held-out melodies feature by feature; the held-out set compared
+with the training set is the figure a perfect model would reach.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from tunesmith.config import read_json, write_json
+from tunesmith.corpus.context import trackers
+from tunesmith.corpus.dataset import Corpus, SplitStream
+from tunesmith.corpus.encodings import get_encoding
+from tunesmith.corpus.encodings.base import max_tokens
+from tunesmith.corpus.encodings.steps import HOLD, REST
+from tunesmith.errors import CheckpointError
+from tunesmith.judge.formstats import FORM_FEATURES, endings, mean_share, self_similarity
+from tunesmith.judge.stats import FEATURES, kl_divergence, overlap
+from tunesmith.keys import Key, find_key
+from tunesmith.learn.checkpoint import Run, load_run
+from tunesmith.learn.heldout import predict_lanes
+from tunesmith.make.copying import (
+    CopyDetector,
+    check_copy_guard,
+    copy_guard,
+    guard_length,
+    tokens_per_bar,
+)
+from tunesmith.make.sample import check_sampling, sample_ids
+from tunesmith.melody import Melody
+
+ProgressFn = Callable[[str], None]
+
+
+@torch.no_grad()
+def token_losses(
+    run: Run, stream: torch.Tensor | SplitStream, seq_len: int = 64
+) -> tuple[np.ndarray, ...]:
+    """Per held-out token: cross-entropy, whether the argmax was right, and the target id,
+    read as training's validation reads them, so the figures match ``metrics.csv``."""
+    losses, correct, targets = [], [], []
+    for logits, target in predict_lanes(run.model, stream, seq_len, 64):
+        losses.append(F.cross_entropy(logits.transpose(1, 2), target, reduction="none").flatten())
+        correct.append((logits.argmax(-1) == target).flatten())
+        targets.append(target.flatten())
+    return tuple(torch.cat(a).numpy() for a in (losses, correct, targets))
+
+
+def _bigram_accuracy(train: np.ndarray, held_out: np.ndarray, vocab_size: int) -> float:
+    counts = np.zeros((vocab_size, vocab_size), dtype=np.int64)
+    np.add.at(counts, (train[:-1], train[1:]), 1)
+    guess = counts.argmax(1)
+    return float((guess[held_out[:-1]] == held_out[1:]).mean())
+
+
+def prediction_metrics(run: Run, corpus: Corpus, train_idx, val_idx) -> dict[str, Any]:
+    """Held-out loss, perplexity, accuracy; per class of target (onset, hold, rest); refs."""
+    val = corpus.split_stream(val_idx, context=run.model_config.form)
+    loss, correct, target = token_losses(run, val)
+    vocab = run.vocab
+    is_onset = np.array([t[:1].isdigit() for t in vocab.tokens])  # notes and chords
+    is_rest = np.array([t == REST or t.startswith(f"{REST}:") for t in vocab.tokens])
+    hold_id = vocab.id(HOLD) if HOLD in vocab else -1
+    out: dict[str, Any] = {
+        "tokens": len(target),
+        "loss": float(loss.mean()),
+        "perplexity": float(math.exp(loss.mean())),
+        "accuracy": float(correct.mean()),
+    }
+    for name, mask in (
+        ("onset", is_onset[target]),
+        ("hold", target == hold_id),
+        ("rest", is_rest[target]),
+    ):
+        if mask.any():
+            out[f"{name}_share"] = float(mask.mean())
+            out[f"{name}_loss"] = float(loss[mask].mean())
+            out[f"{name}_accuracy"] = float(correct[mask].mean())
+    train = corpus.stream(train_idx).numpy()
+    out["always_hold_accuracy"] = float((target == hold_id).mean())
+    out["bigram_accuracy"] = _bigram_accuracy(train, val[:].numpy(), len(vocab))
+    return out
+
+
+def _first_steps(encoding, vocab, ids: list[int], steps: int) -> list[int]:
+    """The leading ids that fit in ``steps`` grid steps (at least one)."""
+    total = 0
+    for n, token in enumerate(vocab.decode(ids)):
+        total += encoding.steps([token])
+        if total > steps:
+            return ids[: max(1, n)]
+    return ids
+
+
+def _melodies(corpus: Corpus, indices: list[int], limit: int) -> list[Melody]:
+    """Up to ``limit`` of the pieces, spread over them, in their metre and key."""
+    encoding = get_encoding(corpus.data_config)
+    chosen = indices[:: max(1, len(indices) // limit)][:limit]
+    out = []
+    for i in chosen:
+        p = corpus.pieces[i]
+        ids = corpus.tokens[p["start"] : p["start"] + p["length"]]
+        melody = encoding.decode(corpus.vocab.decode(int(x) for x in ids))
+        out.append(_placed(melody, p.get("time_signature"), p.get("key")))
+    return out
+
+
+def _placed(melody: Melody, time_signature, key: str | None) -> Melody:
+    return replace(
+        melody,
+        time_signature=tuple(time_signature or (4, 4)),
+        key=Key.parse(key) if key else None,
+    )
+
+
+def _compare(hist, generated, held_out, training) -> dict[str, Any]:
+    """A feature's histograms for the three sets, their overlaps and KL divergences."""
+    g, h, t = hist(generated), hist(held_out), hist(training)
+    ref = overlap(h, t)
+    return {
+        "overlap": overlap(g, h),
+        "reference_overlap": ref,
+        "kl": kl_divergence(h, g),
+        "reference_kl": kl_divergence(h, t),
+        "generated": g.tolist(),
+        "held_out": h.tolist(),
+        "share_of_reference": overlap(g, h) / ref if ref else 0.0,
+    }
+
+
+def evaluate_run(
+    run_dir: str | Path,
+    data_dir: str | Path | None = None,
+    *,
+    samples: int = 100,
+    length: int = 0,
+    seed: int = 0,
+    reference_pieces: int = 2000,
+    copy_guard_bars: float = 2.0,
+    temperature: float = 1.0,
+    on_progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Measure a run on its held-out pieces and on melodies it generates.
+
+    :param data_dir: the prepared corpus (default: the one the run was trained on).
+    :param samples: melodies to generate, each starting from a training piece's first bar.
+    :param length: steps per sample, opening included; 0 = lengths of held-out pieces.
+    :param reference_pieces: at most this many training pieces for the statistics.
+    :param copy_guard_bars: sample as ``generate`` does, under its copy guard (0 = off).
+    :param temperature: sample at this temperature, as ``generate --temperature`` does.
+    """
+    from tunesmith.learn.poly_run import is_poly_run
+
+    say = on_progress or (lambda _: None)
+    check_copy_guard(copy_guard_bars)  # before minutes of held-out prediction
+    check_sampling(temperature, 0, 1.0)
+    if is_poly_run(run_dir):
+        raise CheckpointError(
+            f"{run_dir}: a poly run (the chorale model); evaluate judges melody runs. "
+            "Measure a poly model with 'tunesmith bench poly' (NLL per frame)"
+        )
+    run = load_run(run_dir)
+    data_dir = Path(data_dir or run.info.get("corpus", ""))
+    corpus = Corpus.open(data_dir)
+    if corpus.vocab.tokens != run.vocab.tokens:
+        raise CheckpointError(
+            f"{data_dir}: its vocabulary is not the run's; pass the corpus "
+            "the run was trained on with --data"
+        )
+    train_idx, val_idx = corpus.split(run.train.val_fraction, run.train.seed)
+
+    say("held-out prediction")
+    report: dict[str, Any] = {
+        "run": str(run_dir),
+        "data": str(data_dir),
+        "prediction": prediction_metrics(run, corpus, train_idx, val_idx),
+    }
+
+    # Per-melody features (range, distinct pitches, repetition) grow with length, so unless
+    # a length is given the samples take the lengths of held-out pieces drawn at random.
+    rng = np.random.default_rng(seed)
+    held_out = _melodies(corpus, val_idx, reference_pieces)
+    if length:
+        lengths = [length] * samples
+    else:
+        drawn = rng.integers(len(held_out), size=samples)
+        lengths = [int(np.clip(held_out[int(i)].length, 32, 2048)) for i in drawn]
+    say(f"generating {samples} melodies")
+    openings = read_json(run.path / "openings.json")
+    chosen = [openings[int(rng.integers(len(openings)))] for _ in range(samples)]
+    primes = [o["tokens"] for o in chosen]
+    metres = [tuple(o.get("time_signature") or (4, 4)) for o in chosen]
+    encoding = get_encoding(run.data)
+    totals = [max(n, encoding.steps(p)) for n, p in zip(lengths, primes, strict=True)]
+    generator = torch.Generator().manual_seed(seed)
+    end = run.vocab.end_id
+    guard = copy_guard(run, copy_guard_bars, metres)
+    form = trackers(run.vocab, run.data, metres, totals) if run.model_config.form else None
+    rows = sample_ids(
+        run.model,
+        [[end, *run.vocab.encode(p)] for p in primes],
+        max_tokens(encoding, max(lengths)),
+        temperature=temperature,
+        banned=[end],
+        guard=guard,
+        form=form,
+        ending=end,
+        generator=generator,
+    )
+    rows = [
+        [end, *_first_steps(encoding, run.vocab, r[1:], n)]
+        for r, n in zip(rows, totals, strict=True)
+    ]
+    generated = [
+        _placed(encoding.decode(run.vocab.decode(r[1:])), o.get("time_signature"), o["key"])
+        for r, o in zip(rows, chosen, strict=True)
+    ]
+
+    say("musical statistics")
+    training = _melodies(corpus, train_idx, reference_pieces)
+    report["features"] = {
+        name: _compare(hist, generated, held_out, training) for name, hist in FEATURES.items()
+    }
+    report["form"] = form_report(generated, held_out, training)
+
+    say("copying")
+    report["copying"] = copying_report(
+        run, corpus, (train_idx, val_idx), rows, primes, metres, reference_pieces
+    )
+    report["settings"] = {
+        "samples": samples,
+        "length": length,
+        "seed": seed,
+        "copy_guard_bars": copy_guard_bars if guard else 0.0,
+        "temperature": temperature,
+        "held_out_pieces": len(held_out),
+        "training_pieces": len(training),
+    }
+    return report
+
+
+def form_report(
+    generated: list[Melody], held_out: list[Melody], training: list[Melody]
+) -> dict[str, Any]:
+    """Bar repeats at each lag and kind, and endings, beside the held-out reference; the
+    self-similarity of one sample and one held-out piece of at least 16 bars."""
+    out: dict[str, Any] = {
+        name: _compare(hist, generated, held_out, training) for name, hist in FORM_FEATURES.items()
+    }
+    for name, entry in out.items():
+        kind, lag = name.split(" repeats, lag ")
+        entry["means"] = [mean_share(ms, kind, int(lag)) for ms in (generated, held_out, training)]
+
+    def end_hist(ms: list[Melody]) -> np.ndarray:
+        return endings(ms, [heard_key(m) for m in ms])
+
+    out["endings"] = _compare(end_hist, generated, held_out, training)
+    out["endings"]["on_tonic"] = [
+        float(h[:2].sum() / max(h.sum(), 1)) for h in map(end_hist, (generated, held_out))
+    ]
+    out["endings"]["on_tonic_strong"] = [
+        float(h[0] / max(h.sum(), 1)) for h in map(end_hist, (generated, held_out))
+    ]
+    long_enough = [
+        next((m for m in ms if m.length >= 16 * m.steps_per_bar), ms[0] if ms else None)
+        for ms in (generated, held_out)
+    ]
+    out["self_similarity"] = {
+        name: self_similarity(m).tolist()
+        for name, m in zip(("generated", "held out"), long_enough, strict=True)
+        if m is not None
+    }
+    return out
+
+
+def heard_key(m: Melody) -> Key | None:
+    """The melody's key by analysis, within its key signature's two keys (C major or A
+    minor in a transposed corpus). A generated melody's mode is its own, not its opening's:
+    one bar rarely tells C major from A minor, so samples and held-out pieces are both
+    judged by the key their notes are in."""
+    if m.key is None or not m.notes:
+        return m.key
+    return find_key(m.pitches, [n.duration for n in m.notes], sharps=m.key.sharps)
+
+
+def copying_report(
+    run: Run,
+    corpus: Corpus,
+    split: tuple[list[int], list[int]],
+    rows: list[list[int]],
+    primes: list[list[str]],
+    metres: list[tuple[int, int]],
+    reference_pieces: int = 2000,
+) -> dict[str, Any]:
+    """The longest run each sample (after its prime) shares with the training pieces, in
+    bars of the sample's own metre; the same for held-out pieces after their first bar."""
+    train_idx, val_idx = split
+    train_stream = corpus.stream(train_idx).numpy()
+    detector = CopyDetector(train_stream)
+    encoding = get_encoding(run.data)
+    # tokens in a bar of 4/4 (the steps encoding: steps), as the copy guard counts them
+    per_bar = tokens_per_bar(encoding, run.vocab, train_stream, run.data.steps_per_quarter)
+    longest = [detector.longest(r[1 + len(p) :]) for r, p in zip(rows, primes, strict=True)]
+    bars = [n / (guard_length(per_bar, 1, m) or 1) for n, m in zip(longest, metres, strict=True)]
+    two_bars = [guard_length(per_bar, 2, m) for m in metres]
+    reference = []
+    for p in (corpus.pieces[i] for i in val_idx[:reference_pieces]):
+        metre = p.get("time_signature") or (4, 4)
+        first = p["start"] + guard_length(per_bar, 1, metre)
+        ids = np.asarray(corpus.tokens[first : p["start"] + p["length"]], np.int64)
+        reference.append(detector.shares(ids, guard_length(per_bar, 2, metre)))
+    return {
+        "longest_tokens": longest,
+        "max_bars": max(bars),
+        "mean_bars": float(np.mean(bars)),
+        "share_two_bars": float(np.mean([n >= t for n, t in zip(longest, two_bars, strict=True)])),
+        "reference_share_two_bars": float(np.mean(reference)) if reference else 0.0,
+    }
+
+
+def write_report(report: dict[str, Any], out: str | Path) -> Path:
+    """``report.json``, ``report.md`` and ``features.png`` in ``out``."""
+    from tunesmith.export.plots import plot_features, plot_self_similarity
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / "report.json", report)
+    plot_features(
+        {k: (v["generated"], v["held_out"]) for k, v in report["features"].items()},
+        out / "features.png",
+    )
+    if report.get("form", {}).get("self_similarity"):
+        plot_self_similarity(
+            {f"{k}: bars against bars": v for k, v in report["form"]["self_similarity"].items()},
+            out / "form.png",
+        )
+    (out / "report.md").write_text(report_markdown(report), encoding="utf-8")
+    return out
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    p = report["prediction"]
+    lines = [
+        f"# Evaluation of {report['run']}",
+        "",
+        f"Held-out data: {p['tokens']:,} tokens of {report['data']}.",
+        "",
+        "| | loss (nats) | accuracy | share of tokens |",
+        "|---|---|---|---|",
+        f"| all tokens | {p['loss']:.4f} (perplexity {p['perplexity']:.3f}) | "
+        f"{p['accuracy']:.3f} | 1.000 |",
+    ]
+    for name in ("onset", "hold", "rest"):
+        if f"{name}_loss" in p:
+            lines.append(
+                f"| {name}s | {p[f'{name}_loss']:.4f} | {p[f'{name}_accuracy']:.3f} | "
+                f"{p[f'{name}_share']:.3f} |"
+            )
+    lines += [
+        f"| reference: always hold | | {p['always_hold_accuracy']:.3f} | |",
+        f"| reference: bigram | | {p['bigram_accuracy']:.3f} | |",
+        "",
+        "Generated vs held-out melodies (overlap of histograms; 1 = identical). The "
+        "reference is held-out vs training, what a perfect model would reach.",
+        "",
+        "| feature | overlap | reference | share of reference | KL(held-out ‖ generated) |",
+        "|---|---|---|---|---|",
+    ]
+    for name, f in report["features"].items():
+        lines.append(
+            f"| {name} | {f['overlap']:.3f} | {f['reference_overlap']:.3f} | "
+            f"{f['share_of_reference']:.0%} | {f['kl']:.3f} |"
+        )
+    c = report["copying"]
+    guard = report.get("settings", {}).get("copy_guard_bars", 0)
+    how = f"sampled under a copy guard of {guard:g} bars" if guard else "no copy guard"
+    lines += [
+        "",
+        f"Copying ({how}): longest run shared with a training piece {c['max_bars']:.1f} bars "
+        f"(mean {c['mean_bars']:.2f}); samples copying two bars or more: "
+        f"{c['share_two_bars']:.0%}; held-out pieces doing the same (the reference): "
+        f"{c['reference_share_two_bars']:.0%}.",
+        "",
+        "![features](features.png)",
+        "",
+    ]
+    if "form" in report:
+        lines += form_markdown(report["form"])
+    return "\n".join(lines)
+
+
+def form_markdown(form: dict[str, Any]) -> list[str]:
+    """The form table: bar repeats and endings, generated beside held-out pieces."""
+    lines = [
+        "Form, in each melody's own metre: the share of bars that repeat the bar LAG bars "
+        "before them (mean over bars: generated / held-out / training), and the overlap of "
+        "the per-melody histograms as above.",
+        "",
+        "| statistic | generated | held-out | training | overlap | reference | share of ref. |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, f in form.items():
+        if "means" not in f:
+            continue
+        g, h, t = f["means"]
+        lines.append(
+            f"| {name} | {g:.3f} | {h:.3f} | {t:.3f} | {f['overlap']:.3f} | "
+            f"{f['reference_overlap']:.3f} | {f['share_of_reference']:.0%} |"
+        )
+    e = form["endings"]
+    lines += [
+        f"| endings (tonic, strong beat) | {e['on_tonic_strong'][0]:.3f} | "
+        f"{e['on_tonic_strong'][1]:.3f} | | {e['overlap']:.3f} | {e['reference_overlap']:.3f} | "
+        f"{e['share_of_reference']:.0%} |",
+        f"| ends on the tonic | {e['on_tonic'][0]:.3f} | {e['on_tonic'][1]:.3f} | | | | |",
+        "",
+        "![self-similarity](form.png)",
+        "",
+    ]
+    return lines

@@ -1,0 +1,1 @@
+"""Models and how they learn: architectures, the training loops, checkpoints, devices."""

@@ -1,0 +1,305 @@
+"""A run folder: weights in safetensors, everything else JSON. Loading never unpickles.
+
+::
+
+    RUN/config.json        data, model and training configs; versions; best epoch
+    RUN/vocab.json         the vocabulary
+    RUN/model.safetensors  the best weights (lowest validation loss): what generate uses
+    RUN/openings.json      openings of training pieces, to start generation from
+    RUN/train-tokens.npy   the training pieces' tokens, for generation's copy guard
+    RUN/last/              the latest state, for --resume: model.safetensors,
+                           optimizer.safetensors (Adam moments and RNG states), state.json
+    RUN/metrics.csv, RUN/loss.png
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from tunesmith.config import DataConfig, ModelConfig, TrainConfig, read_json, write_json
+from tunesmith.corpus.encodings import Vocab
+from tunesmith.errors import CheckpointError, TunesmithError, WriteError, write_failed
+from tunesmith.learn.models import build_model
+from tunesmith.version import __version__
+
+
+@dataclass
+class Run:
+    """A trained run, loaded: model in eval mode, its configs and vocabulary."""
+
+    path: Path
+    model: nn.Module
+    vocab: Vocab
+    data: DataConfig
+    model_config: ModelConfig
+    train: TrainConfig
+    info: dict[str, Any]
+    cache: dict[str, Any] = field(default_factory=dict)  # things made from the run, kept
+
+
+def _save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
+        os.replace(tmp, path)
+    except (SafetensorError, OSError) as exc:  # a full disk: the old file stays whole
+        tmp.unlink(missing_ok=True)
+        raise write_failed(path, exc) from exc
+
+
+def model_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Weights by name, without the wrappers' prefixes (DDP's ``module.``, compile's)."""
+    state = {}
+    for k, v in model.state_dict().items():
+        for prefix in ("module.", "_orig_mod."):
+            k = k.removeprefix(prefix)
+        state[k] = v
+    return state
+
+
+def save_weights(model: nn.Module, path: str | Path) -> None:
+    _save_tensors(model_state(model), Path(path))
+
+
+def write_run_files(run_dir: Path, info: dict[str, Any], vocab: Vocab) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "config.json", info)
+    vocab.save(run_dir / "vocab.json")
+
+
+def run_info(data: DataConfig, model: ModelConfig, train: TrainConfig, **extra: Any) -> dict:
+    import symusic
+
+    return {
+        "tunesmith_version": __version__,
+        "torch_version": torch.__version__,
+        "symusic_version": getattr(symusic, "__version__", "unknown"),
+        "data": data.to_dict(),
+        "model": model.to_dict(),
+        "train": train.to_dict(),
+        **extra,
+    }
+
+
+def read_run_info(run_dir: str | Path) -> dict[str, Any]:
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CheckpointError(f"{run_dir}: no such run folder; train one with 'tunesmith train'")
+    path = run_dir / "config.json"
+    try:
+        info = read_json(path)
+    except FileNotFoundError:
+        raise CheckpointError(f"{run_dir}: not a tunesmith run (no config.json)") from None
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: damaged ({exc})") from exc
+    if not isinstance(info, dict) or not {"data", "model", "train"} <= set(info):
+        raise CheckpointError(f"{path}: not a tunesmith run config")
+    if isinstance(info["model"], dict) and info.get("kind") != "poly":
+        info["model"].setdefault("form", False)  # saved before models had form inputs
+    return info
+
+
+def _load_weights(model: nn.Module, path: Path) -> None:
+    if path.suffix in (".pt", ".pth", ".pkl", ".ckpt"):
+        raise CheckpointError(f"{path}: pickle files are never loaded; weights must be safetensors")
+    try:
+        state = load_file(str(path))
+    except FileNotFoundError:
+        pickles = sorted(p.name for p in path.parent.glob("*.p*t") if p.suffix in (".pt", ".pth"))
+        if pickles:
+            msg = (
+                f"{path}: missing; {pickles[0]} beside it is a pickle file, which tunesmith "
+                "never loads (unpickling can run code); weights must be safetensors"
+            )
+            raise CheckpointError(msg) from None
+        raise CheckpointError(f"{path}: missing; the run is incomplete") from None
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: damaged weights file ({exc})") from exc
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        msg = f"{path}: weights do not fit the model in config.json ({str(exc).splitlines()[0]})"
+        raise CheckpointError(msg) from exc
+
+
+def load_run(run_dir: str | Path, *, weights: str = "best", device: str = "cpu") -> Run:
+    """Load a run for generation or evaluation.
+
+    :param weights: ``best`` (model.safetensors) or ``last`` (last/model.safetensors).
+    """
+    run_dir = Path(run_dir)
+    info = read_run_info(run_dir)
+    try:
+        data = DataConfig.from_dict(info["data"])
+        model_config = ModelConfig.from_dict(info["model"])
+        train = TrainConfig.from_dict(info["train"])
+    except TunesmithError as exc:
+        raise CheckpointError(f"{run_dir / 'config.json'}: {exc}") from exc
+    vocab = Vocab.load(run_dir / "vocab.json")
+    if vocab.encoding != data.encoding:
+        msg = (
+            f"{run_dir}: vocabulary is for the {vocab.encoding!r} encoding but the run "
+            f"was trained on {data.encoding!r}"
+        )
+        raise CheckpointError(msg)
+    model = build_model(model_config, len(vocab))
+    path = (
+        run_dir / "model.safetensors"
+        if weights == "best"
+        else run_dir / "last" / "model.safetensors"
+    )
+    _load_weights(model, path)
+    model.to(device).eval()
+    return Run(run_dir, model, vocab, data, model_config, train, info)
+
+
+# ---------------------------------------------------------------------------- resume state
+
+
+def save_last(
+    run_dir: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    state: dict[str, Any],
+    scaler: torch.amp.GradScaler | None = None,
+) -> None:
+    """Write the full training state to ``last/`` so that a crash leaves a whole one.
+
+    The new state is written beside the old and swapped in by renames. ``scaler`` is
+    fp16 training's gradient scaler (its scale and growth counter are plain numbers).
+    """
+    tmp, last, old = run_dir / "last.tmp", run_dir / "last", run_dir / "last.old"
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        _write_last(tmp, model, optimizer, scheduler, state, scaler)
+    except (WriteError, OSError) as exc:  # a full disk: last/ is untouched, last.tmp goes
+        shutil.rmtree(tmp, ignore_errors=True)
+        reason = str(exc).split(": ", 1)[-1].split("; what was")[0]
+        msg = f"cannot save the checkpoint in {last}: {reason}; the previous one is kept"
+        raise WriteError(msg) from exc
+    if last.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(last, old)
+    os.replace(tmp, last)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _write_last(
+    tmp: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    state: dict[str, Any],
+    scaler: torch.amp.GradScaler | None,
+) -> None:
+    tmp.mkdir(parents=True)
+    save_weights(model, tmp / "model.safetensors")
+    opt = optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {"rng.torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = s
+    for idx, pstate in opt["state"].items():
+        for name, value in pstate.items():
+            t = value if torch.is_tensor(value) else torch.tensor(value)
+            tensors[f"opt.{idx}.{name}"] = t
+    _save_tensors(tensors, tmp / "optimizer.safetensors")
+    write_json(
+        tmp / "state.json",
+        {
+            **state,
+            "param_groups": opt["param_groups"],
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict() if scaler is not None else {},
+        },
+    )
+
+
+def load_last(
+    run_dir: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    scaler: torch.amp.GradScaler | None = None,
+) -> dict[str, Any]:
+    """Restore what :func:`save_last` wrote; return the loop's own state (epoch, step...).
+
+    A scaler saved by an fp16 run is restored into an enabled ``scaler``; a run saved
+    without one (on a CPU, or in bf16) leaves a new scaler as it is."""
+    folder = run_dir / "last"
+    if not (folder / "state.json").exists() and (run_dir / "last.old" / "state.json").exists():
+        folder = run_dir / "last.old"  # a crash fell between the two renames
+    if not (folder / "state.json").exists():
+        raise CheckpointError(f"{run_dir}: nothing to resume (no last/state.json)")
+    try:
+        state = read_json(folder / "state.json")
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{folder / 'state.json'}: damaged ({exc})") from exc
+    _load_weights(model, folder / "model.safetensors")
+    try:
+        tensors = load_file(str(folder / "optimizer.safetensors"))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{folder / 'optimizer.safetensors'}: damaged ({exc})") from exc
+    opt_state: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in tensors.items():
+        if key.startswith("opt."):
+            _, idx, name = key.split(".", 2)
+            opt_state.setdefault(int(idx), {})[name] = value
+    try:
+        optimizer.load_state_dict({"state": opt_state, "param_groups": state.pop("param_groups")})
+        scheduler.load_state_dict(state.pop("scheduler"))
+        saved_scaler = state.pop("scaler", {})
+        if scaler is not None and saved_scaler:
+            scaler.load_state_dict(saved_scaler)
+    except (ValueError, KeyError, RuntimeError) as exc:
+        raise CheckpointError(f"{folder}: training state does not fit this run ({exc})") from exc
+    torch.set_rng_state(tensors["rng.torch"])
+    if torch.cuda.is_available():
+        cuda = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
+        if len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda)
+    return state
+
+
+# ------------------------------------------------- the training tokens, for the copy guard
+
+#: The training tokens a run keeps for the copy guard (``RUN/train-tokens.npy``).
+TRAIN_TOKENS = "train-tokens.npy"
+
+#: A longer training stream is not kept in the run (2 bytes a token: 100 MB at most).
+GUARD_MAX_TOKENS = 50_000_000
+
+
+def save_training_tokens(run_dir: Path, tokens: np.ndarray, vocab_size: int) -> None:
+    """Keep the training pieces' token stream in the run, for the copy guard (training
+    does so up to :data:`GUARD_MAX_TOKENS`)."""
+    dtype = np.uint16 if vocab_size < 2**16 else np.int32
+    tmp = run_dir / f".{TRAIN_TOKENS}.tmp"
+    try:
+        with open(tmp, "wb") as f:
+            np.save(f, np.asarray(tokens, dtype=dtype))
+        os.replace(tmp, run_dir / TRAIN_TOKENS)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise write_failed(run_dir / TRAIN_TOKENS, exc) from exc
+
+
+def load_training_tokens(run_dir: Path) -> np.ndarray | None:
+    """The stream :func:`save_training_tokens` kept, or None (an older run, a huge corpus)."""
+    try:
+        return np.load(run_dir / TRAIN_TOKENS, allow_pickle=False)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{run_dir / TRAIN_TOKENS}: damaged ({exc})") from exc

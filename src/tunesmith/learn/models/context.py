@@ -1,0 +1,90 @@
+"""The form context as model inputs, and the copy head that lets a model repeat a bar.
+
+:class:`FormInputs` embeds each column of a (batch, time, WIDTH) context (see
+:mod:`tunesmith.corpus.context`) and sums them, as a Transformer sums token and position
+embeddings. :class:`CopyHead` is a pointer mixture over the lookback tokens (after See et
+al.'s pointer-generator and Magenta's "repeat N bars ago" labels): the model's next-token
+distribution is ``g_0 * softmax(logits) + sum_k g_k * [token == lookback_k]``, the gates a
+softmax of the hidden state, a lag with no token there gated off. It returns
+log-probabilities, which cross-entropy, argmax and tempered sampling take as logits.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from tunesmith.corpus.context import (
+    LAGS,
+    LEFT,
+    LEFT_SIZE,
+    LOOKBACK,
+    METRE,
+    METRES,
+    PHRASE,
+    PHRASE_BARS,
+    POS,
+    POS_SIZE,
+    REPEATS,
+    none_id,
+)
+
+
+class FormInputs(nn.Module):
+    """(batch, time, WIDTH) context ids -> (batch, time, dim), one embedding per column."""
+
+    def __init__(self, vocab_size: int, dim: int) -> None:
+        super().__init__()
+        self.pos = nn.Embedding(POS_SIZE, dim)
+        self.metre = nn.Embedding(len(METRES), dim)
+        self.phrase = nn.Embedding(PHRASE_BARS, dim)
+        self.left = nn.Embedding(LEFT_SIZE, dim)
+        self.repeats = nn.Embedding(2 ** len(LAGS), dim)
+        self.lookback = nn.ModuleList(nn.Embedding(none_id(vocab_size) + 1, dim) for _ in LAGS)
+
+    def forward(self, context: torch.Tensor) -> torch.Tensor:
+        c = context.long()
+        x = (
+            self.pos(c[..., POS])
+            + self.metre(c[..., METRE])
+            + self.phrase(c[..., PHRASE])
+            + self.left(c[..., LEFT])
+            + self.repeats(c[..., REPEATS])
+        )
+        for k, embed in enumerate(self.lookback):
+            x = x + embed(c[..., LOOKBACK + k])
+        return x
+
+
+class CopyHead(nn.Module):
+    """Mixes the model's distribution with copies of the lookback tokens (module docstring)."""
+
+    def __init__(self, hidden: int, vocab_size: int) -> None:
+        super().__init__()
+        self.none = none_id(vocab_size)
+        self.gate = nn.Linear(hidden, 1 + len(LAGS))
+        with torch.no_grad():  # start by mostly generating: copying is learnt where it pays
+            self.gate.bias.zero_()
+            self.gate.bias[0] = 2.0
+
+    def forward(self, hidden: torch.Tensor, logits: torch.Tensor, context: torch.Tensor):
+        """:return: (batch, time, vocab) log-probabilities."""
+        lookback = context[..., LOOKBACK:].long()
+        missing = lookback == self.none
+        gates = self.gate(hidden).float()
+        gates = torch.cat([gates[..., :1], gates[..., 1:].masked_fill(missing, -torch.inf)], -1)
+        log_gates = gates.log_softmax(-1)
+        out = logits.float().log_softmax(-1) + log_gates[..., :1]
+        index = lookback.masked_fill(missing, 0)
+        for k in range(len(LAGS)):
+            at = index[..., k : k + 1]
+            copied = torch.logaddexp(out.gather(-1, at), log_gates[..., 1 + k : 2 + k])
+            out = out.scatter(-1, at, copied)
+        return out
+
+
+def require_context(context: torch.Tensor | None, ids: torch.Tensor) -> torch.Tensor:
+    """The context a form model needs: one row per token."""
+    if context is None or context.shape[:2] != ids.shape:
+        raise ValueError("a model with form inputs needs a (batch, time, WIDTH) context")
+    return context

@@ -1,0 +1,418 @@
+"""Train and measure the chorale model on piano-roll benchmarks (JSB Chorales and the like).
+
+The data are the Boulanger-Lewandowski et al. (2012) .mat files: ``traindata``,
+``validdata`` and ``testdata``, each a row of T x 88 binary piano rolls. The metric is the
+literature's: for every sequence predict frames 2..T from the frames before them, add up
+-log p(whole 88-key frame) over every predicted frame, divide by the number of predicted
+frames (nats per time step). Training reads top to bottom in ``train_poly``: shuffled
+batches transposed to random keys, AdamW, validation after each epoch, the best weights
+kept, early stopping, a time budget.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from tunesmith.config import _check, _Config
+from tunesmith.corpus.encodings.poly import KEYS
+from tunesmith.errors import ConfigError, CorpusError, SourceError
+from tunesmith.learn.models.poly import PolyModel, PolyModelConfig
+
+log = logging.getLogger(__name__)
+
+SPLITS = ("traindata", "validdata", "testdata")
+Roll = np.ndarray  # (T, 88) 0/1
+
+
+@dataclass
+class PolyTrainConfig(_Config):
+    """The optimisation for the chorale model."""
+
+    max_epochs: int = 500
+    batch_size: int = 8  # sequences per step
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-2  # AdamW's decoupled decay
+    grad_clip: float = 1.0  # max gradient norm; 0 = off
+    transpose: int = 6  # shift each training sequence by a random -N..N-1 semitones; 0 = off
+    lr_schedule: str = "cosine"  # cosine (to 2 % over the time limit) | plateau
+    lr_factor: float = 0.5  # plateau: multiply the rate by this when validation stalls ...
+    lr_patience: int = 5  # ... for this many epochs
+    early_stopping: int = 50  # stop after this many epochs without improvement
+    time_limit: float = 1680.0  # seconds of training (28 min, inside the 30-min budget)
+    seed: int = 0
+    # Scoring as an equal-weight mixture (see mean_nll): of the `keep` best epochs' weights,
+    # each over the transpositions -shifts..shifts. keep 1, shifts 0: the best epoch alone.
+    keep: int = 3
+    shifts: int = 6
+
+    def validate(self) -> None:
+        for name in ("max_epochs", "batch_size", "early_stopping"):
+            value = getattr(self, name)
+            _check(isinstance(value, int) and value >= 1, name, value, "a whole number >= 1")
+        _check(self.learning_rate > 0, "learning_rate", self.learning_rate, "positive")
+        _check(self.weight_decay >= 0, "weight_decay", self.weight_decay, ">= 0")
+        _check(self.grad_clip >= 0, "grad_clip", self.grad_clip, ">= 0")
+        _check(0 <= self.transpose <= 12, "transpose", self.transpose, "in 0..12")
+        _check(0 < self.lr_factor <= 1, "lr_factor", self.lr_factor, "in (0, 1]")
+        _check(
+            self.lr_schedule in ("plateau", "cosine"), "lr_schedule", self.lr_schedule,
+            "'plateau' or 'cosine'",
+        )  # fmt: skip
+        _check(self.keep >= 1, "keep", self.keep, ">= 1")
+        _check(0 <= self.shifts <= 12, "shifts", self.shifts, "in 0..12")
+        _check(self.time_limit > 0, "time_limit", self.time_limit, "positive")
+
+
+# ------------------------------------------------------------------------------ data
+
+
+def load_rolls(path: str | Path) -> dict[str, list[Roll]]:
+    """The three splits of a benchmark .mat file, as lists of (T, 88) uint8 arrays."""
+    import scipy.io
+
+    path = Path(path)
+    if not path.is_file():
+        raise SourceError(f"{path}: no such file; give a .mat file of piano rolls")
+    try:
+        mat = scipy.io.loadmat(path)
+    except (scipy.io.matlab.MatReadError, ValueError, OSError, TypeError) as exc:
+        raise SourceError(f"{path}: not a readable .mat file ({exc})") from None
+    missing = [name for name in SPLITS if name not in mat]
+    if missing:
+        raise SourceError(f"{path}: no {missing[0]!r} in the file; it needs {', '.join(SPLITS)}")
+    splits: dict[str, list[Roll]] = {}
+    for name in SPLITS:
+        rolls = [np.asarray(r) for r in np.asarray(mat[name]).ravel()]
+        for i, roll in enumerate(rolls):
+            if roll.ndim != 2 or roll.shape[1] != KEYS or roll.shape[0] < 2:
+                msg = f"{path}: {name}[{i}] has shape {roll.shape}; expected (T >= 2, {KEYS})"
+                raise SourceError(msg)
+        splits[name] = [(r > 0).astype(np.uint8) for r in rolls]
+    return splits
+
+
+def pad(rolls: Sequence[Roll]) -> tuple[torch.Tensor, torch.Tensor]:
+    """A (batch, T, 88) float tensor of rolls padded with empty frames, and their lengths."""
+    lengths = torch.tensor([len(r) for r in rolls])
+    frames = torch.zeros(len(rolls), int(lengths.max()), rolls[0].shape[1])
+    for i, r in enumerate(rolls):
+        frames[i, : len(r)] = torch.from_numpy(r).float()
+    return frames, lengths
+
+
+def transpose_randomly(rolls: Sequence[Roll], max_shift: int, rng: np.random.Generator):
+    """Each roll moved by a random shift in -max_shift..max_shift-1 that stays on the keys."""
+    out = []
+    for r in rolls:
+        sounding = np.nonzero(r.any(0))[0]
+        low, high = (sounding.min(), sounding.max()) if len(sounding) else (0, KEYS - 1)
+        shifts = [s for s in range(-max_shift, max_shift) if low + s >= 0 and high + s < KEYS]
+        out.append(np.roll(r, int(rng.choice(shifts)), axis=1) if shifts else r)
+    return out
+
+
+# ------------------------------------------------------------------------ evaluation
+
+
+def frame_nll(model: PolyModel, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Summed -log p over the predicted frames (2..T of each sequence) of a padded batch."""
+    return -predicted_log_probs(model, frames, lengths).sum()
+
+
+def predicted_log_probs(
+    model: PolyModel, frames: torch.Tensor, lengths: torch.Tensor
+) -> torch.Tensor:
+    """log p(frame t | frames before it) for every predicted frame of a padded batch, flat."""
+    context, _ = model.context(frames[:, :-1])  # after frame t: the context for frame t + 1
+    predicted = torch.arange(1, frames.shape[1]) < lengths.unsqueeze(1)
+    # Only real frames reach the decoder, so padding costs nothing there.
+    return model.score_frames(
+        context[predicted], frames[:, :-1][predicted], frames[:, 1:][predicted]
+    )
+
+
+def shift_keys(frames: torch.Tensor, shift: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Frames moved ``shift`` keys up, notes pushed off the keyboard dropped; and which
+    frames lost a note that way."""
+    keys = frames.shape[-1]
+    out = torch.zeros_like(frames)
+    if shift >= 0:
+        out[..., shift:] = frames[..., : keys - shift]
+        lost = frames[..., keys - shift :].any(-1)
+    else:
+        out[..., :shift] = frames[..., -shift:]
+        lost = frames[..., :-shift].any(-1)
+    return out, lost
+
+
+@torch.no_grad()
+def mean_nll(
+    models: PolyModel | Sequence[PolyModel],
+    rolls: Sequence[Roll],
+    batch_size: int = 64,
+    shifts: Sequence[int] = (0,),
+) -> float:
+    """Nats per predicted frame over ``rolls``, exactly as the literature measures it.
+
+    Several models or ``shifts`` make an equal-weight mixture, frame by frame: p(frame t |
+    past) is the mean over (model, shift) of the model's probability of the frame moved by
+    the shift, given the past moved likewise. Each term is a distribution over frames, so the
+    mean is one too; a frame the shift pushes off the keyboard gets probability 0 from that
+    term (which can only cost likelihood, never flatter it).
+    """
+    models = [models] if isinstance(models, PolyModel) else list(models)
+    for model in models:
+        model.eval()
+    total = 0.0
+    for i in range(0, len(rolls), batch_size):
+        frames, lengths = pad(rolls[i : i + batch_size])
+        predicted = torch.arange(1, frames.shape[1]) < lengths.unsqueeze(1)
+        terms = []
+        for shift in shifts:
+            moved, lost = shift_keys(frames, shift)
+            lost_target = lost[:, 1:][predicted]
+            for model in models:
+                log_p = predicted_log_probs(model, moved, lengths)
+                terms.append(log_p.masked_fill(lost_target, float("-inf")))
+        mixture = torch.logsumexp(torch.stack(terms), dim=0) - math.log(len(terms))
+        total -= float(mixture.sum())
+    return total / sum(len(r) - 1 for r in rolls)
+
+
+def bernoulli_nll(train: Sequence[Roll], rolls: Sequence[Roll]) -> float:
+    """The trivial model: each key on independently with its training frequency.
+
+    Frequencies are add-one smoothed ((on + 1) / (frames + 2)) so that a key never seen in
+    training costs a finite amount. Frames 2..T are scored, as for every model.
+    """
+    stacked = np.concatenate(train).astype(np.float64)
+    p = (stacked.sum(0) + 1) / (len(stacked) + 2)
+    predicted = np.concatenate([r[1:] for r in rolls]).astype(np.float64)
+    ll = predicted @ np.log(p) + (1 - predicted) @ np.log1p(-p)
+    return float(-ll.mean())
+
+
+# -------------------------------------------------------------------------- training
+
+
+@dataclass
+class PolyTrainResult:
+    """What training produced: the best model (by validation NLL) and its history."""
+
+    model: PolyModel
+    kept: list[PolyModel]  # the `keep` best epochs' models, best first
+    best_epoch: int
+    best_valid_nll: float
+    epochs: int
+    seconds: float
+    stopped_by: str  # "early stopping", "time limit" or "max epochs"
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+def train_poly(
+    train: Sequence[Roll],
+    valid: Sequence[Roll],
+    model_config: PolyModelConfig,
+    config: PolyTrainConfig,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> PolyTrainResult:
+    """Train on ``train``, keep the weights with the best NLL on ``valid``."""
+    config.validate()
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    model = PolyModel(model_config)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, factor=config.lr_factor, patience=config.lr_patience
+    )
+    best: list[tuple[float, int, dict[str, torch.Tensor]]] = []  # (valid NLL, epoch, weights)
+    history: list[dict[str, float]] = []
+    start = time.monotonic()
+    stopped_by = "max epochs"
+    for epoch in range(1, config.max_epochs + 1):
+        # -- one pass over the training pieces, each in a random key
+        model.train()
+        order = rng.permutation(len(train))
+        pieces = [train[i] for i in order]
+        if config.transpose:
+            pieces = transpose_randomly(pieces, config.transpose, rng)
+        total, count = 0.0, 0
+        for i in range(0, len(pieces), config.batch_size):
+            frames, lengths = pad(pieces[i : i + config.batch_size])
+            n = int((lengths - 1).sum())
+            loss = frame_nll(model, frames, lengths) / n
+            if config.lr_schedule == "cosine":
+                done = min(1.0, (time.monotonic() - start) / config.time_limit)
+                for group in optimizer.param_groups:
+                    group["lr"] = config.learning_rate * (
+                        0.02 + 0.49 * (1 + math.cos(math.pi * done))
+                    )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            total, count = total + loss.item() * n, count + n
+        # -- validation, best weights, schedule
+        valid_nll = mean_nll(model, valid)
+        if config.lr_schedule == "plateau":
+            scheduler.step(valid_nll)
+        elapsed = time.monotonic() - start
+        row = {"epoch": epoch, "train_nll": total / count, "valid_nll": valid_nll, "s": elapsed}
+        history.append(row)
+        if on_epoch:
+            on_epoch(row)
+        log.info("epoch %d: train %.3f valid %.3f", epoch, total / count, valid_nll)
+        if len(best) < config.keep or valid_nll < best[-1][0]:
+            best = sorted([*best, (valid_nll, epoch, copy.deepcopy(model.state_dict()))])
+            best = best[: config.keep]
+        # -- termination conditions
+        if epoch - best[0][1] >= config.early_stopping:
+            stopped_by = "early stopping"
+            break
+        if elapsed >= config.time_limit:
+            stopped_by = "time limit"
+            break
+    kept = []
+    for _, _, state in best:
+        kept.append(PolyModel(model_config))
+        kept[-1].load_state_dict(state)
+        kept[-1].eval()
+    seconds = time.monotonic() - start
+    return PolyTrainResult(
+        kept[0], kept, best[0][1], best[0][0], len(history), seconds, stopped_by, history
+    )
+
+
+# ------------------------------------------------------------------------- benchmark
+
+
+def bench_poly(
+    path: str | Path,
+    model_config: PolyModelConfig,
+    config: PolyTrainConfig,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    save_to: str | Path | None = None,
+) -> dict[str, Any]:
+    """Train on ``traindata``, select on ``validdata``, measure ``testdata`` (nats per frame).
+
+    :param save_to: also write the chosen model as a poly run folder there, for
+        ``tunesmith generate``.
+    :return: the figures as a JSON-ready dict: valid and test NLL (of the mixture the config
+        asks for; ``single``: the best epoch alone, with its training NLL), the trivial
+        model's, parameter count, training time, the configs and the per-epoch history.
+    """
+    splits = load_rolls(path)
+    train, valid, test = (splits[name] for name in SPLITS)
+    result = train_poly(train, valid, model_config, config, on_epoch)
+    shifts = range(-config.shifts, config.shifts + 1)
+    results = {
+        "data": str(path),
+        "pieces": {name: len(splits[name]) for name in SPLITS},
+        "predicted_frames": {name: sum(len(r) - 1 for r in splits[name]) for name in SPLITS},
+        "test_nll": mean_nll(result.kept, test, shifts=shifts),
+        "valid_nll": mean_nll(result.kept, valid, shifts=shifts),
+        "single": {  # the best epoch alone, untransposed
+            "valid_nll": result.best_valid_nll,
+            "test_nll": mean_nll(result.model, test),
+            "train_nll": mean_nll(result.model, train),
+        },
+        "trivial": {
+            "valid_nll": bernoulli_nll(train, valid),
+            "test_nll": bernoulli_nll(train, test),
+        },
+        "parameters": sum(p.numel() for p in result.model.parameters()),
+        "train_seconds": result.seconds,
+        "epochs": result.epochs,
+        "best_epoch": result.best_epoch,
+        "stopped_by": result.stopped_by,
+        "model": model_config.to_dict(),
+        "train": config.to_dict(),
+        "history": result.history,
+    }
+    if save_to:
+        from tunesmith.corpus.encodings.poly import LOWEST_PITCH
+        from tunesmith.learn.poly_run import save_poly_run
+
+        polyphony = np.concatenate(train).sum(1)
+        # Four voices throughout (chorales): generate keeps four, each in its SATB range.
+        voices = 4 if polyphony.max() == 4 and (polyphony == 4).mean() > 0.5 else 0
+        openings = [[int(k) + LOWEST_PITCH for k in np.nonzero(r[0])[0]] for r in train]
+        save_poly_run(save_to, result.model, voices, openings, {"benchmark": results})
+    return results
+
+
+# ------------------------------------------------------------------- prepared corpora
+
+
+def split_pieces(
+    rolls: Sequence[Roll], val_fraction: float, seed: int
+) -> tuple[list[int], list[int]]:
+    """Indices of training and validation pieces: whole pieces held out, at random."""
+    if len(rolls) < 2:
+        raise CorpusError(f"{len(rolls)} piece(s): training needs at least 2 (one to validate)")
+    order = np.random.default_rng(seed).permutation(len(rolls)).tolist()
+    held = min(len(rolls) - 1, max(1, round(val_fraction * len(rolls))))
+    return sorted(order[held:]), sorted(order[:held])
+
+
+def train_poly_corpus(
+    data: str | Path,
+    out: str | Path,
+    model_config: PolyModelConfig,
+    config: PolyTrainConfig,
+    val_fraction: float = 0.1,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Train the chorale model on a poly corpus (``prepare --encoding poly``), write a run.
+
+    Whole pieces are held out for validation; the best epoch's weights are saved to ``out``
+    as a poly run folder for ``tunesmith generate``. Four voices (SATB ranges when sampling)
+    when most pieces have four parts and most frames four notes, as in the chorales.
+
+    :return: the figures written to the run's config.json under ``"training"``.
+    """
+    from tunesmith.corpus.encodings.poly import LOWEST_PITCH
+    from tunesmith.corpus.poly_prepare import load_poly_corpus
+    from tunesmith.learn.poly_run import save_poly_run
+
+    if not 0 < val_fraction < 0.9:
+        raise ConfigError(f"--val-fraction must be in (0, 0.9) (got {val_fraction})")
+    rolls, manifest = load_poly_corpus(data)
+    train_ids, valid_ids = split_pieces(rolls, val_fraction, config.seed)
+    train, valid = [rolls[i] for i in train_ids], [rolls[i] for i in valid_ids]
+    result = train_poly(train, valid, model_config, config, on_epoch)
+    polyphony = np.concatenate(train).sum(1)
+    four_parts = np.mean([p.get("parts") == 4 for p in manifest["pieces"]])
+    voices = 4 if four_parts > 0.5 and (polyphony == 4).mean() > 0.5 else 0
+    results = {
+        "data": str(data),
+        "pieces": {"train": len(train), "valid": len(valid)},
+        "valid_pieces": [manifest["pieces"][i]["source"] for i in valid_ids],
+        "valid_nll": result.best_valid_nll,  # nats per predicted frame, the best epoch's
+        "train_nll": mean_nll(result.model, train),
+        "trivial_valid_nll": bernoulli_nll(train, valid),
+        "parameters": sum(p.numel() for p in result.model.parameters()),
+        "train_seconds": result.seconds,
+        "epochs": result.epochs,
+        "best_epoch": result.best_epoch,
+        "stopped_by": result.stopped_by,
+        "train": config.to_dict(),
+        "history": result.history,
+    }
+    openings = [[int(k) + LOWEST_PITCH for k in np.nonzero(r[0])[0]] for r in train]
+    info = {"steps_per_quarter": manifest["data"]["steps_per_quarter"], "training": results}
+    save_poly_run(out, result.model, voices, openings, info)
+    return results

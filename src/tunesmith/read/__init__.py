@@ -1,0 +1,1 @@
+"""Reading music: find files in a source, parse them, extract the melody, cache the result."""
