@@ -16,14 +16,12 @@ from tunesmith.corpus.context import trackers
 from tunesmith.corpus.dataset import Corpus
 from tunesmith.corpus.encodings import Vocab, get_encoding
 from tunesmith.errors import CheckpointError
-from tunesmith.learn.checkpoint import load_run
+from tunesmith.learn.checkpoint import TRAIN_TOKENS, load_run, load_training_tokens
 from tunesmith.make.copying import (
-    TRAIN_TOKENS,
     CopyDetector,
     CopyGuard,
     copy_guard,
     guard_length,
-    load_training_tokens,
     tokens_per_bar,
 )
 from tunesmith.make.generate import GenerateOptions, generate

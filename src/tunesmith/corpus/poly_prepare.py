@@ -30,12 +30,18 @@ from tunesmith.corpus.encodings.poly import (
     decode_frames,
     encode_frames,
 )
-from tunesmith.corpus.store import PrepareReport, corpus_key, report_from_manifest, write_corpus
+from tunesmith.corpus.store import (
+    PrepareReport,
+    corpus_key,
+    manifest_header,
+    previous_manifest,
+    report_from_manifest,
+    write_corpus,
+)
 from tunesmith.errors import ConfigError, CorpusError, SourceError
 from tunesmith.read.cache import MelodyCache, default_cache_dir
 from tunesmith.read.reading import read_entries
 from tunesmith.read.sources import Piece, find_items
-from tunesmith.version import __version__
 
 #: Options of the melody encodings that have no meaning for the whole texture.
 _MELODY_ONLY = ("durations", "melody", "augment_keys", "min_bars", "min_pitches", "max_gap_bars")
@@ -119,16 +125,11 @@ def prepare_poly(
     cache = MelodyCache(default_cache_dir() if use_cache else None, options)
     keys = [cache.key(it) for it in items]
     this_key = corpus_key(sources, config, keys, items)
-    manifest_path = out / "manifest.json"
-    if use_cache and manifest_path.exists() and (out / "tokens.npy").exists():
-        try:
-            old = read_json(manifest_path)
-        except ValueError:
-            old = {}
-        if old.get("corpus_key") == this_key and not (strict and old.get("skipped")):
-            report = report_from_manifest(old, out)
-            report.up_to_date = True
-            return report
+    old = previous_manifest(out, this_key) if use_cache else None
+    if old and not (strict and old.get("skipped")):  # strict: read again, to raise
+        report = report_from_manifest(old, out)
+        report.up_to_date = True
+        return report
 
     entries, skipped, from_cache = read_entries(
         items, config, jobs=jobs, cache=cache, strict=strict, time_limit=time_limit,
@@ -175,16 +176,8 @@ def prepare_poly(
         np.asarray(stream, dtype=np.uint8),
         {
             "manifest.json": {
-                "tunesmith_version": __version__,
-                "corpus_key": this_key,
-                "sources": sources,
-                "data": config.to_dict(),
-                "items": report.items,
-                "kept": report.kept,
-                "tokens": report.tokens,
+                **manifest_header(report, this_key, sources, config),
                 "frames": sum(p["frames"] for p in pieces),
-                "vocab_size": report.vocab_size,
-                "seconds": round(report.seconds, 3),
                 "pitches": report.pitches,
                 "skipped": [{"item": label, "reason": reason} for label, reason in skipped],
                 "pieces": pieces,

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from tunesmith.config import DataConfig, read_json
+from tunesmith.config import DataConfig
 from tunesmith.corpus.context import CONTEXT_FILE, corpus_context
 from tunesmith.corpus.encodings import END, Vocab, get_encoding
 from tunesmith.corpus.encodings.base import Encoding
@@ -31,6 +31,8 @@ from tunesmith.corpus.store import (
     PrepareReport,
     corpus_key,
     is_prepared,
+    manifest_header,
+    previous_manifest,
     report_from_manifest,
     write_corpus,
 )
@@ -40,7 +42,6 @@ from tunesmith.read.cache import MelodyCache, default_cache_dir
 from tunesmith.read.extract import augment_keys, filter_melodies
 from tunesmith.read.reading import DEFAULT_TIME_LIMIT, ProgressFn, one_line, read_melodies
 from tunesmith.read.sources import find_items
-from tunesmith.version import __version__
 
 
 def prepare_corpus(
@@ -80,22 +81,16 @@ def prepare_corpus(
     cache = MelodyCache(default_cache_dir() if use_cache else None, _extraction_options(config))
     keys = [cache.key(it) for it in items]  # a stat and a path resolution each: once
     this_key = corpus_key(sources, config, keys, items)
-    manifest_path = out / "manifest.json"
-    if use_cache and manifest_path.exists():
-        try:
-            old = read_json(manifest_path)
-        except ValueError:
-            old = {}
-        fresh = old.get("corpus_key") == this_key and (out / "tokens.npy").exists()
-        if fresh and strict and old.get("skipped"):
-            first = old["skipped"][0]
-            raise SourceError(f"{first['item']}: {first['reason']}")
-        if fresh:
-            report = report_from_manifest(old, out)
-            report.up_to_date = True
-            if on_progress:
-                on_progress(len(items), len(items))
-            return report
+    old = previous_manifest(out, this_key) if use_cache else None
+    if old and strict and old.get("skipped"):
+        first = old["skipped"][0]
+        raise SourceError(f"{first['item']}: {first['reason']}")
+    if old:
+        report = report_from_manifest(old, out)
+        report.up_to_date = True
+        if on_progress:
+            on_progress(len(items), len(items))
+        return report
 
     melodies, skipped, from_cache = read_melodies(
         items,
@@ -111,15 +106,8 @@ def prepare_corpus(
     melodies, groups, more_skips = _filter_and_augment(melodies, config)
     skipped += more_skips
     encoding = get_encoding(config)
-    encoded, kept = [], []
-    for m, group in zip(melodies, groups, strict=True):
-        try:  # a melody the encoding cannot hold is one file's skip, not the corpus's end
-            encoded.append(encoding.encode(m))
-            kept.append((m, group))
-        except EncodingError as exc:
-            reason = one_line(str(exc).removeprefix(f"{m.source or m.name}: "))
-            skipped.append((m.source or m.name, f"cannot be encoded ({reason})"))
-    melodies, groups = [m for m, _ in kept], [g for _, g in kept]
+    melodies, groups, encoded, more_skips = _encode(melodies, groups, encoding)
+    skipped += more_skips
     if not melodies:
         why = "; ".join(f"{label}: {reason}" for label, reason in skipped[:3])
         raise CorpusError(f"no usable melody in {', '.join(sources)} ({why})")
@@ -128,7 +116,55 @@ def prepare_corpus(
     durations, pitches = _distributions(melodies, encoding, token_counts)
     seen = set(token_counts) - set(encoding.base_tokens())
     vocab = Vocab(encoding.base_tokens() + sorted(seen, key=_token_order), config.encoding)
-    dtype = np.uint16 if len(vocab) < 2**16 else np.int32
+    tokens, pieces = _stream(melodies, encoded, groups, vocab)
+    report = PrepareReport(
+        out=str(out),
+        items=len(items),
+        kept=len(melodies),
+        from_cache=from_cache,
+        skipped=skipped,
+        tokens=len(tokens),
+        vocab_size=len(vocab),
+        seconds=time.perf_counter() - started,
+        augmented=sum(1 for m in melodies if m.meta.get("augmented")),
+        durations=durations,
+        pitches=pitches,
+    )
+    manifest = {
+        **manifest_header(report, this_key, sources, config),
+        "augmented": report.augmented,
+        "durations": durations,
+        "pitches": pitches,
+        "skipped": [{"item": label, "reason": reason} for label, reason in skipped],
+        "pieces": pieces,
+    }
+    vocab_json = {"encoding": vocab.encoding, "tokens": vocab.tokens}
+    contexts = {CONTEXT_FILE: corpus_context(tokens, pieces, vocab, config)}
+    documents = {"vocab.json": vocab_json, "manifest.json": manifest}
+    write_corpus(out, tokens, documents, contexts)
+    return report
+
+
+def _encode(
+    melodies: list[Melody], groups: list[int], encoding: Encoding
+) -> tuple[list[Melody], list[int], list[list[str]], list[tuple[str, str]]]:
+    """Encode each melody; one the encoding cannot hold is that file's skip, not the
+    corpus's end. The melodies and groups kept, their tokens, and the skips."""
+    kept, encoded, skipped = [], [], []
+    for m, group in zip(melodies, groups, strict=True):
+        try:
+            encoded.append(encoding.encode(m))
+            kept.append((m, group))
+        except EncodingError as exc:
+            reason = one_line(str(exc).removeprefix(f"{m.source or m.name}: "))
+            skipped.append((m.source or m.name, f"cannot be encoded ({reason})"))
+    return [m for m, _ in kept], [g for _, g in kept], encoded, skipped
+
+
+def _stream(
+    melodies: list[Melody], encoded: list[list[str]], groups: list[int], vocab: Vocab
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """One token stream (END before and after every piece) and each piece's manifest entry."""
     stream = [vocab.end_id]
     pieces = []
     for m, toks, group in zip(melodies, encoded, groups, strict=True):
@@ -148,42 +184,8 @@ def prepare_corpus(
         )
         stream.extend(vocab.encode(toks))
         stream.append(vocab.end_id)
-
-    report = PrepareReport(
-        out=str(out),
-        items=len(items),
-        kept=len(melodies),
-        from_cache=from_cache,
-        skipped=skipped,
-        tokens=len(stream),
-        vocab_size=len(vocab),
-        seconds=time.perf_counter() - started,
-        augmented=sum(1 for m in melodies if m.meta.get("augmented")),
-        durations=durations,
-        pitches=pitches,
-    )
-    manifest = {
-        "tunesmith_version": __version__,
-        "corpus_key": this_key,
-        "sources": sources,
-        "data": config.to_dict(),
-        "items": report.items,
-        "kept": report.kept,
-        "tokens": report.tokens,
-        "vocab_size": report.vocab_size,
-        "seconds": round(report.seconds, 3),
-        "augmented": report.augmented,
-        "durations": durations,
-        "pitches": pitches,
-        "skipped": [{"item": label, "reason": reason} for label, reason in skipped],
-        "pieces": pieces,
-    }
-    vocab_json = {"encoding": vocab.encoding, "tokens": vocab.tokens}
-    tokens = np.asarray(stream, dtype=dtype)
-    contexts = {CONTEXT_FILE: corpus_context(tokens, pieces, vocab, config)}
-    documents = {"vocab.json": vocab_json, "manifest.json": manifest}
-    write_corpus(out, tokens, documents, contexts)
-    return report
+    dtype = np.uint16 if len(vocab) < 2**16 else np.int32
+    return np.asarray(stream, dtype=dtype), pieces
 
 
 #: Options that act after a melody is read (filters, augmentation, the token scheme's own

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from tunesmith.config import DataConfig, write_json
+from tunesmith.config import DataConfig, read_json, write_json
 from tunesmith.errors import WriteError, write_failed
 from tunesmith.read.cache import CACHE_VERSION
 from tunesmith.read.sources import Item
@@ -113,3 +113,32 @@ def report_from_manifest(manifest: dict[str, Any], out: Path) -> PrepareReport:
 def is_prepared(path: str | Path) -> bool:
     path = Path(path)
     return (path / "manifest.json").is_file() and (path / "tokens.npy").is_file()
+
+
+def previous_manifest(out: Path, key: str) -> dict[str, Any] | None:
+    """The manifest of the corpus already in ``out`` if it was built from the same input
+    (the same :func:`corpus_key`) and is whole, else None: such a corpus is reused."""
+    if not ((out / "manifest.json").exists() and (out / "tokens.npy").exists()):
+        return None
+    try:
+        old = read_json(out / "manifest.json")
+    except ValueError:
+        return None
+    return old if old.get("corpus_key") == key else None
+
+
+def manifest_header(
+    report: PrepareReport, key: str, sources: list[str], config: DataConfig
+) -> dict[str, Any]:
+    """The fields every corpus manifest opens with (melody and poly corpora alike)."""
+    return {
+        "tunesmith_version": __version__,
+        "corpus_key": key,
+        "sources": sources,
+        "data": config.to_dict(),
+        "items": report.items,
+        "kept": report.kept,
+        "tokens": report.tokens,
+        "vocab_size": report.vocab_size,
+        "seconds": round(report.seconds, 3),
+    }
