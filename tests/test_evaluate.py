@@ -7,8 +7,9 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from tunesmith.cli import app
-from tunesmith.judge.evaluate import evaluate_run, write_report
+from tunesmith.judge.evaluate import evaluate_run
 from tunesmith.judge.formstats import FORM_FEATURES
+from tunesmith.judge.report import write_report
 from tunesmith.judge.stats import FEATURES
 
 

@@ -34,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import common
 
-from tunesmith.judge.evaluate import evaluate_run, write_report
+from tunesmith.judge.evaluate import evaluate_run
+from tunesmith.judge.report import write_report
 
 VARIANTS = {
     "old": ["--no-form"],

@@ -193,7 +193,8 @@ def evaluate(
       tunesmith evaluate runs/essen
       tunesmith evaluate runs/essen --samples 200 --length 512 --out reports/essen
     """
-    from tunesmith.judge.evaluate import evaluate_run, report_markdown, write_report
+    from tunesmith.judge.evaluate import evaluate_run
+    from tunesmith.judge.report import report_markdown, write_report
     from tunesmith.shipped import resolve_run
 
     if not 1 <= samples <= 10_000 or not (length == 0 or 16 <= length <= 100_000):
