@@ -43,7 +43,7 @@ models: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python scripts/make_models.py
 
 # The wheel alone: build it, install it into a fresh venv (torch pinned as above) and run
-# `tunesmith generate essen` and the example notebook from there, outside the checkout.
+# `tunesmith generate essen`, `generate chorales` and the example notebook from there, outside the checkout.
 WHEEL_DIR := build/wheel
 wheel-check: $(STAMP)
 	rm -rf build/lib build/bdist.* $(WHEEL_DIR) && mkdir -p $(WHEEL_DIR)  # no stale build/lib

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # wheel_check.sh WHEEL_DIR EXAMPLES: with the venv in WHEEL_DIR/venv (the wheel installed into
-# it alone), run `tunesmith generate essen` and every example notebook in a folder outside the
+# it alone), run `tunesmith generate essen`, `generate chorales` and every example notebook in a folder outside the
 # checkout, so that nothing is read from the source tree.
 set -euo pipefail
 wheel_dir="$1"
@@ -21,6 +21,11 @@ start=$(date +%s.%N)
 end=$(date +%s.%N)
 awk -v s="$start" -v e="$end" 'BEGIN { printf "tunesmith generate essen: %.1f s\n", e - s }'
 ls out/melody-01.mid out/melody-01.png >/dev/null
+start=$(date +%s.%N)
+"$bin/tunesmith" generate chorales --out out/ --num 2 --bars 8
+end=$(date +%s.%N)
+awk -v s="$start" -v e="$end" 'BEGIN { printf "tunesmith generate chorales: %.1f s\n", e - s }'
+ls out/chorale-01.mid >/dev/null
 for notebook in "$examples"/*.ipynb; do
   cp "$notebook" .
   "$bin/python" - "$(basename "$notebook")" <<'PY'
