@@ -179,7 +179,7 @@ def prepare_poly(
                 **manifest_header(report, this_key, sources, config),
                 "frames": sum(p["frames"] for p in pieces),
                 "pitches": report.pitches,
-                "skipped": [{"item": label, "reason": reason} for label, reason in skipped],
+                "skipped": report.skipped_entries(),
                 "pieces": pieces,
             }
         },

@@ -135,7 +135,7 @@ def prepare_corpus(
         "augmented": report.augmented,
         "durations": durations,
         "pitches": pitches,
-        "skipped": [{"item": label, "reason": reason} for label, reason in skipped],
+        "skipped": report.skipped_entries(),
         "pieces": pieces,
     }
     vocab_json = {"encoding": vocab.encoding, "tokens": vocab.tokens}

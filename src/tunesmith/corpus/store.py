@@ -39,9 +39,13 @@ class PrepareReport:
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON-ready data (``--report FILE.json``)."""
         data = asdict(self)
-        data["skipped"] = [{"item": label, "reason": reason} for label, reason in self.skipped]
+        data["skipped"] = self.skipped_entries()
         data["skip_reasons"] = dict(self.skip_reasons.most_common())
         return data
+
+    def skipped_entries(self) -> list[dict[str, str]]:
+        """The skips as the manifest and ``--report`` list them."""
+        return [{"item": label, "reason": reason} for label, reason in self.skipped]
 
     @property
     def skip_reasons(self) -> Counter[str]:
