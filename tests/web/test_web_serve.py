@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -53,3 +55,21 @@ def test_a_loopback_server_refuses_foreign_host_names(tmp_path: Path, runs_dir: 
             assert client.get("/api/runs", headers={"host": host}).status_code == 200, host
         for host in ["evil.example:8000", "127.0.0.1.evil.example", ""]:
             assert client.get("/api/runs", headers={"host": host}).status_code == 400, host
+
+
+def test_the_server_imports_music21_before_it_serves(tmp_path: Path) -> None:
+    """Worker threads importing music21 for the first time together can die of importlib's
+    _DeadlockError (the soak met a 500 so); the server imports it once, at start-up. A fresh
+    interpreter, since this one has music21 loaded by other tests already."""
+    code = (
+        "import sys\n"
+        "from fastapi.testclient import TestClient\n"
+        "from tunesmith.web import create_app\n"
+        f"app = create_app(None, {str(tmp_path / 'out')!r})\n"
+        "assert 'music21.stream' not in sys.modules\n"
+        "with TestClient(app):\n"
+        "    print(sorted(m for m in ('music21.stream', 'verovio') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split("\n")[0] == "['music21.stream', 'verovio']"

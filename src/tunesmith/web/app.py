@@ -8,6 +8,7 @@ at most ``workers`` at a time; a request that would queue behind more than
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import re
 import warnings
@@ -33,6 +34,18 @@ from tunesmith.web.studio import Studio, UnknownFile, UnknownRun
 
 STATIC = Path(__file__).resolve().parent / "static"
 log = logging.getLogger(__name__)
+
+
+# What the generation path imports lazily (scores, key finding, engraving), so that the CLI
+# starts fast. Two worker threads importing music21 at once for the first time can stop
+# one of them with importlib's _DeadlockError (music21's modules import each other); the
+# soak met it as a 500 on a fresh server. The server imports them once, before it serves.
+LAZY_IMPORTS = ("music21.analysis.discrete", "music21.stream", "music21.scale", "verovio")
+
+
+def import_lazy_modules() -> None:
+    for name in LAZY_IMPORTS:
+        importlib.import_module(name)
 
 
 class Busy(TunesmithError):
@@ -71,6 +84,7 @@ def create_app(
         # sample.py). sample.py switches it off around each call, but threads that enter
         # and leave that switch out of order could leave it on; off for the server's life
         # makes every call agree.
+        await anyio.to_thread.run_sync(import_lazy_modules)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="TF32 acceleration", category=UserWarning)
             with torch.backends.mkldnn.flags(enabled=False):
