@@ -49,3 +49,21 @@ def test_evaluate_command(tiny_run: Path, tmp_path: Path) -> None:
     assert "share of reference" in r.output and (tmp_path / "e" / "report.md").exists()
     r = CliRunner().invoke(app, ["evaluate", str(tmp_path), "--samples", "4"])
     assert r.exit_code == 1 and "not a tunesmith run" in r.output
+
+
+def test_samples_are_whole_bars_of_their_own_metre() -> None:
+    """A sample as long as a held-out 2/4 tune of 16 bars, opened in 3/4, is 16 bars of 3/4
+    (it was 128 sixteenths, ending two thirds into a bar, where no real tune ends); opened by
+    a pickup of one beat, its last bar is one beat short, as such tunes are written."""
+    from tunesmith.config import DataConfig
+    from tunesmith.corpus.encodings import get_encoding
+    from tunesmith.judge.evaluate import sample_length
+    from tunesmith.melody import Melody, Note
+
+    encoding = get_encoding(DataConfig())
+    held = Melody([Note(60, 0, 128)], steps_per_quarter=4, time_signature=(2, 4))
+    bar = ["60"] + ["_"] * 11
+    plain = {"tokens": bar, "time_signature": [3, 4]}
+    assert sample_length(held, plain, encoding, 4) == 16 * 12
+    pickup = {"tokens": ["r"] + ["_"] * 7 + ["55", "_", "_", "_"], "time_signature": [3, 4]}
+    assert sample_length(held, pickup, encoding, 4) == 16 * 12 - 4

@@ -27,6 +27,7 @@ import os
 import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,10 @@ def _suffix(temperature: float) -> str:
     return "" if temperature == 1.0 else f"-t{temperature:g}"
 
 
+def _today() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def _epochs(run: Path) -> int:
     lines = (run / "metrics.csv").read_text().splitlines()
     return max(0, len(lines) - 1)
@@ -103,6 +108,13 @@ def main() -> None:
     p.add_argument("--only", choices=sorted(CORPORA), help="one corpus")
     p.add_argument("--retrain", action="store_true", help="train again where runs exist")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
+    p.add_argument(
+        "--variants",
+        nargs="+",
+        choices=sorted(VARIANTS),
+        default=sorted(VARIANTS),
+        help="train and judge only these (the other rows of results.json are kept)",
+    )
     args = p.parse_args()
     seconds, samples, limit = (30, 20, 300) if args.quick else (args.seconds, args.samples, 0)
     runs = args.runs / "quick" if args.quick else args.runs
@@ -113,7 +125,7 @@ def main() -> None:
         data = runs / f"data-{corpus}"
         prepare(corpus, data, limit)
         for variant, flags in VARIANTS.items():
-            if variant == "transformer" and corpus != "essen":
+            if variant not in args.variants or (variant == "transformer" and corpus != "essen"):
                 continue
             jobs.append((corpus, variant, data, runs / f"{corpus}-{variant}", flags))
     with ThreadPoolExecutor(max_workers=2) as pool:  # one training per core
@@ -123,7 +135,7 @@ def main() -> None:
         t = args.temperature
         judged = pool.map(judge, [j[3] for j in jobs], [samples] * len(jobs), [t] * len(jobs))
         results = {
-            f"{c}-{v}{_suffix(t)}": {"corpus": c, "variant": v, **r}
+            f"{c}-{v}{_suffix(t)}": {"corpus": c, "variant": v, "measured": _today(), **r}
             for (c, v, *_), r in zip(jobs, judged, strict=True)
         }
 
@@ -143,7 +155,8 @@ def main() -> None:
         common.print_table(f"form A/B on {corpus}", ["statistic", *names], rows)
     params = {"seconds": seconds, "samples": samples, "threads": 1, "variants": VARIANTS}
     kept = Path(__file__).with_name("results.json")
-    if args.only and not args.quick and kept.exists():  # keep the other corpus's rows
+    partial = args.only or set(args.variants) != set(VARIANTS)
+    if partial and not args.quick and kept.exists():  # keep the rows not measured now
         results = {**json.loads(kept.read_text())["results"], **results}
     common.write_results(__file__, "form", args.quick, params, results)
 

@@ -150,6 +150,9 @@ class ModelConfig(_Config):
     # metric position, bars left and the lookback tokens as inputs, and the copy head
     # (tunesmith.corpus.context); a run saved before they existed has none
     form: bool = True
+    # with form: the time to the end in the last bar and the key's mode as inputs, so that a
+    # melody can place its cadence (tunesmith.corpus.context); runs saved before have none
+    cadence: bool = True
 
     def validate(self) -> None:
         _check(

@@ -186,3 +186,11 @@ def split_at_gaps(melody: Melody, gap: int) -> list[Melody]:
         name = f"{melody.name} (part {i})"
         out.append(replace(melody, notes=shifted, length=0, name=name, meta=dict(melody.meta)))
     return out
+
+
+def pickup_steps(opening: Melody, bar: int) -> int:
+    """Steps of the pickup a piece's opening bar holds: a bar that starts on a rest and
+    ends with notes (0 when it starts on its downbeat). A tune with a pickup of one beat
+    has a last bar one beat short, so the two make a whole bar."""
+    first = opening.notes[0].start if opening.notes else 0
+    return bar - first if 0 < first < bar else 0

@@ -18,7 +18,17 @@ the model reads token ``j - 1`` with context ``j`` and predicts token ``j``. Col
 - ``LEFT``: whole bars left after this one, up to 8 (the model can plan its cadence);
 - ``REPEATS``: bit ``k`` set when token ``j - 1`` equals the token ``LAGS[k]`` bars before it;
 - ``LOOKBACK + k``: the token that starts exactly ``LAGS[k]`` bars before token ``j``, or
-  :func:`none_id` where none does (before the piece; inside a longer note).
+  :func:`none_id` where none does (before the piece; inside a longer note);
+- ``TIME_LEFT``: in the piece's last bar, the time from token ``j``'s onset to the piece's
+  end, in twelfths of a quarter (0 at the end itself); :data:`FAR` before the last bar.
+  ``LEFT`` alone cannot tell the end from the last bar's downbeat (both are LEFT 0, POS 0)
+  nor where a pickup tune's short last bar ends, so a model without it cannot place its
+  final note;
+- ``MODE``: the piece's key's mode (0 unknown, 1 major, 2 minor): in a corpus transposed to
+  C major / A minor it says which tonic a cadence goes to.
+
+``TIME_LEFT`` and ``MODE`` are a model's *cadence* inputs (``ModelConfig.cadence``); a model
+trained before them reads the first columns only, which keep their meaning.
 
 Onsets are the running sum of token lengths (the steps encoding: one step a token), so the
 notes and events encodings get positions too. The end token that closes a piece has the row
@@ -40,13 +50,17 @@ from tunesmith.corpus.encodings.steps import REST
 from tunesmith.melody import steps_per_bar
 
 #: Where a prepared corpus keeps its contexts (the version changes with their meaning).
-CONTEXT_FILE = "context-v2.npy"
+CONTEXT_FILE = "context-v3.npy"
 #: Lookback distances in bars.
 LAGS = (1, 2, 4, 8)
 POS, METRE, PHRASE, LEFT, REPEATS, LOOKBACK = range(6)
-WIDTH = LOOKBACK + len(LAGS)
+TIME_LEFT, MODE = LOOKBACK + len(LAGS), LOOKBACK + len(LAGS) + 1
+WIDTH = MODE + 1
 #: Positions in a bar are counted in twelfths of a quarter, up to 16 quarters.
 POS_PER_QUARTER, POS_SIZE = 12, 192
+#: TIME_LEFT before the last bar.
+FAR = POS_SIZE
+MODES = {"": 0, "major": 1, "minor": 2}
 PHRASE_BARS, LEFT_SIZE = 8, 9
 #: Time signatures the model tells apart; any other is index 0.
 METRES: tuple[tuple[int, int], ...] = (
@@ -80,28 +94,43 @@ def rest_ids(vocab: Vocab) -> np.ndarray:
 def end_row(vocab_size: int) -> np.ndarray:
     """The context of an end token: nothing to look back on."""
     row = np.zeros(WIDTH, dtype=np.int64)
-    row[LOOKBACK:] = none_id(vocab_size)
+    row[LOOKBACK:TIME_LEFT] = none_id(vocab_size)
+    row[TIME_LEFT] = FAR
     return row
+
+
+def mode_index(key: str | None) -> int:
+    """:data:`MODES` index of a key's name ("A minor" -> 2; None or unknown -> 0)."""
+    return MODES.get((key or "").rsplit(" ", 1)[-1], 0)
 
 
 class Metre:
     """What the context needs to know of a piece besides its tokens."""
 
     def __init__(
-        self, time_signature: Sequence[int], steps_per_quarter: int, pickup: bool, length: int
+        self,
+        time_signature: Sequence[int],
+        steps_per_quarter: int,
+        pickup: bool,
+        length: int,
+        mode: int = 0,
     ) -> None:
         self.bar = steps_per_bar(tuple(time_signature), steps_per_quarter)
         self.index = metre_index(time_signature)
         self.spq = steps_per_quarter
         self.pickup = int(pickup)
         self.length = length  # the piece's length in steps (where LEFT reaches 0)
+        self.mode = mode  # a MODES index
 
     def columns(self, onsets: np.ndarray) -> tuple[np.ndarray, ...]:
-        """POS, PHRASE and LEFT for tokens starting at ``onsets``."""
+        """POS, PHRASE, LEFT and TIME_LEFT for tokens starting at ``onsets``."""
         pos = np.minimum((onsets % self.bar) * POS_PER_QUARTER // self.spq, POS_SIZE - 1)
         phrase = (onsets // self.bar - self.pickup) % PHRASE_BARS
         left = np.clip((self.length - 1 - onsets) // self.bar, 0, LEFT_SIZE - 1)
-        return pos, phrase, left
+        to_end = np.maximum(self.length - onsets, 0)
+        near = np.minimum(to_end * POS_PER_QUARTER // self.spq, POS_SIZE - 1)
+        time_left = np.where(to_end <= self.bar, near, FAR)
+        return pos, phrase, left, time_left
 
 
 def piece_context(ids: np.ndarray, steps: np.ndarray, metre: Metre, vocab_size: int) -> np.ndarray:
@@ -110,7 +139,8 @@ def piece_context(ids: np.ndarray, steps: np.ndarray, metre: Metre, vocab_size: 
     n = len(ids)
     onsets = np.concatenate([[0], np.cumsum(steps[ids])[:-1]]) if n else np.zeros(0, np.int64)
     out = np.empty((n, WIDTH), dtype=np.int64)
-    out[:, POS], out[:, PHRASE], out[:, LEFT] = metre.columns(onsets)
+    out[:, POS], out[:, PHRASE], out[:, LEFT], out[:, TIME_LEFT] = metre.columns(onsets)
+    out[:, MODE] = metre.mode
     if n:  # whether there is a pickup shows only once the first token is there
         out[0, PHRASE] = 0
     out[:, METRE] = metre.index
@@ -131,7 +161,8 @@ def piece_metre(piece: dict[str, Any], ids: np.ndarray, steps: np.ndarray, rests
     (leading silence is dropped by whole bars, so a rest at step 0 is the pickup's)."""
     pickup = bool(len(ids)) and bool(rests[int(ids[0])])
     length = int(steps[np.asarray(ids, dtype=np.int64)].sum())
-    return Metre(piece.get("time_signature") or (4, 4), spq, pickup, length)
+    ts = piece.get("time_signature") or (4, 4)
+    return Metre(ts, spq, pickup, length, mode_index(piece.get("key")))
 
 
 def corpus_context(tokens: np.ndarray, pieces: list[dict[str, Any]], vocab: Vocab, data_config):
@@ -177,16 +208,21 @@ class FormTracker:
         self._last = (token, self._onset)
         self._onset += int(self._steps[token])
 
-    def in_last_bar(self) -> bool:
-        """Whether the next token falls in the piece's last bar (LEFT 0), past its start."""
-        return self._onset > 0 and self._metre.length - 1 - self._onset < self._metre.bar
+    def at_end(self) -> bool:
+        """Whether the piece has reached its length: the next token is its end token.
+
+        Not "anywhere in the last bar": the step after a piece's last note has the same
+        POS and LEFT as its last bar's downbeat, so a model allowed to end in its last bar
+        ended many melodies there, a bar early and off the cadence."""
+        return self._metre.length <= self._onset
 
     def row(self) -> np.ndarray:
         """The context of the token that comes next."""
         m = self._metre
         out = np.empty(WIDTH, dtype=np.int64)
-        pos, phrase, left = m.columns(np.array([self._onset]))
+        pos, phrase, left, time_left = m.columns(np.array([self._onset]))
         out[POS], out[PHRASE], out[LEFT], out[METRE] = pos[0], phrase[0], left[0], m.index
+        out[TIME_LEFT], out[MODE] = time_left[0], m.mode
         repeats = 0
         for k, lag in enumerate(LAGS):
             out[LOOKBACK + k] = self._at.get(self._onset - lag * m.bar, self._none)
@@ -198,15 +234,20 @@ class FormTracker:
 
 
 def trackers(
-    vocab: Vocab, data_config: Any, metres: Sequence[Sequence[int]], lengths: Sequence[int]
+    vocab: Vocab,
+    data_config: Any,
+    metres: Sequence[Sequence[int]],
+    lengths: Sequence[int],
+    keys: Sequence[str | None] | None = None,
 ) -> list[FormTracker]:
     """A tracker per row, for rows in the given time signatures, each ``lengths`` steps long
-    in all (prime included)."""
+    in all (prime included), in the given keys (names such as "A minor"; None: unknown)."""
     steps, rests = token_steps(vocab, data_config), rest_ids(vocab)
     spq = data_config.steps_per_quarter
+    keys = keys if keys is not None else [None] * len(metres)
     return [
-        FormTracker(steps, rests, Metre(ts, spq, False, n), vocab)
-        for ts, n in zip(metres, lengths, strict=True)
+        FormTracker(steps, rests, Metre(ts, spq, False, n, mode_index(k)), vocab)
+        for ts, n, k in zip(metres, lengths, keys, strict=True)
     ]
 
 

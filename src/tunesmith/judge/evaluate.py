@@ -42,7 +42,7 @@ from tunesmith.make.copying import (
     tokens_per_bar,
 )
 from tunesmith.make.sample import check_sampling, sample_ids
-from tunesmith.melody import Melody
+from tunesmith.melody import Melody, pickup_steps, steps_per_bar
 
 ProgressFn = Callable[[str], None]
 
@@ -107,6 +107,24 @@ def _first_steps(encoding, vocab, ids: list[int], steps: int) -> list[int]:
     return ids
 
 
+def _opening_in_metre(openings: list[dict], time_signature, rng: np.random.Generator) -> dict:
+    """A random opening in the time signature (any opening if none is in it)."""
+    same = [o for o in openings if tuple(o.get("time_signature") or (4, 4)) == time_signature]
+    pool = same or openings
+    return pool[int(rng.integers(len(pool)))]
+
+
+def sample_length(held: Melody, opening: dict, encoding, steps_per_quarter: int) -> int:
+    """Steps for a sample that ``opening`` starts, as many bars long as the held-out piece
+    ``held``: whole bars of the opening's own metre, so that its last bar ends where a real
+    piece's does (a sample whose opening has a pickup ends its last bar short by it, as
+    written). A length taken in sixteenths from a piece in another metre would end most
+    samples mid-bar, where no real tune ends."""
+    bar = steps_per_bar(tuple(opening.get("time_signature") or (4, 4)), steps_per_quarter)
+    bars = int(np.clip(round(held.length / held.steps_per_bar), 2, 2048 // bar))
+    return bars * bar - pickup_steps(encoding.decode(opening["tokens"]), bar)
+
+
 def _melodies(corpus: Corpus, indices: list[int], limit: int) -> list[Melody]:
     """Up to ``limit`` of the pieces, spread over them, in their metre and key."""
     encoding = get_encoding(corpus.data_config)
@@ -159,7 +177,8 @@ def evaluate_run(
 
     :param data_dir: the prepared corpus (default: the one the run was trained on).
     :param samples: melodies to generate, each starting from a training piece's first bar.
-    :param length: steps per sample, opening included; 0 = lengths of held-out pieces.
+    :param length: steps per sample, opening included; 0 = as many bars as held-out pieces
+        (each sample opened in a held-out piece's metre, see :func:`sample_length`).
     :param reference_pieces: at most this many training pieces for the statistics.
     :param copy_guard_bars: sample as ``generate`` does, under its copy guard (0 = off).
     :param temperature: sample at this temperature, as ``generate --temperature`` does.
@@ -195,22 +214,27 @@ def evaluate_run(
     # a length is given the samples take the lengths of held-out pieces drawn at random.
     rng = np.random.default_rng(seed)
     held_out = _melodies(corpus, val_idx, reference_pieces)
-    if length:
-        lengths = [length] * samples
-    else:
-        drawn = rng.integers(len(held_out), size=samples)
-        lengths = [int(np.clip(held_out[int(i)].length, 32, 2048)) for i in drawn]
     say(f"generating {samples} melodies")
     openings = read_json(run.path / "openings.json")
-    chosen = [openings[int(rng.integers(len(openings)))] for _ in range(samples)]
+    encoding = get_encoding(run.data)
+    if length:
+        lengths = [length] * samples
+        chosen = [openings[int(rng.integers(len(openings)))] for _ in range(samples)]
+    else:
+        drawn = [held_out[int(i)] for i in rng.integers(len(held_out), size=samples)]
+        chosen = [_opening_in_metre(openings, m.time_signature, rng) for m in drawn]
+        lengths = [
+            sample_length(m, o, encoding, run.data.steps_per_quarter)
+            for m, o in zip(drawn, chosen, strict=True)
+        ]
     primes = [o["tokens"] for o in chosen]
     metres = [tuple(o.get("time_signature") or (4, 4)) for o in chosen]
-    encoding = get_encoding(run.data)
     totals = [max(n, encoding.steps(p)) for n, p in zip(lengths, primes, strict=True)]
     generator = torch.Generator().manual_seed(seed)
     end = run.vocab.end_id
     guard = copy_guard(run, copy_guard_bars, metres)
-    form = trackers(run.vocab, run.data, metres, totals) if run.model_config.form else None
+    keys = [o["key"] for o in chosen]
+    form = trackers(run.vocab, run.data, metres, totals, keys) if run.model_config.form else None
     rows = sample_ids(
         run.model,
         [[end, *run.vocab.encode(p)] for p in primes],
@@ -222,8 +246,10 @@ def evaluate_run(
         ending=end,
         generator=generator,
     )
+    # The end token that closes a melody is not music: kept, it made the copying measure
+    # count a training piece's last bar and end as a run the guard never saw.
     rows = [
-        [end, *_first_steps(encoding, run.vocab, r[1:], n)]
+        [end, *_first_steps(encoding, run.vocab, r[1:-1] if r[-1] == end else r[1:], n)]
         for r, n in zip(rows, totals, strict=True)
     ]
     generated = [

@@ -106,6 +106,7 @@ def read_run_info(run_dir: str | Path) -> dict[str, Any]:
         raise CheckpointError(f"{path}: not a tunesmith run config")
     if isinstance(info["model"], dict) and info.get("kind") != "poly":
         info["model"].setdefault("form", False)  # saved before models had form inputs
+        info["model"].setdefault("cadence", False)  # saved before the cadence inputs
     return info
 
 

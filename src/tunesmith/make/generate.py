@@ -25,7 +25,7 @@ from tunesmith.learn.device import pick_device
 from tunesmith.make.copying import check_copy_guard, copy_guard
 from tunesmith.make.prompt import Seed, parse_seed, read_primer
 from tunesmith.make.sample import check_sampling, sample_ids
-from tunesmith.melody import Melody, steps_per_bar
+from tunesmith.melody import Melody, pickup_steps, steps_per_bar
 
 MAX_LENGTH = 100_000
 # Output names stay inside --out: no separators, no "..", no hidden files.
@@ -172,6 +172,7 @@ def sample_melodies(run: Run, options: GenerateOptions) -> tuple[list[Melody], f
     keys: list[Key | None]
     shifts: list[int]
     meters: list[tuple[int, int]] = [(4, 4)]
+    opened = False  # primes are training pieces' openings
     if options.primer:
         primer = read_primer(options.primer, run.data)
         tempo = tempo or primer.tempo
@@ -201,6 +202,7 @@ def sample_melodies(run: Run, options: GenerateOptions) -> tuple[list[Melody], f
         primes, keys, shifts = [toks], [target.transpose(into) if target else None], [-into]
     else:
         openings = read_json(run.path / "openings.json")
+        opened = True
         if target:
             same_mode = [o for o in openings if o["key"] and o["key"].endswith(target.mode)]
             openings = same_mode or openings
@@ -218,10 +220,17 @@ def sample_melodies(run: Run, options: GenerateOptions) -> tuple[list[Melody], f
     spq = run.data.steps_per_quarter
     lengths = [options.length * spq // 4] * len(primes)
     if options.bars:
-        lengths = [options.bars * steps_per_bar(meter, spq) for meter in meters]
+        bars = [steps_per_bar(meter, spq) for meter in meters]
+        lengths = [options.bars * bar for bar in bars]
+        if opened:  # a tune opened by a pickup ends its last bar short by it, as written
+            lengths = [
+                n - pickup_steps(encoding.decode(p), bar)
+                for n, p, bar in zip(lengths, primes, bars, strict=True)
+            ]
     generator = torch.Generator().manual_seed(seed)
     guard = copy_guard(run, options.copy_guard, meters)
     totals = [encoding.steps(p) + n for p, n in zip(primes, lengths, strict=True)]
+    modes = [k.name if k else _prime_key(run, p) for k, p in zip(keys, primes, strict=True)]
     ids = sample_ids(
         run.model,
         [[vocab.end_id, *vocab.encode(p)] for p in primes],
@@ -231,7 +240,7 @@ def sample_melodies(run: Run, options: GenerateOptions) -> tuple[list[Melody], f
         top_p=options.top_p,
         banned=[vocab.end_id],
         guard=guard,
-        form=trackers(vocab, run.data, meters, totals) if run.model_config.form else None,
+        form=trackers(vocab, run.data, meters, totals, modes) if run.model_config.form else None,
         ending=vocab.end_id,  # a model with form inputs ends in the last bar where it cadences
         generator=generator,
     )
@@ -252,6 +261,15 @@ def sample_melodies(run: Run, options: GenerateOptions) -> tuple[list[Melody], f
         melody.meta["seed"] = seed
         melodies.append(melody)
     return melodies, options.copy_guard if guard else 0.0
+
+
+def _prime_key(run: Run, prime: list[str]) -> str | None:
+    """The key a prime's own notes are in (for the model's mode input when none is known)."""
+    notes = get_encoding(run.data).decode(prime).notes
+    if not notes:
+        return None
+    found = find_key([n.pitch for n in notes], [n.duration for n in notes], sharps=0)
+    return found.name if found and run.data.transpose else None
 
 
 def _seed_shift(seed: Seed, target: Key | None) -> int:

@@ -71,9 +71,9 @@ def sample_ids(
         training data (where every other token is banned too, the guard gives way).
     :param form: one tracker per prime, for a model with form inputs: each gives the
         context of its row's next token, kept up to date a token at a time.
-    :param ending: with ``form``, the end token: banned or not, a row may sample it once it
-        is in its last bar, and ends there, as a real piece ends where its cadence falls
-        (a last bar shortened by a pickup, a final note held).
+    :param ending: with ``form``, the end token: a row ends with it when its melody has
+        reached the length its tracker was given, as a real piece ends where its last bar
+        does (a last bar shortened by a pickup, a final note held); banned everywhere else.
     :return: each prime followed by its continuation (with ``ending``, perhaps shorter,
         the end token last).
     """
@@ -96,7 +96,7 @@ class Choice:
     top_k: int
     top_p: float
     banned: Sequence[int]
-    ending: int | None  # the end token, allowed in a row's last bar (form models)
+    ending: int | None  # the end token, that closes a row at its length (form models)
 
 
 def _sample(
@@ -138,11 +138,10 @@ def _sample(
         ended = [False] * len(primes)
         for t in range(common, longest + steps):
             forbidden = guarded.forbidden(last.size(-1)) if guarded is not None else None
-            may_end = None
-            if choice.ending is not None and form is not None:
-                may_end = np.array([tracker.in_last_bar() for tracker in form])
-            probs = _probabilities(last, choice, forbidden, may_end)
+            probs = _probabilities(last, choice, forbidden)
             nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1).tolist()
+            if choice.ending is not None and form is not None:
+                nxt = [choice.ending if f.at_end() else x for f, x in zip(form, nxt, strict=True)]
             for row, p in enumerate(primes):
                 if t < len(p):
                     nxt[row] = p[t]
@@ -161,22 +160,14 @@ def _sample(
 
 
 def _probabilities(
-    logits: torch.Tensor,
-    choice: Choice,
-    forbidden: np.ndarray | None = None,
-    may_end: np.ndarray | None = None,
+    logits: torch.Tensor, choice: Choice, forbidden: np.ndarray | None = None
 ) -> torch.Tensor:
     """Next-token probabilities: tempered; banned ids and each row's forbidden ones out
-    before top-k and top-p choose among the rest; the end token back in for the rows that
-    ``may_end``."""
+    before top-k and top-p choose among the rest."""
     logits = logits.float().clone()
     banned = choice.banned
-    end = logits[:, choice.ending].clone() if may_end is not None else None
     if banned:
         logits[:, list(banned)] = float("-inf")
-    if end is not None and may_end is not None and may_end.any():
-        rows = torch.from_numpy(may_end).to(logits.device)
-        logits[rows, choice.ending] = end[rows]
     if forbidden is not None and forbidden.any():
         # A row with nothing left keeps its tokens: a run cannot always be avoided.
         left = ~forbidden

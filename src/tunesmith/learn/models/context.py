@@ -21,11 +21,14 @@ from tunesmith.corpus.context import (
     LOOKBACK,
     METRE,
     METRES,
+    MODE,
+    MODES,
     PHRASE,
     PHRASE_BARS,
     POS,
     POS_SIZE,
     REPEATS,
+    TIME_LEFT,
     none_id,
 )
 
@@ -33,8 +36,11 @@ from tunesmith.corpus.context import (
 class FormInputs(nn.Module):
     """(batch, time, WIDTH) context ids -> (batch, time, dim), one embedding per column."""
 
-    def __init__(self, vocab_size: int, dim: int) -> None:
+    def __init__(self, vocab_size: int, dim: int, cadence: bool = True) -> None:
         super().__init__()
+        # the cadence inputs (TIME_LEFT, MODE); a model trained before them has none
+        self.time_left = nn.Embedding(POS_SIZE + 1, dim) if cadence else None
+        self.mode = nn.Embedding(len(MODES), dim) if cadence else None
         self.pos = nn.Embedding(POS_SIZE, dim)
         self.metre = nn.Embedding(len(METRES), dim)
         self.phrase = nn.Embedding(PHRASE_BARS, dim)
@@ -53,6 +59,8 @@ class FormInputs(nn.Module):
         )
         for k, embed in enumerate(self.lookback):
             x = x + embed(c[..., LOOKBACK + k])
+        if self.time_left is not None and self.mode is not None:
+            x = x + self.time_left(c[..., TIME_LEFT]) + self.mode(c[..., MODE])
         return x
 
 
@@ -69,7 +77,7 @@ class CopyHead(nn.Module):
 
     def forward(self, hidden: torch.Tensor, logits: torch.Tensor, context: torch.Tensor):
         """:return: (batch, time, vocab) log-probabilities."""
-        lookback = context[..., LOOKBACK:].long()
+        lookback = context[..., LOOKBACK : LOOKBACK + len(LAGS)].long()
         missing = lookback == self.none
         gates = self.gate(hidden).float()
         gates = torch.cat([gates[..., :1], gates[..., 1:].masked_fill(missing, -torch.inf)], -1)

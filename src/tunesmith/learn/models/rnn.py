@@ -29,7 +29,9 @@ class RNNLanguageModel(nn.Module):
         )
         self.drop = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, vocab_size)
-        self.form = FormInputs(vocab_size, config.embedding_dim) if config.form else None
+        self.form = (
+            FormInputs(vocab_size, config.embedding_dim, config.cadence) if config.form else None
+        )
         self.copy = CopyHead(config.hidden_size, vocab_size) if config.form else None
 
     def forward(
