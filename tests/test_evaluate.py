@@ -54,7 +54,8 @@ def test_evaluate_command(tiny_run: Path, tmp_path: Path) -> None:
 def test_samples_are_whole_bars_of_their_own_metre() -> None:
     """A sample as long as a held-out 2/4 tune of 16 bars, opened in 3/4, is 16 bars of 3/4
     (it was 128 sixteenths, ending two thirds into a bar, where no real tune ends); opened by
-    a pickup of one beat, its last bar is one beat short, as such tunes are written."""
+    a pickup of one beat, its last bar is one beat short, as such tunes are written; opened
+    in the piece's own metre and pickup, it is exactly as long as the piece."""
     from tunesmith.config import DataConfig
     from tunesmith.corpus.encodings import get_encoding
     from tunesmith.judge.evaluate import sample_length
@@ -67,3 +68,6 @@ def test_samples_are_whole_bars_of_their_own_metre() -> None:
     assert sample_length(held, plain, encoding, 4) == 16 * 12
     pickup = {"tokens": ["r"] + ["_"] * 7 + ["55", "_", "_", "_"], "time_signature": [3, 4]}
     assert sample_length(held, pickup, encoding, 4) == 16 * 12 - 4
+    # opened in its own metre with its own pickup, a sample ends where the piece does
+    waltz = Melody([Note(55, 8, 4), Note(60, 12, 100)], steps_per_quarter=4, time_signature=(3, 4))
+    assert sample_length(waltz, pickup, encoding, 4) == waltz.length == 112

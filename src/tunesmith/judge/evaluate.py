@@ -107,22 +107,40 @@ def _first_steps(encoding, vocab, ids: list[int], steps: int) -> list[int]:
     return ids
 
 
-def _opening_in_metre(openings: list[dict], time_signature, rng: np.random.Generator) -> dict:
-    """A random opening in the time signature (any opening if none is in it)."""
-    same = [o for o in openings if tuple(o.get("time_signature") or (4, 4)) == time_signature]
-    pool = same or openings
+def _opening_like(openings: list[dict], held: Melody, encoding, spq: int, rng) -> dict:
+    """A random opening in the held-out piece's time signature and with its pickup (any in
+    its time signature if none has that pickup; any at all if none is in it)."""
+
+    def metre(o: dict) -> tuple[int, int]:
+        return tuple(o.get("time_signature") or (4, 4))
+
+    same = [o for o in openings if metre(o) == held.time_signature]
+    pickup = pickup_steps(held, held.steps_per_bar)
+    alike = [o for o in same if _pickup(o, encoding, spq) == pickup]
+    pool = alike or same or openings
     return pool[int(rng.integers(len(pool)))]
 
 
+def _pickup(opening: dict, encoding, spq: int) -> int:
+    bar = steps_per_bar(tuple(opening.get("time_signature") or (4, 4)), spq)
+    return pickup_steps(encoding.decode(opening["tokens"]), bar)
+
+
 def sample_length(held: Melody, opening: dict, encoding, steps_per_quarter: int) -> int:
-    """Steps for a sample that ``opening`` starts, as many bars long as the held-out piece
-    ``held``: whole bars of the opening's own metre, so that its last bar ends where a real
-    piece's does (a sample whose opening has a pickup ends its last bar short by it, as
-    written). A length taken in sixteenths from a piece in another metre would end most
-    samples mid-bar, where no real tune ends."""
+    """Steps for a sample that ``opening`` starts, to end as the held-out piece ``held``
+    ends. An opening in its metre and with its pickup takes its length as it is, so the
+    sample's last bar is as long as the piece's (a short last bar after a pickup, or a final
+    note shorter than the bar); any other takes as many whole bars of its own metre, short
+    by its pickup, as tunes are written. A length in sixteenths from a piece in another
+    metre would end most samples mid-bar, where no real tune ends."""
     bar = steps_per_bar(tuple(opening.get("time_signature") or (4, 4)), steps_per_quarter)
+    pickup = _pickup(opening, encoding, steps_per_quarter)
+    if tuple(opening.get("time_signature") or (4, 4)) == held.time_signature and pickup == (
+        pickup_steps(held, held.steps_per_bar)
+    ):
+        return max(held.length, 2 * bar - pickup)
     bars = int(np.clip(round(held.length / held.steps_per_bar), 2, 2048 // bar))
-    return bars * bar - pickup_steps(encoding.decode(opening["tokens"]), bar)
+    return bars * bar - pickup
 
 
 def _melodies(corpus: Corpus, indices: list[int], limit: int) -> list[Melody]:
@@ -222,11 +240,9 @@ def evaluate_run(
         chosen = [openings[int(rng.integers(len(openings)))] for _ in range(samples)]
     else:
         drawn = [held_out[int(i)] for i in rng.integers(len(held_out), size=samples)]
-        chosen = [_opening_in_metre(openings, m.time_signature, rng) for m in drawn]
-        lengths = [
-            sample_length(m, o, encoding, run.data.steps_per_quarter)
-            for m, o in zip(drawn, chosen, strict=True)
-        ]
+        spq = run.data.steps_per_quarter
+        chosen = [_opening_like(openings, m, encoding, spq, rng) for m in drawn]
+        lengths = [sample_length(m, o, encoding, spq) for m, o in zip(drawn, chosen, strict=True)]
     primes = [o["tokens"] for o in chosen]
     metres = [tuple(o.get("time_signature") or (4, 4)) for o in chosen]
     totals = [max(n, encoding.steps(p)) for n, p in zip(lengths, primes, strict=True)]
