@@ -6,8 +6,9 @@ all its voices: one MIDI track a voice, and one piano roll and note list for the
 
 Each generation writes into its own new folder under the output folder, so requests that
 run at the same time never touch each other's files; old folders beyond ``keep`` are
-removed. Runs are loaded once and kept (a few at a time), and loaded again when their
-weights change on disk. Nothing here imports fastapi: ``app.py`` puts HTTP around it.
+removed, never one whose generation is still running. Runs are loaded once and kept (a few
+at a time), and loaded again when their weights change on disk. Nothing here imports
+fastapi: ``app.py`` puts HTTP around it.
 """
 
 from __future__ import annotations
@@ -64,6 +65,9 @@ class Studio:
         default_factory=OrderedDict, repr=False
     )
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Request folders whose generation is running, and the lock around them and pruning.
+    _in_flight: set[Path] = field(default_factory=set, repr=False)
+    _prune_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
@@ -160,6 +164,8 @@ class Studio:
         run = self.load(name)
         job = uuid.uuid4().hex
         folder = self.out_dir / job
+        with self._prune_lock:
+            self._in_flight.add(folder)
         # The page offers MusicXML but shows no engraving: write the MusicXML alone
         # rather than have generate() engrave an SVG nobody fetches.
         musicxml = options.score
@@ -176,17 +182,39 @@ class Studio:
                 result.musicxml = write_musicxml(result.melody, path)
         except BaseException:
             shutil.rmtree(folder, ignore_errors=True)
+            with self._prune_lock:
+                self._in_flight.discard(folder)
             raise
-        self._prune(keep_also=folder)
+        # Finished and pruned in one step: a prune between the two would skip this folder
+        # as running and this one would not count it, leaving more than ``keep`` behind.
+        with self._prune_lock:
+            self._in_flight.discard(folder)
+            self._prune(keep_also=folder)
         return job, result
 
     def _prune(self, keep_also: Path) -> None:
-        """Remove the oldest request folders beyond ``keep``."""
-        folders = [p for p in self.out_dir.iterdir() if p.is_dir() and not p.is_symlink()]
-        folders.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-        for old in folders[self.keep :]:
-            if old != keep_also:
-                shutil.rmtree(old, ignore_errors=True)
+        """Remove the oldest finished request folders, keeping ``keep_also`` and the newest
+        others up to ``keep`` in all. Call it holding ``_prune_lock``.
+
+        Folders still being written are skipped: one can be older, by mtime, than ``keep``
+        folders finished since, and removing it under its generation failed that request.
+        So at most ``keep`` finished folders are left, plus those in flight. Prunes run one
+        at a time, so none stats a folder another is removing (the soak's 507 named such a
+        folder); one removed by hand meanwhile is passed by.
+        """
+        finished = []
+        for path in self.out_dir.iterdir():
+            if path in self._in_flight or path == keep_also or path.is_symlink():
+                continue
+            try:
+                mtime = path.stat().st_mtime
+            except FileNotFoundError:
+                continue
+            if path.is_dir():
+                finished.append((mtime, path))
+        finished.sort(key=lambda item: item[0], reverse=True)
+        for _, old in finished[self.keep - 1 :]:
+            shutil.rmtree(old, ignore_errors=True)
 
     # ------------------------------------------------------------------------ files
 
