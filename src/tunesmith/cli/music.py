@@ -22,7 +22,9 @@ def generate(
     bars: int = typer.Option(
         0, help="Generate this many bars (the opening's metre; 4/4 from seed notes) instead."
     ),
-    temperature: float = typer.Option(1.0, help="Below 1: safer; above 1: bolder."),
+    temperature: float = typer.Option(
+        0.9, help="Below 1: safer; above 1: bolder (0.9: real tunes' repetition, see Form)."
+    ),
     top_k: int = typer.Option(0, help="Sample only from the K likeliest tokens (0 = off)."),
     top_p: float = typer.Option(
         1.0, help="Sample from the smallest set holding this much probability (1 = off)."
@@ -178,7 +180,7 @@ def evaluate(
     copy_guard: float = typer.Option(
         2.0, help="Sample under generate's copy guard of this many bars (0 = off)."
     ),
-    temperature: float = typer.Option(1.0, help="Sample at this temperature, as generate."),
+    temperature: float = typer.Option(0.9, help="Sample at this temperature, as generate."),
     out: Path = typer.Option(None, "--out", "-o", help="Report folder [default: RUN/eval]."),
 ) -> None:
     """Judge a run: held-out prediction, musical statistics, form, copying.

@@ -188,7 +188,7 @@ def evaluate_run(
     seed: int = 0,
     reference_pieces: int = 2000,
     copy_guard_bars: float = 2.0,
-    temperature: float = 1.0,
+    temperature: float = 0.9,
     on_progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """Measure a run on its held-out pieces and on melodies it generates.
