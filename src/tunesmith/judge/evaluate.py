@@ -107,23 +107,28 @@ def _first_steps(encoding, vocab, ids: list[int], steps: int) -> list[int]:
     return ids
 
 
-def _opening_like(openings: list[dict], held: Melody, encoding, spq: int, rng) -> dict:
-    """A random opening in the held-out piece's time signature and with its pickup (any in
-    its time signature if none has that pickup; any at all if none is in it)."""
-
-    def metre(o: dict) -> tuple[int, int]:
-        return tuple(o.get("time_signature") or (4, 4))
-
-    same = [o for o in openings if metre(o) == held.time_signature]
-    pickup = pickup_steps(held, held.steps_per_bar)
-    alike = [o for o in same if _pickup(o, encoding, spq) == pickup]
-    pool = alike or same or openings
-    return pool[int(rng.integers(len(pool)))]
+def _metre(opening: dict) -> tuple[int, int]:
+    return tuple(opening.get("time_signature") or (4, 4))
 
 
 def _pickup(opening: dict, encoding, spq: int) -> int:
-    bar = steps_per_bar(tuple(opening.get("time_signature") or (4, 4)), spq)
-    return pickup_steps(encoding.decode(opening["tokens"]), bar)
+    return pickup_steps(encoding.decode(opening["tokens"]), steps_per_bar(_metre(opening), spq))
+
+
+def _openings_like(openings: list[dict], encoding, spq: int):
+    """For a held-out piece, a function drawing a random opening in its time signature and
+    with its pickup (any in its time signature if none has that pickup; any at all if none
+    is in it). Each opening's metre and pickup are found once, not once a sample."""
+    kinds = [(_metre(o), _pickup(o, encoding, spq)) for o in openings]
+
+    def draw(held: Melody, rng: np.random.Generator) -> dict:
+        kind = (held.time_signature, pickup_steps(held, held.steps_per_bar))
+        alike = [o for o, k in zip(openings, kinds, strict=True) if k == kind]
+        same = alike or [o for o, k in zip(openings, kinds, strict=True) if k[0] == kind[0]]
+        pool = same or openings
+        return pool[int(rng.integers(len(pool)))]
+
+    return draw
 
 
 def sample_length(held: Melody, opening: dict, encoding, steps_per_quarter: int) -> int:
@@ -133,11 +138,9 @@ def sample_length(held: Melody, opening: dict, encoding, steps_per_quarter: int)
     note shorter than the bar); any other takes as many whole bars of its own metre, short
     by its pickup, as tunes are written. A length in sixteenths from a piece in another
     metre would end most samples mid-bar, where no real tune ends."""
-    bar = steps_per_bar(tuple(opening.get("time_signature") or (4, 4)), steps_per_quarter)
+    bar = steps_per_bar(_metre(opening), steps_per_quarter)
     pickup = _pickup(opening, encoding, steps_per_quarter)
-    if tuple(opening.get("time_signature") or (4, 4)) == held.time_signature and pickup == (
-        pickup_steps(held, held.steps_per_bar)
-    ):
+    if (_metre(opening), pickup) == (held.time_signature, pickup_steps(held, held.steps_per_bar)):
         return max(held.length, 2 * bar - pickup)
     bars = int(np.clip(round(held.length / held.steps_per_bar), 2, 2048 // bar))
     return bars * bar - pickup
@@ -195,8 +198,8 @@ def evaluate_run(
 
     :param data_dir: the prepared corpus (default: the one the run was trained on).
     :param samples: melodies to generate, each starting from a training piece's first bar.
-    :param length: steps per sample, opening included; 0 = as many bars as held-out pieces
-        (each sample opened in a held-out piece's metre, see :func:`sample_length`).
+    :param length: steps per sample, opening included; 0 = the lengths of held-out pieces
+        (each sample opened in a held-out piece's metre and pickup, see :func:`sample_length`).
     :param reference_pieces: at most this many training pieces for the statistics.
     :param copy_guard_bars: sample as ``generate`` does, under its copy guard (0 = off).
     :param temperature: sample at this temperature, as ``generate --temperature`` does.
@@ -241,10 +244,11 @@ def evaluate_run(
     else:
         drawn = [held_out[int(i)] for i in rng.integers(len(held_out), size=samples)]
         spq = run.data.steps_per_quarter
-        chosen = [_opening_like(openings, m, encoding, spq, rng) for m in drawn]
+        like = _openings_like(openings, encoding, spq)
+        chosen = [like(m, rng) for m in drawn]
         lengths = [sample_length(m, o, encoding, spq) for m, o in zip(drawn, chosen, strict=True)]
     primes = [o["tokens"] for o in chosen]
-    metres = [tuple(o.get("time_signature") or (4, 4)) for o in chosen]
+    metres = [_metre(o) for o in chosen]
     totals = [max(n, encoding.steps(p)) for n, p in zip(lengths, primes, strict=True)]
     generator = torch.Generator().manual_seed(seed)
     end = run.vocab.end_id

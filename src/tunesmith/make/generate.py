@@ -230,7 +230,10 @@ def sample_melodies(run: Run, options: GenerateOptions) -> tuple[list[Melody], f
     generator = torch.Generator().manual_seed(seed)
     guard = copy_guard(run, options.copy_guard, meters)
     totals = [encoding.steps(p) + n for p, n in zip(primes, lengths, strict=True)]
-    modes = [k.name if k else _prime_key(run, p) for k, p in zip(keys, primes, strict=True)]
+    form = None
+    if run.model_config.form:
+        modes = [k.name if k else _prime_key(run, p) for k, p in zip(keys, primes, strict=True)]
+        form = trackers(vocab, run.data, meters, totals, modes)
     ids = sample_ids(
         run.model,
         [[vocab.end_id, *vocab.encode(p)] for p in primes],
@@ -240,8 +243,8 @@ def sample_melodies(run: Run, options: GenerateOptions) -> tuple[list[Melody], f
         top_p=options.top_p,
         banned=[vocab.end_id],
         guard=guard,
-        form=trackers(vocab, run.data, meters, totals, modes) if run.model_config.form else None,
-        ending=vocab.end_id,  # a model with form inputs ends in the last bar where it cadences
+        form=form,
+        ending=vocab.end_id,  # a model with form inputs ends exactly at its length
         generator=generator,
     )
 
@@ -266,10 +269,10 @@ def sample_melodies(run: Run, options: GenerateOptions) -> tuple[list[Melody], f
 def _prime_key(run: Run, prime: list[str]) -> str | None:
     """The key a prime's own notes are in (for the model's mode input when none is known)."""
     notes = get_encoding(run.data).decode(prime).notes
-    if not notes:
+    if not notes or not (run.model_config.cadence and run.data.transpose):
         return None
     found = find_key([n.pitch for n in notes], [n.duration for n in notes], sharps=0)
-    return found.name if found and run.data.transpose else None
+    return found.name if found else None
 
 
 def _seed_shift(seed: Seed, target: Key | None) -> int:

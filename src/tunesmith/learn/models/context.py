@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from tunesmith.corpus.context import (
+    FAR,
     LAGS,
     LEFT,
     LEFT_SIZE,
@@ -39,7 +40,7 @@ class FormInputs(nn.Module):
     def __init__(self, vocab_size: int, dim: int, cadence: bool = True) -> None:
         super().__init__()
         # the cadence inputs (TIME_LEFT, MODE); a model trained before them has none
-        self.time_left = nn.Embedding(POS_SIZE + 1, dim) if cadence else None
+        self.time_left = nn.Embedding(FAR + 1, dim) if cadence else None
         self.mode = nn.Embedding(len(MODES), dim) if cadence else None
         self.pos = nn.Embedding(POS_SIZE, dim)
         self.metre = nn.Embedding(len(METRES), dim)
