@@ -121,6 +121,15 @@ def test_every_command_has_help_with_examples(command: str) -> None:
     assert r.exit_code == 0 and "Examples" in r.output
 
 
+def test_help_shows_square_brackets_that_are_not_markup() -> None:
+    """rich read "[model] and [train]" in --config's help, and every hand-written
+    "[default: ...]", as markup and printed nothing of them."""
+    r = _run("train", "--help")
+    assert "[model]" in r.output and "[train]" in r.output, r.output
+    r = _run("bench", "poly", "--help")
+    assert "[default: 500]" in r.output and "[default: 8]" in r.output, r.output
+
+
 def test_python_dash_m_works() -> None:
     r = subprocess.run(
         [sys.executable, "-m", "tunesmith", "--help"], capture_output=True, text=True, check=False

@@ -37,35 +37,35 @@ def poly(
         ..., help="A .mat file with traindata/validdata/testdata piano rolls (T x 88)."
     ),
     out: Path = typer.Option(
-        None, "--out", "-o", help="Results JSON. [default: bench-poly-<data name>.json]"
+        None, "--out", "-o", help="Results JSON. \\[default: bench-poly-<data name>.json]"
     ),
     time_limit: float = typer.Option(
-        None, help="Seconds of training; the best epoch so far is kept. [default: 1680]"
+        None, help="Seconds of training; the best epoch so far is kept. \\[default: 1680]"
     ),
-    max_epochs: int = typer.Option(None, help="[default: 500]"),
+    max_epochs: int = typer.Option(None, help="\\[default: 500]"),
     early_stopping: int = typer.Option(
-        None, help="Stop after N epochs without a better validation NLL. [default: 50]"
+        None, help="Stop after N epochs without a better validation NLL. \\[default: 50]"
     ),
-    batch_size: int = typer.Option(None, help="Sequences per step. [default: 8]"),
-    learning_rate: float = typer.Option(None, "--learning-rate", "--lr", help="[default: 0.002]"),
-    weight_decay: float = typer.Option(None, help="AdamW decay. [default: 0.01]"),
+    batch_size: int = typer.Option(None, help="Sequences per step. \\[default: 8]"),
+    learning_rate: float = typer.Option(None, "--learning-rate", "--lr", help="\\[default: 0.002]"),
+    weight_decay: float = typer.Option(None, help="AdamW decay. \\[default: 0.01]"),
     transpose: int = typer.Option(
-        None, help="Train each piece in a random key, -N..N-1 semitones; 0 = off. [default: 6]"
+        None, help="Train each piece in a random key, -N..N-1 semitones; 0 = off. \\[default: 6]"
     ),
-    hidden_size: int = typer.Option(None, help="Frame LSTM units. [default: 256]"),
-    num_layers: int = typer.Option(None, help="Frame LSTM layers. [default: 1]"),
-    decoder_size: int = typer.Option(None, help="Token decoder width. [default: 256]"),
-    dropout: float = typer.Option(None, help="[default: 0.3]"),
+    hidden_size: int = typer.Option(None, help="Frame LSTM units. \\[default: 256]"),
+    num_layers: int = typer.Option(None, help="Frame LSTM layers. \\[default: 1]"),
+    decoder_size: int = typer.Option(None, help="Token decoder width. \\[default: 256]"),
+    dropout: float = typer.Option(None, help="\\[default: 0.3]"),
     lr_schedule: str = typer.Option(
-        None, help="cosine (down to 2 % over the time limit) or plateau. [default: cosine]"
+        None, help="cosine (down to 2 % over the time limit) or plateau. \\[default: cosine]"
     ),
     keep: int = typer.Option(
-        None, help="Score a mixture of the K best epochs' weights. [default: 3]"
+        None, help="Score a mixture of the K best epochs' weights. \\[default: 3]"
     ),
     shifts: int = typer.Option(
-        None, help="Score a mixture over transpositions -N..N of each frame. [default: 6]"
+        None, help="Score a mixture over transpositions -N..N of each frame. \\[default: 6]"
     ),
-    seed: int = typer.Option(None, help="Random seed. [default: 0]"),
+    seed: int = typer.Option(None, help="Random seed. \\[default: 0]"),
     # One thread: the matrices are small, and on a shared machine a second thread waits for
     # cores that other jobs hold (2 threads took 15 s an epoch under load, 1 thread ~3 s).
     threads: int = typer.Option(1, help="CPU threads for torch; 0 = torch's choice."),

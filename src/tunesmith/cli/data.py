@@ -31,7 +31,7 @@ def prepare(
         "to whole with dotted and triplet values; 'none' = pitches only, all notes equal.",
     ),
     steps_per_quarter: int = typer.Option(
-        None, help="Grid steps per quarter note (4 = sixteenths). [default: 4; poly: 1]"
+        None, help="Grid steps per quarter note (4 = sixteenths). \\[default: 4; poly: 1]"
     ),
     melody: str = typer.Option(
         "auto", help="Melody extraction: auto, highest-mean, skyline, track:NAME, track:N."

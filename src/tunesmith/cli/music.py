@@ -36,7 +36,7 @@ def generate(
         "(quarter notes), or an encoded string '60 _ _ _ 62 _'.",
     ),
     primer: Path = typer.Option(None, help="Start from the melody of this file."),
-    tempo: float = typer.Option(None, help="Beats per minute. [default: the primer's, else 120]"),
+    tempo: float = typer.Option(None, help="Beats per minute. \\[default: the primer's, else 120]"),
     key: str = typer.Option(None, help="Move the result to this tonic, e.g. G, 'F# minor', Bbm."),
     instrument: str = typer.Option("piano", help="General MIDI name or program number."),
     seed: int = typer.Option(None, help="Random seed, for the same output again."),
@@ -48,7 +48,7 @@ def generate(
         help="Never copy this many bars (of the melody's metre) verbatim from a training "
         "piece (0 = off).",
     ),
-    soundfont: Path = typer.Option(None, help="SoundFont for --audio [default: the system's]."),
+    soundfont: Path = typer.Option(None, help="SoundFont for --audio \\[default: the system's]."),
     device: str = typer.Option("cpu", help="cpu is fastest for one melody at a time."),
     harmonize: Path = typer.Option(
         None, help="Poly runs: keep this file's melody as the top voice, sample those below."
@@ -148,8 +148,8 @@ def generate(
 @app.command()
 def render(
     midi: Path = typer.Argument(..., help="A MIDI file."),
-    out: Path = typer.Option(None, "--out", "-o", help="WAV to write [default: beside it]."),
-    soundfont: Path = typer.Option(None, help="SoundFont [default: the system's GM one]."),
+    out: Path = typer.Option(None, "--out", "-o", help="WAV to write \\[default: beside it]."),
+    soundfont: Path = typer.Option(None, help="SoundFont \\[default: the system's GM one]."),
 ) -> None:
     """Render a MIDI file to WAV audio with FluidSynth.
 
@@ -171,17 +171,17 @@ def render(
 @app.command()
 def evaluate(
     run: Path = typer.Argument(..., help="A run folder written by 'tunesmith train'."),
-    data: Path = typer.Option(None, help="Prepared corpus [default: the run's own]."),
+    data: Path = typer.Option(None, help="Prepared corpus \\[default: the run's own]."),
     samples: int = typer.Option(100, help="Melodies to generate and compare."),
     length: int = typer.Option(
-        0, help="Steps per melody [default: the lengths of held-out pieces, drawn at random]."
+        0, help="Steps per melody \\[default: the lengths of held-out pieces, drawn at random]."
     ),
     seed: int = typer.Option(0, help="Random seed for the samples."),
     copy_guard: float = typer.Option(
         2.0, help="Sample under generate's copy guard of this many bars (0 = off)."
     ),
     temperature: float = typer.Option(0.9, help="Sample at this temperature, as generate."),
-    out: Path = typer.Option(None, "--out", "-o", help="Report folder [default: RUN/eval]."),
+    out: Path = typer.Option(None, "--out", "-o", help="Report folder \\[default: RUN/eval]."),
 ) -> None:
     """Judge a run: held-out prediction, musical statistics, form, copying.
 

@@ -29,7 +29,7 @@ def serve(
     runs: Path = typer.Option(
         None,
         help="Folder whose sub-folders are trained runs (the shipped models are offered too). "
-        "[default: runs, if it exists]",
+        "\\[default: runs, if it exists]",
     ),
     out: Path = typer.Option(Path("out/web"), "--out", "-o", help="Folder for generated files."),
     host: str = typer.Option(

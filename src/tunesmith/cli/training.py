@@ -31,52 +31,52 @@ def train(
         "(a folder, a file, or essen/chorales/oneills).",
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Run folder for checkpoints and metrics."),
-    model: str = typer.Option(None, help="lstm, gru or transformer  [default: lstm]"),
-    embedding_dim: int = typer.Option(None, help="[default: 128]"),
-    hidden_size: int = typer.Option(None, help="[default: 256]"),
-    num_layers: int = typer.Option(None, help="[default: 2]"),
-    dropout: float = typer.Option(None, help="[default: 0.3]"),
-    num_heads: int = typer.Option(None, help="Transformer: attention heads. [default: 4]"),
+    model: str = typer.Option(None, help="lstm, gru or transformer  \\[default: lstm]"),
+    embedding_dim: int = typer.Option(None, help="\\[default: 128]"),
+    hidden_size: int = typer.Option(None, help="\\[default: 256]"),
+    num_layers: int = typer.Option(None, help="\\[default: 2]"),
+    dropout: float = typer.Option(None, help="\\[default: 0.3]"),
+    num_heads: int = typer.Option(None, help="Transformer: attention heads. \\[default: 4]"),
     context: int = typer.Option(
-        None, help="Transformer: positions each token attends to. [default: 256]"
+        None, help="Transformer: positions each token attends to. \\[default: 256]"
     ),
     positions: str = typer.Option(
-        None, help="Transformer: rotary (relative) or learned. [default: rotary]"
+        None, help="Transformer: rotary (relative) or learned. \\[default: rotary]"
     ),
     form: bool = typer.Option(
         None,
         "--form/--no-form",
         help="Form inputs: each token's place in the bar and phrase, bars left, the tokens "
-        "1, 2, 4 and 8 bars back, and a head that may copy them. [default: on]",
+        "1, 2, 4 and 8 bars back, and a head that may copy them. \\[default: on]",
     ),
-    epochs: int = typer.Option(None, help="[default: 50]"),
-    batch_size: int = typer.Option(None, help="Windows per step. [default: 16]"),
+    epochs: int = typer.Option(None, help="\\[default: 50]"),
+    batch_size: int = typer.Option(None, help="Windows per step. \\[default: 16]"),
     sequence_length: int = typer.Option(
-        None, help="Tokens per training window. [default: 64; transformer: its --context]"
+        None, help="Tokens per training window. \\[default: 64; transformer: its --context]"
     ),
     grad_accum: int = typer.Option(
-        None, help="Micro-batches per step in each process (same step, less memory). [default: 1]"
+        None, help="Micro-batches per step in each process (same step, less memory). \\[default: 1]"
     ),
     amp: bool = typer.Option(
-        None, "--amp/--no-amp", help="CUDA: mixed precision (bf16, else fp16). [default: on]"
+        None, "--amp/--no-amp", help="CUDA: mixed precision (bf16, else fp16). \\[default: on]"
     ),
     compile: bool = typer.Option(None, "--compile/--no-compile", help="CUDA: torch.compile."),
-    learning_rate: float = typer.Option(None, "--learning-rate", "--lr", help="[default: 0.001]"),
-    grad_clip: float = typer.Option(None, help="Max gradient norm, 0 = off. [default: 1.0]"),
-    lr_schedule: str = typer.Option(None, help="plateau, cosine or constant. [default: plateau]"),
+    learning_rate: float = typer.Option(None, "--learning-rate", "--lr", help="\\[default: 0.001]"),
+    grad_clip: float = typer.Option(None, help="Max gradient norm, 0 = off. \\[default: 1.0]"),
+    lr_schedule: str = typer.Option(None, help="plateau, cosine or constant. \\[default: plateau]"),
     early_stopping: int = typer.Option(
-        None, help="Stop after N epochs without improvement, 0 = never. [default: 5]"
+        None, help="Stop after N epochs without improvement, 0 = never. \\[default: 5]"
     ),
-    val_fraction: float = typer.Option(None, help="Share of pieces held out. [default: 0.1]"),
-    seed: int = typer.Option(None, help="Random seed. [default: 0]"),
-    save_every: int = typer.Option(None, help="Also checkpoint every N steps. [default: 0]"),
-    time_limit: float = typer.Option(None, help="Stop after this many seconds. [default: none]"),
-    device: str = typer.Option(None, help="auto, cpu, cuda, cuda:N or mps. [default: auto]"),
+    val_fraction: float = typer.Option(None, help="Share of pieces held out. \\[default: 0.1]"),
+    seed: int = typer.Option(None, help="Random seed. \\[default: 0]"),
+    save_every: int = typer.Option(None, help="Also checkpoint every N steps. \\[default: 0]"),
+    time_limit: float = typer.Option(None, help="Stop after this many seconds. \\[default: none]"),
+    device: str = typer.Option(None, help="auto, cpu, cuda, cuda:N or mps. \\[default: auto]"),
     encoding: str = typer.Option(
         "steps", help="When DATA is music to prepare: steps, notes, events or poly (see prepare)."
     ),
     config: Path = typer.Option(
-        None, help="TOML file with [model] and [train] tables; flags given here win."
+        None, help="TOML file with \\[model] and \\[train] tables; flags given here win."
     ),
     resume: bool = typer.Option(False, help="Continue the run in --out where it stopped."),
     overwrite: bool = typer.Option(False, help="Replace a run already in --out."),
