@@ -88,6 +88,7 @@ def test_train_reads_a_config_file(tiny_corpus: Path, tmp_path: Path) -> None:
         (["generate", "{run}", "--out", "{tmp}/o", "--seed-notes", "60,abc"], 2, "'abc'"),
         (["generate", "{run}", "--out", "{tmp}/o", "--seed-notes", "60,200"], 2, "0-127"),
         (["generate", "{run}", "--out", "{tmp}/o", "--temperature", "-1"], 2, "--temperature"),
+        (["generate", "{run}", "--out", "{tmp}/o", "--endings", "0"], 2, "--endings"),
         (["generate", "{run}", "--out", "{tmp}/o", "--primer", "{tmp}/x.mid"], 1, "no such file"),
         (["info", "{tmp}/nothing"], 1, "no such run"),
     ],

@@ -298,3 +298,73 @@ def test_a_melody_ends_at_its_length_and_nowhere_else(tiny_run: Path) -> None:
     for row, length in zip(rows, lengths, strict=True):
         assert row[-1] == end and end not in row[1:-1]
         assert int(steps[row[1:-1]].sum()) == length
+
+
+def _log_likelihood(run, row: list[int], tracker, start: int) -> float:
+    """The model's log-probability of ``row[start:]`` given what comes before, teacher-forced
+    with the context rows a fresh tracker gives."""
+    cells = []
+    for token in row[:-1]:
+        tracker.push(token)
+        cells.append(tracker.row())
+    x = torch.tensor([row[:-1]])
+    with torch.no_grad():
+        logits, _ = run.model(x, None, torch.tensor(np.array([cells])))
+    logp = torch.log_softmax(logits[0].float(), -1)
+    return float(sum(logp[i - 1, row[i]] for i in range(start, len(row))))
+
+
+def test_the_best_of_n_endings_keeps_the_melody_and_a_likelier_ending(tiny_run: Path) -> None:
+    """--endings N samples each melody's last two bars again and keeps the ending the model
+    finds likeliest: the melody before them is the one a single sample gives, it still ends
+    exactly at its length, and its ending is never less likely than the first sample's."""
+    run = load_run(tiny_run)
+    end = run.vocab.end_id
+    steps = c.token_steps(run.vocab, run.data)
+    lengths, metres = [64, 48, 96, 40] * 3, [(4, 4), (3, 4), (2, 4), (6, 8)] * 3
+
+    def sample(endings: int) -> list[list[int]]:
+        form = trackers(run.vocab, run.data, metres, lengths)
+        g = torch.Generator().manual_seed(3)
+        primes = [[end, *run.vocab.encode(["60", "_"])]] * len(lengths)
+        return sample_ids(
+            run.model, primes, 100, banned=[end], form=form, ending=end, endings=endings,
+            generator=g,
+        )  # fmt: skip
+
+    once, best = sample(1), sample(8)
+    changed = 0
+    for a, b, length, metre in zip(once, best, lengths, metres, strict=True):
+        assert b[-1] == end and end not in b[1:-1]
+        assert int(steps[b[1:-1]].sum()) == length
+        bar = 16 * metre[0] // metre[1]
+        cut_onset = ((length - 1) // bar - 1) * bar  # where the last two bars begin
+        onsets = np.concatenate([[0], np.cumsum(steps[a[1:]])])  # of a[1], a[2], ...
+        cut = 1 + int(np.argmax(onsets >= cut_onset))
+        cut = max(cut, 3)  # never inside the prime
+        assert a[:cut] == b[:cut]
+        la = _log_likelihood(run, a, trackers(run.vocab, run.data, [metre], [length])[0], cut)
+        lb = _log_likelihood(run, b, trackers(run.vocab, run.data, [metre], [length])[0], cut)
+        assert lb >= la - 1e-4
+        changed += a != b
+    assert changed > 0  # the search found likelier endings, not only the first ones
+
+
+def test_the_best_of_n_endings_stay_under_each_rows_copy_guard(tiny_run: Path) -> None:
+    """Every candidate ending is sampled under its own row's guard: the candidates were once
+    guarded by the first rows' guards only, and 29 % of Essen samples copied two bars."""
+    from tunesmith.make.copying import CopyDetector, copy_guard
+
+    run = load_run(tiny_run)
+    end = run.vocab.end_id
+    lengths, metres = [64, 48, 96, 40] * 4, [(4, 4), (3, 4), (2, 4), (6, 8)] * 4
+    guard = copy_guard(run, 1.0, metres)
+    form = trackers(run.vocab, run.data, metres, lengths)
+    g = torch.Generator().manual_seed(5)
+    rows = sample_ids(
+        run.model, [[end]] * len(lengths), 100, banned=[end], form=form, ending=end,
+        endings=6, guard=guard, generator=g,
+    )  # fmt: skip
+    detector = CopyDetector(load_training_tokens(run.path))
+    for row, row_guard in zip(rows, guard.guards, strict=True):
+        assert not detector.shares(row[1:-1], row_guard.length), row

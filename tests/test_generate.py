@@ -65,6 +65,19 @@ def test_sampling_is_reproducible_with_a_seed(tiny_run: Path, tmp_path: Path) ->
     assert [g.melody.notes for g in a] == [g.melody.notes for g in b]
 
 
+def test_the_best_of_several_endings_keeps_the_bars_asked(tiny_run: Path, tmp_path: Path) -> None:
+    """--endings N changes only each melody's last two bars: the same seed gives the same
+    melody before them, and as many bars."""
+    one = generate(tiny_run, tmp_path / "a", GenerateOptions(num=3, bars=6, seed=4))
+    best = generate(tiny_run, tmp_path / "b", GenerateOptions(num=3, bars=6, seed=4, endings=8))
+    for a, b in zip(one, best, strict=True):
+        assert a.melody.length == b.melody.length
+        cut = a.melody.length - 2 * 16  # the opening's pickup shortens the last bar only
+        early = [n for n in a.melody.notes if n.start + n.duration <= cut - 16]
+        assert b.melody.notes[: len(early)] == early
+        assert Score(str(b.midi)).tracks[0].notes
+
+
 def test_generated_midi_reads_back(tiny_run: Path, tmp_path: Path) -> None:
     options = GenerateOptions(num=3, length=96, tempo=100, instrument="flute", seed=5)
     results = generate(tiny_run, tmp_path, options)

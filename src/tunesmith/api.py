@@ -137,6 +137,7 @@ class MelodyModel:
         temperature: float = 0.9,
         top_k: int = 0,
         top_p: float = 1.0,
+        endings: int = 1,
         seed_notes: str | None = None,
         primer: str | Path | None = None,
         key: str | None = None,
@@ -148,13 +149,14 @@ class MelodyModel:
 
         ``seed_notes`` (``"C4 E4 G4"``), ``primer`` (a music file), ``key`` (``"G"``,
         ``"F# minor"``), ``tempo`` and ``copy_guard`` (bars never copied verbatim from a
-        training piece; 0 = off) mean what the CLI's flags mean. Each melody's
+        training piece; 0 = off) and ``endings`` (the likeliest of this many samples of the
+        last two bars) mean what the CLI's flags mean. Each melody's
         ``meta["seed"]`` is the random seed, for the same melodies again.
         """
         from tunesmith.make.generate import GenerateOptions, sample_melodies
 
         options = GenerateOptions(
-            bars=bars, num=num, temperature=temperature, top_k=top_k, top_p=top_p,
+            bars=bars, num=num, temperature=temperature, top_k=top_k, top_p=top_p, endings=endings,
             seed_notes=seed_notes, primer=str(primer) if primer else None, key=key,
             tempo=tempo, seed=seed, copy_guard=copy_guard,
         )  # fmt: skip

@@ -208,6 +208,17 @@ class FormTracker:
         self._last = (token, self._onset)
         self._onset += int(self._steps[token])
 
+    @property
+    def onset(self) -> int:
+        """Where the next token starts, in steps."""
+        return self._onset
+
+    def last_bars_start(self, bars: int) -> int:
+        """The onset where the piece's last ``bars`` bars begin (a pickup's short last bar
+        counts as one: bar lines fall on multiples of the bar, a pickup's rest included)."""
+        m = self._metre
+        return max(0, ((m.length - 1) // m.bar - (bars - 1)) * m.bar)
+
     def at_end(self) -> bool:
         """Whether the piece has reached its length: the next token is its end token.
 

@@ -192,6 +192,7 @@ def evaluate_run(
     reference_pieces: int = 2000,
     copy_guard_bars: float = 2.0,
     temperature: float = 0.9,
+    endings: int = 1,
     on_progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """Measure a run on its held-out pieces and on melodies it generates.
@@ -203,6 +204,7 @@ def evaluate_run(
     :param reference_pieces: at most this many training pieces for the statistics.
     :param copy_guard_bars: sample as ``generate`` does, under its copy guard (0 = off).
     :param temperature: sample at this temperature, as ``generate --temperature`` does.
+    :param endings: the best of this many endings, as ``generate --endings`` (form models).
     """
     from tunesmith.learn.poly_run import is_poly_run
 
@@ -264,6 +266,7 @@ def evaluate_run(
         guard=guard,
         form=form,
         ending=end,
+        endings=endings,
         generator=generator,
     )
     # The end token that closes a melody is not music: kept, it made the copying measure
@@ -294,6 +297,7 @@ def evaluate_run(
         "seed": seed,
         "copy_guard_bars": copy_guard_bars if guard else 0.0,
         "temperature": temperature,
+        "endings": endings if form else 1,
         "held_out_pieces": len(held_out),
         "training_pieces": len(training),
     }

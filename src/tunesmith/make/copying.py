@@ -153,7 +153,13 @@ class RowGuards:
     def __init__(self, guards: Sequence[CopyGuard]) -> None:
         self.guards = list(guards)
 
+    def of_rows(self, rows: Sequence[int]) -> RowGuards:
+        """The guards of these rows (a row may come more than once), in that order."""
+        return RowGuards([self.guards[r] for r in rows])
+
     def start(self, histories: Sequence[Sequence[int]]) -> MixedRows:
+        if len(histories) != len(self.guards):
+            raise ValueError(f"{len(histories)} rows for the guards of {len(self.guards)}")
         groups: dict[int, list[int]] = {}
         for row, g in enumerate(self.guards):
             groups.setdefault(id(g), []).append(row)

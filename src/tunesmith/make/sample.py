@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,7 +14,7 @@ from torch import nn
 
 from tunesmith.corpus.context import FormTracker
 from tunesmith.errors import ConfigError
-from tunesmith.make.copying import CopyGuard
+from tunesmith.make.copying import CopyGuard, RowGuards
 
 
 def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
@@ -43,6 +45,12 @@ def check_sampling(temperature: float, top_k: int, top_p: float) -> None:
         raise ConfigError(f"--top-p must be in (0, 1] (got {top_p})")
 
 
+#: Bars at the end of a melody that ``endings`` samples again: a cadence and its approach.
+ENDING_BARS = 2
+#: The most endings a melody may choose among.
+MAX_ENDINGS = 64
+
+
 @torch.no_grad()
 def sample_ids(
     model: nn.Module,
@@ -53,9 +61,11 @@ def sample_ids(
     top_k: int = 0,
     top_p: float = 1.0,
     banned: Sequence[int] = (),
-    guard: CopyGuard | None = None,
+    guard: CopyGuard | RowGuards | None = None,
     form: Sequence[FormTracker] | None = None,
     ending: int | None = None,
+    endings: int = 1,
+    ending_bars: int = ENDING_BARS,
     generator: torch.Generator | None = None,
 ) -> list[list[int]]:
     """Continue each prime by ``steps`` sampled tokens; all primes are sampled as one batch.
@@ -74,10 +84,17 @@ def sample_ids(
     :param ending: with ``form``, the end token: a row ends with it when its melody has
         reached the length its tracker was given, as a real piece ends where its last bar
         does (a last bar shortened by a pickup, a final note held); banned everywhere else.
+    :param endings: with ``form`` and ``ending``, sample each row's last ``ending_bars``
+        bars this many times and keep the one the model finds likeliest (see
+        :class:`Search`); 1 = the first sample, as for any other bar.
     :return: each prime followed by its continuation (with ``ending``, perhaps shorter,
         the end token last).
     """
     check_sampling(temperature, top_k, top_p)
+    if endings < 1:
+        raise ConfigError(f"--endings must be 1 or more (got {endings})")
+    if ending_bars < 1:
+        raise ConfigError(f"ending_bars must be 1 or more (got {ending_bars})")
     if not primes or any(len(p) == 0 for p in primes):
         raise ConfigError("every prime needs at least one token")
     model.eval()
@@ -85,7 +102,13 @@ def sample_ids(
         # Toggling oneDNN makes torch warn about Intel-GPU TF32, which does not concern us.
         warnings.filterwarnings("ignore", message="TF32 acceleration", category=UserWarning)
         choice = Choice(temperature, top_k, top_p, banned, ending if form else None)
-        return _sample(model, primes, steps, choice, guard, form, generator)
+        fresh = copy.deepcopy(list(form)) if form is not None and endings > 1 else None
+        limits = [len(p) + steps for p in primes]
+        out, scores = _sample(model, primes, limits, choice, guard, form, generator)
+        if fresh is None or choice.ending is None:
+            return out
+        search = Search(model, choice, guard, generator, endings, ending_bars)
+        return search.best_endings(primes, limits, out, scores, fresh)
 
 
 @dataclass(frozen=True)
@@ -99,15 +122,87 @@ class Choice:
     ending: int | None  # the end token, that closes a row at its length (form models)
 
 
+@dataclass(frozen=True)
+class Search:
+    """Best of N endings: each row's last bars sampled again N - 1 times, from the state
+    its own melody reached, and the candidate the model gives the highest log-likelihood
+    (untempered, end token included) kept.
+
+    A model teacher-forced to a real tune's last bars ends it as real tunes end; sampled
+    all the way, a melody reaches its last bars in a state no real tune leads to and ends
+    off the cadence far more often. Choosing among sampled endings by the model's own
+    judgement, as Magenta's beam search does over whole melodies, mends the end without
+    touching the rest: every candidate shares the melody before its last bars."""
+
+    model: nn.Module
+    choice: Choice
+    guard: CopyGuard | RowGuards | None
+    generator: torch.Generator | None
+    endings: int
+    bars: int
+
+    def best_endings(
+        self,
+        primes: Sequence[Sequence[int]],
+        limits: list[int],
+        out: list[list[int]],
+        scores: list[list[float]],
+        fresh: list[FormTracker],
+    ) -> list[list[int]]:
+        cuts = [
+            _cut(copy.deepcopy(t), row, len(p), self.bars)
+            for t, row, p in zip(fresh, out, primes, strict=True)
+        ]
+        again = [r for r, (row, cut) in enumerate(zip(out, cuts, strict=True)) if cut < len(row)]
+        rows = [r for r in again for _ in range(self.endings - 1)]
+        if not rows:
+            return out
+        more, more_scores = _sample(
+            self.model,
+            [out[r][: cuts[r]] for r in rows],
+            [limits[r] for r in rows],
+            self.choice,
+            self.guard.of_rows(rows) if isinstance(self.guard, RowGuards) else self.guard,
+            [copy.deepcopy(fresh[r]) for r in rows],
+            self.generator,
+        )
+        best = {}
+        for r in again:
+            tail = scores[r][cuts[r] - len(primes[r]) :]  # the first sample's own ending
+            best[r] = (self._score(out[r], tail), out[r])
+        for r, row, score in zip(rows, more, more_scores, strict=True):
+            candidate = (self._score(row, score), row)
+            if candidate[0] > best[r][0]:
+                best[r] = candidate
+        return [best[r][1] if r in best else row for r, row in enumerate(out)]
+
+    def _score(self, row: list[int], logps: list[float]) -> float:
+        """An ending that never reached the end token (out of tokens) loses to any that did."""
+        return sum(logps) if row[-1] == self.choice.ending else -math.inf
+
+
+def _cut(tracker: FormTracker, row: list[int], prime: int, bars: int) -> int:
+    """Index of the first token of ``row`` past its prime that starts in its last ``bars``
+    bars (``len(row)``: none does)."""
+    start = tracker.last_bars_start(bars)
+    for i, token in enumerate(row):
+        if i >= prime and tracker.onset >= start:
+            return i
+        tracker.push(token)
+    return len(row)
+
+
 def _sample(
     model: nn.Module,
     primes: Sequence[Sequence[int]],
-    steps: int,
+    limits: list[int],
     choice: Choice,
-    guard: CopyGuard | None,
+    guard: CopyGuard | RowGuards | None,
     form: Sequence[FormTracker] | None,
     generator: torch.Generator | None,
-) -> list[list[int]]:
+) -> tuple[list[list[int]], list[list[float]]]:
+    """Each prime continued up to ``limits`` tokens in all, and the model's untempered
+    log-probability of each token it added."""
     device = next(model.parameters()).device
     if form is not None and len(form) != len(primes):
         raise ValueError("sample_ids needs one form tracker per prime")
@@ -127,36 +222,36 @@ def _sample(
         return model(x, state, torch.tensor(np.array(rows), device=device))
 
     out = [list(p) for p in primes]
+    logps: list[list[float]] = [[] for _ in primes]
     with torch.backends.mkldnn.flags(enabled=False):
         # Primes of unequal length: feed the common part as a batch, then the rest one
         # step at a time, each row taking its own prime token while it has one.
         common = min(len(p) for p in primes)
         logits, state = step([list(p[:common]) for p in primes], None)
         last = logits[:, -1]
-        longest = max(len(p) for p in primes)
         guarded = guard.start([p[:common] for p in primes]) if guard is not None else None
         ended = [False] * len(primes)
-        for t in range(common, longest + steps):
+        for t in range(common, max(limits)):
             forbidden = guarded.forbidden(last.size(-1)) if guarded is not None else None
             probs = _probabilities(last, choice, forbidden)
             nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1).tolist()
             if choice.ending is not None and form is not None:
                 nxt = [choice.ending if f.at_end() else x for f, x in zip(form, nxt, strict=True)]
+            chosen = torch.log_softmax(last.float(), -1).cpu()[range(len(nxt)), nxt].tolist()
             for row, p in enumerate(primes):
                 if t < len(p):
                     nxt[row] = p[t]
-                elif len(out[row]) < len(p) + steps and not ended[row]:
+                elif len(out[row]) < limits[row] and not ended[row]:
                     out[row].append(nxt[row])
+                    logps[row].append(chosen[row])
                     ended[row] = nxt[row] == choice.ending
-            if all(ended):
-                break
-            if t == longest + steps - 1:
+            if all(ended) or t == max(limits) - 1:
                 break
             if guarded is not None:
                 guarded.push(nxt)
             logits, state = step([[t] for t in nxt], state)
             last = logits[:, -1]
-    return out
+    return out, logps
 
 
 def _probabilities(

@@ -169,6 +169,7 @@ def create_app(
             temperature=body.temperature,
             top_k=body.top_k,
             top_p=body.top_p,
+            endings=body.endings,
             tempo=body.tempo,
             key=body.key,
             instrument=body.instrument,

@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tunesmith.make.copying import MAX_GUARD_BARS
 from tunesmith.make.generate import MAX_LENGTH
+from tunesmith.make.sample import MAX_ENDINGS
 from tunesmith.web.studio import MAX_BARS
 
 
@@ -21,6 +22,9 @@ class GenerateRequest(BaseModel):
     temperature: float = Field(0.9, gt=0, le=10, description="Below 1: safer; above 1: bolder.")
     top_k: int = Field(0, ge=0, le=MAX_LENGTH, description="Sample from the K likeliest (0: off).")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass (1: off).")
+    endings: int = Field(
+        1, ge=1, le=MAX_ENDINGS, description="The likeliest of this many endings (form models)."
+    )
     tempo: float = Field(120.0, ge=10, le=400, description="Beats per minute.")
     key: str | None = Field(
         None, max_length=20, description="Tonic to move the result to: G, 'F# minor', Bbm."
