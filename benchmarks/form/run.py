@@ -15,7 +15,8 @@ one thread) with
 pieces' lengths, under the two-bar copy guard, set beside the held-out reference. A run
 folder that already holds a trained run of that name is reused (``--retrain`` trains again).
 
-Run: ``python benchmarks/form/run.py [--seconds 1800] [--samples 500] [--runs DIR]``;
+Run: ``python benchmarks/form/run.py [--seconds 1800] [--samples 500] [--runs DIR]
+[--temperature 0.9] [--endings 8]``;
 ``--quick``: 300 Essen tunes, 30 s, 20 samples.
 """
 
@@ -68,10 +69,13 @@ def train(data: Path, run: Path, flags: list[str], seconds: float, retrain: bool
         subprocess.run(cmd, check=True, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-def judge(run: Path, samples: int, temperature: float) -> dict[str, Any]:
-    common.progress(f"evaluating {run} ({samples} samples at temperature {temperature:g})")
-    report = evaluate_run(run, samples=samples, seed=0, temperature=temperature)
-    write_report(report, run / ("evaluation" + _suffix(temperature)))
+def judge(run: Path, samples: int, temperature: float, endings: int) -> dict[str, Any]:
+    common.progress(
+        f"evaluating {run} ({samples} samples at temperature {temperature:g}, "
+        f"the best of {endings} endings)"
+    )
+    report = evaluate_run(run, samples=samples, seed=0, temperature=temperature, endings=endings)
+    write_report(report, run / ("evaluation" + _suffix(temperature, endings)))
     p, f, form = report["prediction"], report["features"], report["form"]
     return {
         "loss": p["loss"],
@@ -84,11 +88,14 @@ def judge(run: Path, samples: int, temperature: float) -> dict[str, Any]:
         "copying_reference": report["copying"]["reference_share_two_bars"],
         "epochs": _epochs(run),
         "temperature": temperature,
+        "endings": report["settings"]["endings"],
     }
 
 
-def _suffix(temperature: float) -> str:
-    return "" if temperature == 1.0 else f"-t{temperature:g}"
+def _suffix(temperature: float, endings: int) -> str:
+    return ("" if temperature == 1.0 else f"-t{temperature:g}") + (
+        f"-e{endings}" if endings > 1 else ""
+    )
 
 
 def _today() -> str:
@@ -108,6 +115,7 @@ def main() -> None:
     p.add_argument("--only", choices=sorted(CORPORA), help="one corpus")
     p.add_argument("--retrain", action="store_true", help="train again where runs exist")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature")
+    p.add_argument("--endings", type=int, default=1, help="the best of N endings (generate's)")
     p.add_argument(
         "--variants",
         nargs="+",
@@ -132,10 +140,10 @@ def main() -> None:
         list(pool.map(lambda j: train(j[2], j[3], j[4], seconds, args.retrain), jobs))
     os.environ["OMP_NUM_THREADS"] = "1"  # the judges: one process per core, one thread each
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
-        t = args.temperature
-        judged = pool.map(judge, [j[3] for j in jobs], [samples] * len(jobs), [t] * len(jobs))
+        t, e, n = args.temperature, args.endings, len(jobs)
+        judged = pool.map(judge, [j[3] for j in jobs], [samples] * n, [t] * n, [e] * n)
         results = {
-            f"{c}-{v}{_suffix(t)}": {"corpus": c, "variant": v, "measured": _today(), **r}
+            f"{c}-{v}{_suffix(t, e)}": {"corpus": c, "variant": v, "measured": _today(), **r}
             for (c, v, *_), r in zip(jobs, judged, strict=True)
         }
 

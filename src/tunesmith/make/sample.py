@@ -154,18 +154,28 @@ class Search:
             for t, row, p in zip(fresh, out, primes, strict=True)
         ]
         again = [r for r, (row, cut) in enumerate(zip(out, cuts, strict=True)) if cut < len(row)]
-        rows = [r for r in again for _ in range(self.endings - 1)]
-        if not rows:
+        if not again:
             return out
-        more, more_scores = _sample(
-            self.model,
-            [out[r][: cuts[r]] for r in rows],
-            [limits[r] for r in rows],
-            self.choice,
-            self.guard.of_rows(rows) if isinstance(self.guard, RowGuards) else self.guard,
-            [copy.deepcopy(fresh[r]) for r in rows],
-            self.generator,
-        )
+        # The candidates of rows cut at the same length are sampled as one batch: their
+        # primes are then run through the network in one pass, not token by token from
+        # the shortest one.
+        by_cut: dict[int, list[int]] = {}
+        for r in again:
+            by_cut.setdefault(cuts[r], []).extend([r] * (self.endings - 1))
+        rows, more, more_scores = [], [], []
+        for group in by_cut.values():
+            sampled, sampled_scores = _sample(
+                self.model,
+                [out[r][: cuts[r]] for r in group],
+                [limits[r] for r in group],
+                self.choice,
+                self.guard.of_rows(group) if isinstance(self.guard, RowGuards) else self.guard,
+                [copy.deepcopy(fresh[r]) for r in group],
+                self.generator,
+            )
+            rows += group
+            more += sampled
+            more_scores += sampled_scores
         best = {}
         for r in again:
             tail = scores[r][cuts[r] - len(primes[r]) :]  # the first sample's own ending
