@@ -137,7 +137,7 @@ class MelodyModel:
         temperature: float = 0.9,
         top_k: int = 0,
         top_p: float = 1.0,
-        endings: int = 1,
+        endings: int = 8,
         seed_notes: str | None = None,
         primer: str | Path | None = None,
         key: str | None = None,

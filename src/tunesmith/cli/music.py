@@ -30,7 +30,7 @@ def generate(
         1.0, help="Sample from the smallest set holding this much probability (1 = off)."
     ),
     endings: int = typer.Option(
-        1, help="Sample the last two bars this many times and keep the likeliest (form models)."
+        8, help="Sample the last two bars this many times and keep the likeliest (form models)."
     ),
     num: int = typer.Option(4, "--num", "-n", help="How many melodies."),
     seed_notes: str = typer.Option(
@@ -87,7 +87,7 @@ def generate(
             asked = {
                 "--top-k": top_k != 0, "--top-p": top_p != 1.0, "--key": key,
                 "--primer": primer, "--seed-notes": seed_notes, "--score": score,
-                "--audio": audio, "--copy-guard": copy_guard != 2.0, "--endings": endings != 1,
+                "--audio": audio, "--copy-guard": copy_guard != 2.0, "--endings": endings != 8,
                 "--instrument": instrument != "piano", "--soundfont": soundfont,
             }  # fmt: skip
             refused = [flag for flag, given in asked.items() if given]
@@ -185,7 +185,7 @@ def evaluate(
         2.0, help="Sample under generate's copy guard of this many bars (0 = off)."
     ),
     temperature: float = typer.Option(0.9, help="Sample at this temperature, as generate."),
-    endings: int = typer.Option(1, help="The likeliest of this many endings, as generate."),
+    endings: int = typer.Option(8, help="The likeliest of this many endings, as generate."),
     out: Path = typer.Option(None, "--out", "-o", help="Report folder \\[default: RUN/eval]."),
 ) -> None:
     """Judge a run: held-out prediction, musical statistics, form, copying.

@@ -192,7 +192,7 @@ def evaluate_run(
     reference_pieces: int = 2000,
     copy_guard_bars: float = 2.0,
     temperature: float = 0.9,
-    endings: int = 1,
+    endings: int = 8,
     on_progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """Measure a run on its held-out pieces and on melodies it generates.

@@ -41,7 +41,7 @@ class GenerateOptions:
     temperature: float = 0.9  # real tunes' repetition (README: Form)
     top_k: int = 0
     top_p: float = 1.0
-    endings: int = 1  # form models: the likeliest of this many endings (see sample.Search)
+    endings: int = 8  # form models: the likeliest of this many endings (see sample.Search)
     num: int = 4
     seed_notes: str | None = None
     primer: str | None = None

@@ -23,7 +23,7 @@ class GenerateRequest(BaseModel):
     top_k: int = Field(0, ge=0, le=MAX_LENGTH, description="Sample from the K likeliest (0: off).")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass (1: off).")
     endings: int = Field(
-        1, ge=1, le=MAX_ENDINGS, description="The likeliest of this many endings (form models)."
+        8, ge=1, le=MAX_ENDINGS, description="The likeliest of this many endings (form models)."
     )
     tempo: float = Field(120.0, ge=10, le=400, description="Beats per minute.")
     key: str | None = Field(
