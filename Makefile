@@ -37,7 +37,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/ruff format --check src tests benchmarks scripts
 
-# Train the shipped models (essen ~35 min, chorales ~12 min on 2 cores) and copy them into
+# Train the shipped models (essen ~110 min, chorales ~12 min on 2 cores) and copy them into
 # src/tunesmith/shipped/ with about.json (commands, seconds, held-out loss, evaluation).
 models: $(STAMP)
 	OMP_NUM_THREADS=1 $(BIN)/python scripts/make_models.py

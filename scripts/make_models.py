@@ -6,7 +6,7 @@ the run folder is then copied into ``src/tunesmith/shipped/NAME/`` as a plain ru
 loads into the float32 model unchanged in shape), with ``about.json``: what it was trained
 on, the commands, the seconds each took, the held-out loss and the evaluation summary.
 
-    python scripts/make_models.py                      # both: essen (~35 min), chorales (~12)
+    python scripts/make_models.py                      # both: essen (~110 min), chorales (~12)
     python scripts/make_models.py chorales
     python scripts/make_models.py essen --from-run runs/essen   # ship a run trained already
 
@@ -38,7 +38,8 @@ RECIPES: dict[str, dict[str, Any]] = {
         "trained_on": "8,514 Essen folk songs (music21), in C major / A minor, 10 % held out",
         "commands": [
             f"tunesmith prepare essen --out {WORK}/data-essen",
-            f"tunesmith train {WORK}/data-essen --out {WORK}/essen --overwrite --time-limit 1800",
+            f"tunesmith train {WORK}/data-essen --out {WORK}/essen --overwrite --epochs 24 "
+            "--lr-schedule cosine --early-stopping 0",
             f"tunesmith evaluate {WORK}/essen --samples 500",
         ],
         "files": [
