@@ -86,13 +86,31 @@ def test_the_cadence_inputs_count_down_the_short_last_bar(waltz) -> None:
     assert (ctx[:, c.MODE] == c.MODES["major"]).all() and end_row[c.MODE] == c.MODES["major"]
 
 
-def test_a_run_saved_before_the_cadence_inputs_loads_without_them() -> None:
-    """The shipped Essen model was trained before them: it loads and samples as it was."""
-    from tunesmith.shipped import resolve_run
+def test_a_run_saved_before_the_cadence_inputs_loads_without_them(tmp_path, tiny_corpus) -> None:
+    """A run whose config.json predates the cadence inputs (no "cadence" key; the Essen model
+    shipped until 2026-12-05 was one) loads without them and samples as it was."""
+    from tunesmith.config import ModelConfig, TrainConfig, read_json, write_json
+    from tunesmith.learn.train import train_model
 
-    run = load_run(resolve_run("essen"))
+    run_dir = tmp_path / "old"
+    model = ModelConfig(embedding_dim=16, hidden_size=32, num_layers=1, dropout=0.0)
+    model.cadence = False
+    train_model(
+        tiny_corpus,
+        run_dir,
+        model,
+        TrainConfig(epochs=1, batch_size=16, sequence_length=32, seed=1),
+    )
+    config = read_json(run_dir / "config.json")
+    del config["model"]["cadence"]
+    write_json(run_dir / "config.json", config)
+    run = load_run(run_dir)
     assert run.model_config.form and not run.model_config.cadence
     assert run.model.form.time_left is None
+    end = run.vocab.end_id
+    form = trackers(run.vocab, run.data, [(3, 4)], [48])
+    rows = sample_ids(run.model, [[end]], 60, banned=[end], form=form, ending=end)
+    assert rows[0][-1] == end and end not in rows[0][1:-1]
 
 
 def test_lookback_inputs_are_the_bars_one_and_two_back(waltz) -> None:
