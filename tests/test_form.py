@@ -93,8 +93,7 @@ def test_a_run_saved_before_the_cadence_inputs_loads_without_them(tmp_path, tiny
     from tunesmith.learn.train import train_model
 
     run_dir = tmp_path / "old"
-    model = ModelConfig(embedding_dim=16, hidden_size=32, num_layers=1, dropout=0.0)
-    model.cadence = False
+    model = ModelConfig(embedding_dim=16, hidden_size=32, num_layers=1, dropout=0.0, cadence=False)
     train_model(
         tiny_corpus,
         run_dir,
