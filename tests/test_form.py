@@ -385,3 +385,29 @@ def test_the_best_of_n_endings_stay_under_each_rows_copy_guard(tiny_run: Path) -
     detector = CopyDetector(load_training_tokens(run.path))
     for row, row_guard in zip(rows, guard.guards, strict=True):
         assert not detector.shares(row[1:-1], row_guard.length), row
+
+
+def test_endings_are_refused_for_a_run_without_form_inputs(
+    tiny_corpus: Path, tmp_path: Path
+) -> None:
+    """A model without form inputs cannot close a melody at its length, so it has no ending
+    to choose: asked for several it says so in one line (before, --endings was ignored);
+    left out, the endings default to 1 for it and it generates."""
+    from typer.testing import CliRunner
+
+    from tunesmith.cli import app
+    from tunesmith.config import ModelConfig, TrainConfig
+    from tunesmith.learn.train import train_model
+
+    run_dir = tmp_path / "plain"
+    model = ModelConfig(embedding_dim=16, hidden_size=32, num_layers=1, dropout=0.0, form=False)
+    train_model(tiny_corpus, run_dir, model, TrainConfig(epochs=1, batch_size=16, seed=1))
+    runner = CliRunner()
+    asked = ["generate", str(run_dir), "--out", str(tmp_path / "o"), "--num", "1", "--bars", "2"]
+    refused = runner.invoke(app, [*asked, "--endings", "4"])
+    assert refused.exit_code == 2, refused.output
+    assert refused.output.strip().splitlines()[-1].startswith("error: --endings 4 needs a model")
+    assert "Traceback" not in refused.output
+    done = runner.invoke(app, asked)
+    assert done.exit_code == 0, done.output
+    assert (tmp_path / "o" / "melody-01.mid").exists()

@@ -137,7 +137,7 @@ class MelodyModel:
         temperature: float = 0.9,
         top_k: int = 0,
         top_p: float = 1.0,
-        endings: int = 8,
+        endings: int | None = None,
         seed_notes: str | None = None,
         primer: str | Path | None = None,
         key: str | None = None,
@@ -150,8 +150,9 @@ class MelodyModel:
         ``seed_notes`` (``"C4 E4 G4"``), ``primer`` (a music file), ``key`` (``"G"``,
         ``"F# minor"``), ``tempo`` and ``copy_guard`` (bars never copied verbatim from a
         training piece; 0 = off) and ``endings`` (the likeliest of this many samples of the
-        last two bars) mean what the CLI's flags mean. Each melody's
-        ``meta["seed"]`` is the random seed, for the same melodies again.
+        last two bars; 8 for a model with form inputs, which alone may take more than 1)
+        mean what the CLI's flags mean. Each melody's ``meta["seed"]`` is the random seed,
+        for the same melodies again.
         """
         from tunesmith.make.generate import GenerateOptions, sample_melodies
 

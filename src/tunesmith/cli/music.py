@@ -30,7 +30,9 @@ def generate(
         1.0, help="Sample from the smallest set holding this much probability (1 = off)."
     ),
     endings: int = typer.Option(
-        8, help="Sample the last two bars this many times and keep the likeliest (form models)."
+        None,
+        help="Sample the last two bars this many times and keep the likeliest (models with "
+        "form inputs). \\[default: 8; without form inputs: 1]",
     ),
     num: int = typer.Option(4, "--num", "-n", help="How many melodies."),
     seed_notes: str = typer.Option(
@@ -87,8 +89,9 @@ def generate(
             asked = {
                 "--top-k": top_k != 0, "--top-p": top_p != 1.0, "--key": key,
                 "--primer": primer, "--seed-notes": seed_notes, "--score": score,
-                "--audio": audio, "--copy-guard": copy_guard != 2.0, "--endings": endings != 8,
-                "--instrument": instrument != "piano", "--soundfont": soundfont,
+                "--audio": audio, "--copy-guard": copy_guard != 2.0,
+                "--endings": endings is not None, "--instrument": instrument != "piano",
+                "--soundfont": soundfont,
             }  # fmt: skip
             refused = [flag for flag, given in asked.items() if given]
             if refused:
@@ -178,14 +181,18 @@ def evaluate(
     data: Path = typer.Option(None, help="Prepared corpus \\[default: the run's own]."),
     samples: int = typer.Option(100, help="Melodies to generate and compare."),
     length: int = typer.Option(
-        0, help="Steps per melody \\[default: the lengths of held-out pieces, drawn at random]."
+        0,
+        show_default=False,
+        help="Steps per melody \\[default: the lengths of held-out pieces, drawn at random].",
     ),
     seed: int = typer.Option(0, help="Random seed for the samples."),
     copy_guard: float = typer.Option(
         2.0, help="Sample under generate's copy guard of this many bars (0 = off)."
     ),
     temperature: float = typer.Option(0.9, help="Sample at this temperature, as generate."),
-    endings: int = typer.Option(8, help="The likeliest of this many endings, as generate."),
+    endings: int = typer.Option(
+        None, help="The likeliest of this many endings, as generate. \\[default: as generate]"
+    ),
     out: Path = typer.Option(None, "--out", "-o", help="Report folder \\[default: RUN/eval]."),
 ) -> None:
     """Judge a run: held-out prediction, musical statistics, form, copying.

@@ -41,7 +41,7 @@ from tunesmith.make.copying import (
     guard_length,
     tokens_per_bar,
 )
-from tunesmith.make.sample import check_sampling, sample_ids
+from tunesmith.make.sample import check_endings, check_sampling, sample_ids
 from tunesmith.melody import Melody, pickup_steps, steps_per_bar
 
 ProgressFn = Callable[[str], None]
@@ -192,7 +192,7 @@ def evaluate_run(
     reference_pieces: int = 2000,
     copy_guard_bars: float = 2.0,
     temperature: float = 0.9,
-    endings: int = 8,
+    endings: int | None = None,
     on_progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """Measure a run on its held-out pieces and on melodies it generates.
@@ -204,7 +204,7 @@ def evaluate_run(
     :param reference_pieces: at most this many training pieces for the statistics.
     :param copy_guard_bars: sample as ``generate`` does, under its copy guard (0 = off).
     :param temperature: sample at this temperature, as ``generate --temperature`` does.
-    :param endings: the best of this many endings, as ``generate --endings`` (form models).
+    :param endings: the best of this many endings, as ``generate --endings``.
     """
     from tunesmith.learn.poly_run import is_poly_run
 
@@ -217,6 +217,7 @@ def evaluate_run(
             "Measure a poly model with 'tunesmith bench poly' (NLL per frame)"
         )
     run = load_run(run_dir)
+    endings = check_endings(endings, run.model_config.form)  # before minutes of prediction
     data_dir = Path(data_dir or run.info.get("corpus", ""))
     corpus = Corpus.open(data_dir)
     if corpus.vocab.tokens != run.vocab.tokens:
@@ -297,7 +298,7 @@ def evaluate_run(
         "seed": seed,
         "copy_guard_bars": copy_guard_bars if guard else 0.0,
         "temperature": temperature,
-        "endings": endings if form else 1,
+        "endings": endings,
         "held_out_pieces": len(held_out),
         "training_pieces": len(training),
     }

@@ -24,7 +24,7 @@ from tunesmith.learn.checkpoint import Run, load_run
 from tunesmith.learn.device import pick_device
 from tunesmith.make.copying import check_copy_guard, copy_guard
 from tunesmith.make.prompt import Seed, parse_seed, read_primer
-from tunesmith.make.sample import MAX_ENDINGS, check_sampling, sample_ids
+from tunesmith.make.sample import MAX_ENDINGS, check_endings, check_sampling, sample_ids
 from tunesmith.melody import Melody, pickup_steps, steps_per_bar
 
 MAX_LENGTH = 100_000
@@ -41,7 +41,7 @@ class GenerateOptions:
     temperature: float = 0.9  # real tunes' repetition (README: Form)
     top_k: int = 0
     top_p: float = 1.0
-    endings: int = 8  # form models: the likeliest of this many endings (see sample.Search)
+    endings: int | None = None  # the likeliest of this many endings: form models 8, others 1
     num: int = 4
     seed_notes: str | None = None
     primer: str | None = None
@@ -85,7 +85,7 @@ class Generated:
 
 def _check(options: GenerateOptions) -> None:
     check_sampling(options.temperature, options.top_k, options.top_p)
-    if not 1 <= options.endings <= MAX_ENDINGS:
+    if options.endings is not None and not 1 <= options.endings <= MAX_ENDINGS:
         raise ConfigError(f"--endings must be between 1 and {MAX_ENDINGS} (got {options.endings})")
     if not 1 <= options.num <= 256:
         raise ConfigError(f"--num must be between 1 and 256 (got {options.num})")
@@ -248,7 +248,7 @@ def sample_melodies(run: Run, options: GenerateOptions) -> tuple[list[Melody], f
         guard=guard,
         form=form,
         ending=vocab.end_id,  # a model with form inputs ends exactly at its length
-        endings=options.endings,
+        endings=check_endings(options.endings, run.model_config.form),
         generator=generator,
     )
 

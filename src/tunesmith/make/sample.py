@@ -49,6 +49,23 @@ def check_sampling(temperature: float, top_k: int, top_p: float) -> None:
 ENDING_BARS = 2
 #: The most endings a melody may choose among.
 MAX_ENDINGS = 64
+#: Endings a form model chooses among when none are asked for.
+DEFAULT_ENDINGS = 8
+
+
+def check_endings(asked: int | None, form: bool) -> int:
+    """The endings to sample: ``asked``, else 8 for a model with form inputs and 1 for one
+    without, which cannot close a melody at its length and so has no ending to choose."""
+    if asked is None:
+        return DEFAULT_ENDINGS if form else 1
+    if not 1 <= asked <= MAX_ENDINGS:
+        raise ConfigError(f"--endings must be between 1 and {MAX_ENDINGS} (got {asked})")
+    if asked > 1 and not form:
+        raise ConfigError(
+            f"--endings {asked} needs a model trained with form inputs (this run has none): "
+            "leave it out or give 1"
+        )
+    return asked
 
 
 @torch.no_grad()

@@ -22,8 +22,11 @@ class GenerateRequest(BaseModel):
     temperature: float = Field(0.9, gt=0, le=10, description="Below 1: safer; above 1: bolder.")
     top_k: int = Field(0, ge=0, le=MAX_LENGTH, description="Sample from the K likeliest (0: off).")
     top_p: float = Field(1.0, gt=0, le=1, description="Nucleus sampling mass (1: off).")
-    endings: int = Field(
-        8, ge=1, le=MAX_ENDINGS, description="The likeliest of this many endings (form models)."
+    endings: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_ENDINGS,
+        description="The likeliest of this many endings (form models; default 8, others 1).",
     )
     tempo: float = Field(120.0, ge=10, le=400, description="Beats per minute.")
     key: str | None = Field(
