@@ -149,7 +149,7 @@ class MelodyModel:
 
         ``seed_notes`` (``"C4 E4 G4"``), ``primer`` (a music file), ``key`` (``"G"``,
         ``"F# minor"``), ``tempo`` and ``copy_guard`` (bars never copied verbatim from a
-        training piece; 0 = off) and ``endings`` (the likeliest of this many samples of the
+        training piece; 0 = off) and ``endings`` (the best of this many samples of the
         last two bars; 8 for a model with form inputs, which alone may take more than 1)
         mean what the CLI's flags mean. Each melody's ``meta["seed"]`` is the random seed,
         for the same melodies again.

@@ -31,7 +31,7 @@ def generate(
     ),
     endings: int = typer.Option(
         None,
-        help="Sample the last two bars this many times and keep the likeliest (models with "
+        help="Sample the last two bars this many times and keep the best (models with "
         "form inputs). \\[default: 8; without form inputs: 1]",
     ),
     num: int = typer.Option(4, "--num", "-n", help="How many melodies."),
@@ -191,7 +191,7 @@ def evaluate(
     ),
     temperature: float = typer.Option(0.9, help="Sample at this temperature, as generate."),
     endings: int = typer.Option(
-        None, help="The likeliest of this many endings, as generate. \\[default: as generate]"
+        None, help="The best of this many endings, as generate. \\[default: as generate]"
     ),
     out: Path = typer.Option(None, "--out", "-o", help="Report folder \\[default: RUN/eval]."),
 ) -> None:

@@ -142,14 +142,22 @@ class Choice:
 @dataclass(frozen=True)
 class Search:
     """Best of N endings: each row's last bars sampled again N - 1 times, from the state
-    its own melody reached, and the candidate the model gives the highest log-likelihood
-    (untempered, end token included) kept.
+    its own melody reached, and the candidate the model judges best kept: the highest
+    untempered log-likelihood of its tokens plus the log-odds of the end token that closes it.
 
     A model teacher-forced to a real tune's last bars ends it as real tunes end; sampled
     all the way, a melody reaches its last bars in a state no real tune leads to and ends
     off the cadence far more often. Choosing among sampled endings by the model's own
     judgement, as Magenta's beam search does over whole melodies, mends the end without
-    touching the rest: every candidate shares the melody before its last bars."""
+    touching the rest: every candidate shares the melody before its last bars.
+
+    Why the log-odds: a form model knows when the melody must end, so it gives the end
+    token a probability near 1 after any ending (log-probability -1e-5 to -1e-2), and in
+    a sum of log-likelihoods that is lost. How near 1 is the model's own word on whether
+    the melody sounds finished: log p / (1 - p) spreads it over 4-12 nats. On the shipped
+    Essen model (500 samples), likelihood alone gave endings 85 % of the reference and
+    repetition 91 %; the end token alone 96 % and 86 %; likelihood plus log-odds 94-96 %
+    and 90-91 % (README: Form)."""
 
     model: nn.Module
     choice: Choice
@@ -205,7 +213,10 @@ class Search:
 
     def _score(self, row: list[int], logps: list[float]) -> float:
         """An ending that never reached the end token (out of tokens) loses to any that did."""
-        return sum(logps) if row[-1] == self.choice.ending else -math.inf
+        if row[-1] != self.choice.ending:
+            return -math.inf
+        end = min(logps[-1], -1e-12)  # a certain end (log p = 0) would make log(1 - p) -inf
+        return sum(logps) + end - math.log(-math.expm1(end))
 
 
 def _cut(tracker: FormTracker, row: list[int], prime: int, bars: int) -> int:

@@ -26,7 +26,7 @@ class GenerateRequest(BaseModel):
         None,
         ge=1,
         le=MAX_ENDINGS,
-        description="The likeliest of this many endings (form models; default 8, others 1).",
+        description="The best of this many endings (form models; default 8, others 1).",
     )
     tempo: float = Field(120.0, ge=10, le=400, description="Beats per minute.")
     key: str | None = Field(
