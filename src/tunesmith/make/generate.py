@@ -41,7 +41,7 @@ class GenerateOptions:
     temperature: float = 0.9  # real tunes' repetition (README: Form)
     top_k: int = 0
     top_p: float = 1.0
-    endings: int | None = None  # the likeliest of this many endings: form models 8, others 1
+    endings: int | None = None  # the best of this many endings: form models 8, others 1
     num: int = 4
     seed_notes: str | None = None
     primer: str | None = None

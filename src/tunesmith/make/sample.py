@@ -102,8 +102,8 @@ def sample_ids(
         reached the length its tracker was given, as a real piece ends where its last bar
         does (a last bar shortened by a pickup, a final note held); banned everywhere else.
     :param endings: with ``form`` and ``ending``, sample each row's last ``ending_bars``
-        bars this many times and keep the one the model finds likeliest (see
-        :class:`Search`); 1 = the first sample, as for any other bar.
+        bars this many times and keep the one :class:`Search` scores best (see
+        its docstring); 1 = the first sample, as for any other bar.
     :return: each prime followed by its continuation (with ``ending``, perhaps shorter,
         the end token last).
     """
