@@ -241,6 +241,7 @@ def main() -> None:
     p.add_argument("--kill-every", type=int, default=3, help="kill a worker in every Nth batch")
     p.add_argument("--bomb-mb", type=int, default=512, help="what an .mxl zip bomb inflates to")
     p.add_argument("--seed", type=int, default=20261202)
+    p.add_argument("--note", default="", help="how the machine was shared, for results.json")
     args = p.parse_args()
     if args.quick:
         args.inputs, args.batch, args.bomb_mb, args.kill_every = 300, 60, 64, 2
@@ -257,7 +258,7 @@ def main() -> None:
             "inputs": args.inputs, "batch": args.batch, "time_limit_per_file": args.time_limit,
             "watchdog_seconds": args.watchdog, "kill_every": args.kill_every,
             "bomb_mb": args.bomb_mb, "seed": args.seed, "jobs": 2,
-            "note": "2-core machine shared with other jobs; run under nice -n 19",
+            "note": args.note,
         }  # fmt: skip
         wall = time.monotonic() - t0
         results = {"complete": complete, "inputs": all_inputs, "wall_seconds": wall, **sums}
