@@ -141,6 +141,9 @@ def test_too_many_waiting_is_503_not_a_hang(runs_dir: Path, tmp_path: Path) -> N
         ({"instrument": "kazoo"}, 422, "instrument 'kazoo' is not a General MIDI instrument"),
         ({"instrument": "200"}, 422, "instrument program 200 is outside 0-127"),
         ({"volume": 11}, 422, "volume: Extra inputs are not permitted"),
+        # The API fuzz found a field name with a newline in it printed raw: two lines.
+        ({"vol\nume": 11}, 422, "'vol\\nume': Extra inputs are not permitted"),
+        ({"x": {str(i): i for i in range(500)}}, 422, "x: Extra inputs are not permitted"),
         ({"run": None}, 422, "run: Input should be a valid string"),
         ({"run": "nope"}, 404, "run 'nope' is not in the runs folder"),
         ({"run": "../tiny"}, 400, "run '../tiny' must be a folder name"),

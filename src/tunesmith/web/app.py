@@ -133,10 +133,10 @@ def create_app(
     async def _bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         lines = []
         for error in exc.errors():
-            where = ".".join(str(p) for p in error["loc"] if p != "body") or "body"
-            got = f" (got {error['input']!r})" if error["type"] != "missing" else ""
+            where = ".".join(_printable(p) for p in error["loc"] if p != "body") or "body"
+            got = f" (got {_shorten(repr(error['input']))})" if error["type"] != "missing" else ""
             lines.append(f"{where}: {error['msg']}{got}")
-        return JSONResponse({"detail": "; ".join(lines)}, status_code=422)
+        return JSONResponse({"detail": _shorten("; ".join(lines), 1000)}, status_code=422)
 
     # ------------------------------------------------------------------------- routes
 
@@ -246,6 +246,15 @@ class _Counter:
             yield
         finally:
             self.value -= 1
+
+
+def _printable(part: str | int) -> str:
+    """A field name as a detail shows it: quoted and escaped if it holds a newline or such."""
+    return str(part) if str(part).isprintable() else repr(part)
+
+
+def _shorten(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _field_names(message: str) -> str:
