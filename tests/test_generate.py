@@ -13,8 +13,9 @@ from testdata import random_context
 from tunesmith.corpus.context import trackers
 from tunesmith.errors import ConfigError, EncodingError
 from tunesmith.learn.checkpoint import load_run
+from tunesmith.make.choose import filter_logits
 from tunesmith.make.generate import GenerateOptions, generate
-from tunesmith.make.sample import filter_logits, sample_ids
+from tunesmith.make.sample import sample_ids
 
 
 def test_stepping_matches_a_full_forward_pass(tiny_run: Path) -> None:

@@ -99,11 +99,29 @@ def test_info_describes_a_poly_run_and_evaluate_points_to_bench_poly(poly_run: P
     assert "Traceback" not in r.output
 
 
-@pytest.mark.parametrize(
-    "flag", [["--top-k", "5"], ["--key", "G"], ["--score"], ["--top-p", "0.9"]]
-)
+@pytest.mark.parametrize("flag", [["--key", "G"], ["--score"], ["--copy-guard", "3"]])
 def test_options_a_poly_run_cannot_honour_are_refused(poly_run: Path, flag: list[str]) -> None:
     """They were ignored without a word; now each is refused in one line, naming it."""
     r = CliRunner().invoke(app, ["generate", str(poly_run), "--num", "1", *flag])
     assert r.exit_code == 2 and flag[0] in r.output and "chorale model" in r.output
     assert "Traceback" not in r.output
+
+
+def test_top_k_and_top_p_narrow_each_key_as_they_do_a_melody_token(
+    poly_run: Path, tmp_path: Path
+) -> None:
+    """They were refused (before that, ignored): both samplers now choose through one draw."""
+
+    def voices(name: str, **options: float) -> list[list[tuple[int, int, int]]]:
+        paths = write_chorales(poly_run, tmp_path / name, num=1, quarters=16, seed=3, **options)
+        return read_voices(paths[0])
+
+    # Top-1 leaves one key to choose, so the temperature no longer matters; without it, it does.
+    assert voices("cool", top_k=1, temperature=0.5) == voices("hot", top_k=1, temperature=5.0)
+    assert voices("cool-all", temperature=0.5) != voices("hot-all", temperature=5.0)
+    # A tiny nucleus is top-1 too.
+    assert voices("nucleus", top_p=1e-6, temperature=5.0) == voices("hot", top_k=1, temperature=5.0)
+    r = CliRunner().invoke(app, ["generate", str(poly_run), "--num", "1", "--top-p", "0.9",
+                                 "--out", str(tmp_path / "cli")])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "cli" / "chorale-01.mid").exists()

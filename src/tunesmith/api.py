@@ -183,12 +183,15 @@ class ChoraleModel:
         *,
         bars: int = 8,
         temperature: float = 0.9,
+        top_k: int = 0,
+        top_p: float = 1.0,
         tempo: float = 100.0,
         seed: int | None = None,
         harmonize: str | Path | None = None,
     ) -> list[Chorale]:
         """Sample ``num`` pieces of ``bars`` bars of 4/4 (after the opening chord); with
-        ``harmonize`` (a music file) its melody is the top voice and the rest is sampled."""
+        ``harmonize`` (a music file) its melody is the top voice and the rest is sampled.
+        ``top_k`` and ``top_p`` narrow each key's choice as they do a melody's tokens."""
         import random
 
         from tunesmith.errors import ConfigError
@@ -202,8 +205,9 @@ class ChoraleModel:
         pieces = []
         for i in range(num):
             frames = sample_frames(
-                self.run, bars * 4 * spq, seed=base + i, temperature=temperature, melody=melody
-            )
+                self.run, bars * 4 * spq, seed=base + i, temperature=temperature, top_k=top_k,
+                top_p=top_p, melody=melody,
+            )  # fmt: skip
             voices = voices_from_frames(frames, self.run.voices, tempo, spq)
             voices = [Melody.of(v) for v in voices]
             pieces.append(Chorale(voices, f"chorale-{i + 1:02d}", {"seed": base + i}))

@@ -51,3 +51,20 @@ def test_a_chorale_run_gives_all_its_voices(chorale_client: TestClient) -> None:
         "/api/generate", json={"run": "bach", "bars": 2, "seed_notes": "C4 E4"}
     )
     assert refused.status_code == 422 and "chorale model" in refused.json()["detail"]
+
+
+def test_a_chorale_honours_top_k_and_refuses_what_it_cannot(chorale_client: TestClient) -> None:
+    """top_k and top_p were silently dropped for chorale runs; copy_guard and endings too."""
+
+    def notes(**options: float) -> list[dict]:
+        body = {"run": "bach", "bars": 2, "seed": 3, **options}
+        response = chorale_client.post("/api/generate", json=body)
+        assert response.status_code == 200, response.text
+        return response.json()["notes"]
+
+    assert notes(top_k=1, temperature=0.5) == notes(top_k=1, temperature=5.0)
+    assert notes(temperature=0.5) != notes(temperature=5.0)
+    for option in ({"copy_guard": 3}, {"endings": 4}):
+        refused = chorale_client.post("/api/generate", json={"run": "bach", "bars": 2, **option})
+        assert refused.status_code == 422, refused.text
+        assert "\n" not in refused.json()["detail"]

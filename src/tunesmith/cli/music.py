@@ -87,7 +87,7 @@ def generate(
     if harmonize or is_poly_run(run):
         with user_errors():
             asked = {
-                "--top-k": top_k != 0, "--top-p": top_p != 1.0, "--key": key,
+                "--key": key,
                 "--primer": primer, "--seed-notes": seed_notes, "--score": score,
                 "--audio": audio, "--copy-guard": copy_guard != 2.0,
                 "--endings": endings is not None, "--instrument": instrument != "piano",
@@ -100,8 +100,8 @@ def generate(
             quarters = bars * 4 if bars else max(1, length // 4)
             name = "chorale" if prefix == "melody" else prefix
             paths = write_chorales(
-                run, out, num=num, quarters=quarters, temperature=temperature, seed=seed,
-                tempo=tempo, harmonize=harmonize, prefix=name,
+                run, out, num=num, quarters=quarters, temperature=temperature, top_k=top_k,
+                top_p=top_p, seed=seed, tempo=tempo, harmonize=harmonize, prefix=name,
             )  # fmt: skip
         for path in paths:
             console.print(f"wrote {path}")

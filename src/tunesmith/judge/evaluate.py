@@ -34,6 +34,7 @@ from tunesmith.judge.stats import FEATURES, kl_divergence, overlap
 from tunesmith.keys import Key, find_key
 from tunesmith.learn.checkpoint import Run, load_run
 from tunesmith.learn.heldout import predict_lanes
+from tunesmith.make.choose import check_sampling
 from tunesmith.make.copying import (
     CopyDetector,
     check_copy_guard,
@@ -41,7 +42,7 @@ from tunesmith.make.copying import (
     guard_length,
     tokens_per_bar,
 )
-from tunesmith.make.sample import check_endings, check_sampling, sample_ids
+from tunesmith.make.sample import check_endings, sample_ids
 from tunesmith.melody import Melody, pickup_steps, steps_per_bar
 
 ProgressFn = Callable[[str], None]

@@ -22,9 +22,10 @@ from tunesmith.export.score import write_musicxml, write_svg
 from tunesmith.keys import Key, find_key, pitch_name
 from tunesmith.learn.checkpoint import Run, load_run
 from tunesmith.learn.device import pick_device
+from tunesmith.make.choose import check_sampling
 from tunesmith.make.copying import check_copy_guard, copy_guard
 from tunesmith.make.prompt import Seed, parse_seed, read_primer
-from tunesmith.make.sample import MAX_ENDINGS, check_endings, check_sampling, sample_ids
+from tunesmith.make.sample import MAX_ENDINGS, check_endings, sample_ids
 from tunesmith.melody import Melody, pickup_steps, steps_per_bar
 
 MAX_LENGTH = 100_000

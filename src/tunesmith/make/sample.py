@@ -14,36 +14,8 @@ from torch import nn
 
 from tunesmith.corpus.context import FormTracker
 from tunesmith.errors import ConfigError
+from tunesmith.make.choose import check_sampling, draw, probabilities
 from tunesmith.make.copying import CopyGuard, RowGuards
-
-
-def filter_logits(logits: torch.Tensor, top_k: int = 0, top_p: float = 1.0) -> torch.Tensor:
-    """Keep the ``top_k`` likeliest tokens and the smallest set whose mass reaches ``top_p``.
-
-    :param logits: (batch, vocab), already divided by the temperature.
-    """
-    if top_k and top_k < logits.size(-1):
-        kth = torch.topk(logits, top_k, dim=-1).values[..., -1, None]
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    if top_p < 1.0:
-        sorted_logits, order = torch.sort(logits, descending=True, dim=-1)
-        cum = sorted_logits.softmax(-1).cumsum(-1)
-        # Drop a token when the mass before it already reaches top_p (the first always stays).
-        drop_sorted = (cum - sorted_logits.softmax(-1)) >= top_p
-        drop_sorted[..., 0] = False  # a top_p below float32's range compares as 0
-        drop = drop_sorted.scatter(-1, order, drop_sorted)
-        logits = logits.masked_fill(drop, float("-inf"))
-    return logits
-
-
-def check_sampling(temperature: float, top_k: int, top_p: float) -> None:
-    if not 0.0 < temperature <= 10.0:
-        raise ConfigError(f"--temperature must be in (0, 10] (got {temperature})")
-    if top_k < 0:
-        raise ConfigError(f"--top-k must be 0 (off) or positive (got {top_k})")
-    if not 0.0 < top_p <= 1.0:
-        raise ConfigError(f"--top-p must be in (0, 1] (got {top_p})")
-
 
 #: Bars at the end of a melody that ``endings`` samples again: a cadence and its approach.
 ENDING_BARS = 2
@@ -272,7 +244,7 @@ def _sample(
         for t in range(common, max(limits)):
             forbidden = guarded.forbidden(last.size(-1)) if guarded is not None else None
             probs = _probabilities(last, choice, forbidden)
-            nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1).tolist()
+            nxt = draw(probs, generator)
             if choice.ending is not None and form is not None:
                 nxt = [choice.ending if f.at_end() else x for f, x in zip(form, nxt, strict=True)]
             chosen = torch.log_softmax(last.float(), -1).cpu()[range(len(nxt)), nxt].tolist()
@@ -295,21 +267,13 @@ def _sample(
 def _probabilities(
     logits: torch.Tensor, choice: Choice, forbidden: np.ndarray | None = None
 ) -> torch.Tensor:
-    """Next-token probabilities: tempered; banned ids and each row's forbidden ones out
-    before top-k and top-p choose among the rest."""
-    logits = logits.float().clone()
-    banned = choice.banned
-    if banned:
-        logits[:, list(banned)] = float("-inf")
+    """Next-token probabilities: banned ids and each row's forbidden ones out, then
+    tempered, top-k and top-p among the rest."""
+    allowed = torch.ones(logits.shape, dtype=torch.bool)
+    banned = list(choice.banned)
+    allowed[:, banned] = False
     if forbidden is not None and forbidden.any():
         # A row with nothing left keeps its tokens: a run cannot always be avoided.
-        left = ~forbidden
-        left[:, list(banned)] = False
-        forbidden[~left.any(axis=1)] = False
-        logits.masked_fill_(torch.from_numpy(forbidden).to(logits.device), float("-inf"))
-    # Tempered relative to the likeliest token left: a tiny temperature (1e-300) then makes
-    # it certain, where dividing first overflowed to inf - inf = NaN. Below float32's
-    # smallest normal number the temperature itself would round to 0.
-    temperature = max(choice.temperature, torch.finfo(torch.float32).tiny)
-    logits = (logits - logits.max(-1, keepdim=True).values) / temperature
-    return filter_logits(logits, choice.top_k, choice.top_p).softmax(-1).cpu()
+        left = allowed & ~torch.from_numpy(forbidden)
+        allowed = torch.where(left.any(-1, keepdim=True), left, allowed)
+    return probabilities(logits, choice.temperature, choice.top_k, choice.top_p, allowed)

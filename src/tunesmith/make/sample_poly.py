@@ -20,6 +20,7 @@ from tunesmith.corpus.encodings.poly import LOWEST_PITCH, key_of
 from tunesmith.errors import ConfigError, SourceError
 from tunesmith.learn.models.poly import PolyModel
 from tunesmith.learn.poly_run import PolyRun, load_poly_run
+from tunesmith.make.choose import check_sampling, draw, probabilities
 from tunesmith.melody import Melody, Note
 
 #: Soprano, alto, tenor and bass ranges (MIDI pitches) for four-voice output.
@@ -37,15 +38,18 @@ def sample_frames(
     *,
     seed: int | None = None,
     temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
     melody: Sequence[int] | None = None,
 ) -> list[list[int]]:
     """Frames of MIDI pitches (high to low): an opening chord, then ``steps`` sampled frames.
 
+    :param top_k: each key chosen among the K likeliest left (0: all).
+    :param top_p: ... and among the smallest set of them whose probability reaches this.
     :param melody: pitches of the top voice, one per frame (the opening's included); the
         frames' length then follows the melody and ``steps`` is ignored.
     """
-    if temperature <= 0:
-        raise ConfigError(f"--temperature must be positive (got {temperature})")
+    check_sampling(temperature, top_k, top_p)
     rng = random.Random(seed)
     generator = torch.Generator().manual_seed(rng.randrange(2**31))
     opening = _opening(run, rng, melody[0] if melody else None)
@@ -56,7 +60,8 @@ def sample_frames(
     count = len(melody) - 1 if melody else steps
     for t in range(count):
         top = key_of(melody[t + 1]) if melody else None
-        frame = _spell(model, context[0, -1], previous, generator, temperature, run.voices, top)
+        choice = (temperature, top_k, top_p)
+        frame = _spell(model, context[0, -1], previous, generator, choice, run.voices, top)
         frames.append([k + LOWEST_PITCH for k in frame])
         previous = _roll(frames[-1], keys)
         context, state = model.context(previous.view(1, 1, keys), state)
@@ -85,11 +90,12 @@ def _spell(
     context: torch.Tensor,
     previous: torch.Tensor,
     generator: torch.Generator,
-    temperature: float,
+    choice: tuple[float, int, float],
     voices: int,
     top: int | None,
 ) -> list[int]:
-    """One frame's keys, token by token, under the model's order mask and the constraints."""
+    """One frame's keys, token by token, under the model's order mask and the constraints
+    (``choice``: temperature, top-k and top-p among the keys they leave)."""
     keys = model.config.keys
     step_end = keys
     prefix = torch.zeros(1, 1, keys)
@@ -121,8 +127,9 @@ def _spell(
                 allowed[step_end] = True
         elif voices:
             allowed[:keys] = False
-        weights = torch.softmax(log_p.masked_fill(~allowed, float("-inf")) / temperature, -1)
-        token = int(torch.multinomial(weights, 1, generator=generator))
+        temperature, top_k, top_p = choice
+        weights = probabilities(log_p.view(1, -1), temperature, top_k, top_p, allowed.view(1, -1))
+        token = draw(weights, generator)[0]
         if token == step_end:
             return chosen
         chosen.append(token)
@@ -194,6 +201,8 @@ def write_chorales(
     num: int = 4,
     quarters: int = 64,
     temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
     seed: int | None = None,
     tempo: float | None = None,
     prefix: str = "chorale",
@@ -220,6 +229,8 @@ def write_chorales(
             quarters * spq,
             seed=None if base is None else base + i,
             temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
             melody=melody,
         )
         voices = voices_from_frames(frames, run.voices, tempo or 100.0, spq)
