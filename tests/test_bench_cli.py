@@ -11,7 +11,7 @@ import scipy.io
 from typer.testing import CliRunner
 
 from tunesmith.cli import app
-from tunesmith.learn.train_poly import load_rolls
+from tunesmith.corpus.rolls import load_rolls
 
 JSB_MAT = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "JSB_Chorales.mat"
 runner = CliRunner()

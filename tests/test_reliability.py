@@ -26,7 +26,8 @@ from tunesmith.cli import app
 from tunesmith.config import DataConfig
 from tunesmith.corpus.prepare import prepare_corpus
 from tunesmith.errors import CheckpointError, ConfigError
-from tunesmith.learn.train import TrainingError, train_model
+from tunesmith.learn.loop import TrainingError
+from tunesmith.learn.train import train_model
 from tunesmith.make.generate import GenerateOptions, generate
 from tunesmith.read.reading import read_melodies
 from tunesmith.read.sources import MAX_FILE_BYTES, find_items

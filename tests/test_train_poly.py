@@ -11,12 +11,12 @@ import pytest
 import scipy.io
 import torch
 
+from tunesmith.corpus.rolls import load_rolls
 from tunesmith.errors import SourceError
 from tunesmith.learn.models.poly import PolyModel, PolyModelConfig
 from tunesmith.learn.train_poly import (
     PolyTrainConfig,
     bernoulli_nll,
-    load_rolls,
     mean_nll,
     train_poly,
 )

@@ -10,11 +10,11 @@ import sys
 
 import torch
 
+from tunesmith.corpus.rolls import load_rolls
 from tunesmith.learn.models.poly import PolyModelConfig
 from tunesmith.learn.train_poly import (
     PolyTrainConfig,
     bernoulli_nll,
-    load_rolls,
     mean_nll,
     train_poly,
 )

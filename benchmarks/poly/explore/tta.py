@@ -6,8 +6,9 @@ import sys
 
 import torch
 
+from tunesmith.corpus.rolls import load_rolls
 from tunesmith.learn.models.poly import PolyModelConfig
-from tunesmith.learn.train_poly import PolyTrainConfig, load_rolls, mean_nll, train_poly
+from tunesmith.learn.train_poly import PolyTrainConfig, mean_nll, train_poly
 
 JSB = "/work/shared/data/jsb/JSB_Chorales.mat"
 

@@ -1,8 +1,9 @@
-"""The training loop, top to bottom: data, model, optimiser, epochs, validation, checkpoints.
+"""Training the melody models (LSTM, GRU, Transformer): data, model, optimiser, run folder.
 
-Every position of every window is a training target, the split is by piece, and the
-state saved in ``RUN/last`` (weights, Adam moments, scheduler, RNG, position in the epoch)
-lets ``--resume`` continue exactly where a run stopped.
+The epochs themselves are the one loop every model kind shares (:mod:`tunesmith.learn.loop`);
+``_Melody`` is what is the melody models' own. Every position of every window is a training
+target, the split is by piece, and the state saved in ``RUN/last`` (weights, Adam moments,
+scheduler, RNG, the loop's counters) lets ``--resume`` continue exactly where a run stopped.
 
 Under torchrun the same loop runs in every process (DistributedDataParallel): a step's
 ``batch_size`` windows are shared out among the processes and, inside each, among
@@ -16,7 +17,6 @@ import contextlib
 import csv
 import logging
 import math
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +36,7 @@ from tunesmith.corpus.dataset import (
     window_context,
     windows,
 )
-from tunesmith.errors import CheckpointError, ConfigError, TunesmithError
+from tunesmith.errors import CheckpointError, ConfigError
 from tunesmith.learn.checkpoint import (
     GUARD_MAX_TOKENS,
     TRAIN_TOKENS,
@@ -50,6 +50,7 @@ from tunesmith.learn.checkpoint import (
 )
 from tunesmith.learn.distributed import Processes, setup_distributed, shutdown_distributed
 from tunesmith.learn.heldout import evaluate_loss
+from tunesmith.learn.loop import Budget, LoopState, Step, Validated, fit
 from tunesmith.learn.models import build_model, count_parameters
 
 log = logging.getLogger(__name__)
@@ -66,17 +67,10 @@ METRICS = [
     "seconds",
 ]
 
-#: A loss above this (nats per token) has diverged: guessing uniformly costs log(vocab), ~4.
-DIVERGED = 1e4
-
 #: Validation gains smaller than this (nats per token) do not reset early stopping.
 MIN_DELTA = 1e-4
 
 EventFn = Callable[[str, dict[str, Any]], None]
-
-
-class TrainingError(TunesmithError):
-    """Training cannot go on (the loss diverged)."""
 
 
 @dataclass
@@ -217,19 +211,9 @@ def _train(
     if cfg.compile and device.type == "cuda":  # after DDP, as PyTorch advises
         model = torch.compile(model)  # type: ignore[assignment]
 
-    state: dict[str, Any] = {
-        "epoch": 0,
-        "batch": 0,
-        "step": 0,
-        "best_val_loss": math.inf,
-        "best_epoch": 0,
-        "bad_epochs": 0,
-        "seconds": 0.0,
-        "loss_sum": 0.0,
-        "loss_count": 0,
-    }
+    state = LoopState()
     if resume:
-        state.update(load_last(run_dir, raw, optimizer, scheduler, scaler))
+        state = LoopState.from_dict(load_last(run_dir, raw, optimizer, scheduler, scaler))
     elif main:
         if overwrite:
             for name in ("metrics.csv", "loss.png", "model.safetensors", TRAIN_TOKENS):
@@ -251,120 +235,83 @@ def _train(
         else:
             log.info("training data too large to keep: generation has no copy guard")
     if procs.distributed:  # dropout differs between processes, and is fixed by the step
-        torch.manual_seed(cfg.seed * 1_000_003 + procs.rank * 7_919 + state["step"])
+        torch.manual_seed(cfg.seed * 1_000_003 + procs.rank * 7_919 + state.step)
 
     def checkpoint() -> None:
         if main:
-            save_last(run_dir, raw, optimizer, scheduler, state, scaler)
-            emit("saved", {"epoch": state["epoch"], "batch": state["batch"]})
+            save_last(run_dir, raw, optimizer, scheduler, state.to_dict(), scaler)
+            emit("saved", {"epoch": state.epoch, "batch": state.batch})
 
-    # ---- the loop
+    kind = _Melody(model, raw, ddp, train_stream, val_stream, cfg, procs, device, amp, run_dir)
+    budget = Budget(
+        cfg.epochs, cfg.time_limit, cfg.grad_clip, cfg.early_stopping, MIN_DELTA, cfg.save_every
+    )
     model.train()
-    session = time.perf_counter()  # --time-limit counts this session's time
-    started = session - state["seconds"]  # "seconds" counts the whole run's
-    stopped = "epochs"
-    metrics_path = run_dir / "metrics.csv"
-    try:
-        while state["epoch"] < cfg.epochs:
-            epoch = state["epoch"]
-            batches = train_batches(
-                train_stream, cfg.sequence_length, cfg.batch_size, cfg.seed, epoch
-            )
-            emit(
-                "epoch_start",
-                {
-                    "epoch": epoch + 1,
-                    "epochs": cfg.epochs,
-                    "batches": len(batches),
-                    "done": state["batch"],
-                },
-            )
-            epoch_t0, epoch_tokens = time.perf_counter(), 0
-            for b in range(state["batch"], len(batches)):
-                # forward and backward over this process's share, clip, step
-                value = _step(model, ddp, train_stream, batches[b], cfg, procs, device, amp, scaler)
-                if cfg.grad_clip > 0:
-                    scaler.unscale_(optimizer)
-                    nn.utils.clip_grad_norm_(raw.parameters(), cfg.grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
-                optimizer.zero_grad(set_to_none=True)
-                if not math.isfinite(value) or value > DIVERGED:
-                    raise TrainingError(
-                        f"the loss became {value} at step {state['step']}; the last good "
-                        f"checkpoint is in {run_dir / 'last'}; try a lower --learning-rate"
-                    )
-                state["batch"], state["step"] = b + 1, state["step"] + 1
-                state["loss_sum"] += value
-                state["loss_count"] += 1
-                epoch_tokens += len(batches[b]) * cfg.sequence_length
-                emit("batch", {"batch": b + 1, "loss": value})
-                if cfg.save_every and state["step"] % cfg.save_every == 0:
-                    state["seconds"] = time.perf_counter() - started
-                    checkpoint()
-                out_of_time = bool(cfg.time_limit) and (
-                    time.perf_counter() - session > cfg.time_limit
-                )
-                if cfg.time_limit and procs.any(out_of_time, device):
-                    stopped = "time limit"
-                    break
-
-            # ---- end of epoch (or of the time): validate, schedule, keep the best
-            elapsed = time.perf_counter() - epoch_t0
-            train_loss = state["loss_sum"] / max(state["loss_count"], 1)
-            val_loss, val_acc = evaluate_loss(
-                raw, val_stream, cfg.sequence_length, cfg.batch_size, device, procs
-            )
-            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                scheduler.step(val_loss)
-            else:
-                scheduler.step()
-            state["seconds"] = time.perf_counter() - started
-            row = {
-                "epoch": epoch + 1,
-                "step": state["step"],
-                "train_loss": round(train_loss, 5),
-                "val_loss": round(val_loss, 5),
-                "val_perplexity": round(math.exp(min(val_loss, 700.0)), 4),
-                "val_accuracy": round(val_acc, 5),
-                "lr": optimizer.param_groups[0]["lr"],
-                "tokens_per_s": round(epoch_tokens / max(elapsed, 1e-9)),
-                "seconds": round(state["seconds"], 2),
-            }
-            # Any gain keeps the weights; only a real one (MIN_DELTA) resets the patience.
-            # Every process computes the same from the same reduced validation loss.
-            improved = val_loss < state["best_val_loss"]
-            real_gain = val_loss < state["best_val_loss"] - MIN_DELTA
-            state["bad_epochs"] = 0 if real_gain else state["bad_epochs"] + 1
-            if improved:
-                state["best_val_loss"], state["best_epoch"] = val_loss, epoch + 1
-                if main:
-                    save_weights(raw, run_dir / "model.safetensors")
-            state.update(epoch=epoch + 1, batch=0, loss_sum=0.0, loss_count=0)
-            checkpoint()
-            if main:
-                _plot(_append_metrics(metrics_path, row), run_dir / "loss.png")
-            emit("epoch_end", {**row, "best": improved})
-            if stopped == "time limit":
-                break
-            if cfg.early_stopping and state["bad_epochs"] >= cfg.early_stopping:
-                stopped = "early stopping"
-                break
-    except KeyboardInterrupt:
-        # Ctrl-C: keep what was done, so --resume picks up from this very batch.
-        state["seconds"] = time.perf_counter() - started
-        checkpoint()
-        stopped = "interrupted"
-
+    stopped = fit(
+        kind, raw.parameters(), optimizer, scheduler, budget, state, procs=procs,
+        device=device, scaler=scaler, checkpoint=checkpoint, emit=emit,
+        last_good=run_dir / "last",
+    )  # fmt: skip
     return TrainResult(
         run_dir=run_dir,
-        epochs_done=state["epoch"],
-        best_epoch=state["best_epoch"],
-        best_val_loss=state["best_val_loss"],
+        epochs_done=state.epoch,
+        best_epoch=state.best_epoch,
+        best_val_loss=state.best_val_loss,
         stopped=stopped,
         parameters=n_params,
-        seconds=state["seconds"],
+        seconds=state.seconds,
     )
+
+
+@dataclass
+class _Melody:
+    """The melody models' side of the loop (LSTM, GRU, Transformer): windows of the token
+    stream, cross-entropy at every position, a run folder written at every epoch's end."""
+
+    model: nn.Module  # what is called: the model, or its DDP or compiled wrapper
+    raw: nn.Module  # the model itself, whose weights are saved
+    ddp: DistributedDataParallel | None
+    train_stream: SplitStream
+    val_stream: SplitStream
+    cfg: TrainConfig
+    procs: Processes
+    device: torch.device
+    amp: torch.dtype | None
+    run_dir: Path
+
+    def batches(self, epoch: int) -> list[torch.Tensor]:
+        cfg = self.cfg
+        return train_batches(
+            self.train_stream, cfg.sequence_length, cfg.batch_size, cfg.seed, epoch
+        )
+
+    def backward(self, batch: torch.Tensor, scaler: torch.amp.GradScaler) -> Step:
+        value = _step(
+            self.model, self.ddp, self.train_stream, batch, self.cfg, self.procs, self.device,
+            self.amp, scaler,
+        )  # fmt: skip
+        return Step(value, 1.0, len(batch) * self.cfg.sequence_length)
+
+    def validate(self) -> Validated:
+        cfg = self.cfg
+        loss, accuracy = evaluate_loss(
+            self.raw, self.val_stream, cfg.sequence_length, cfg.batch_size, self.device, self.procs
+        )
+        return Validated(
+            loss, {"val_perplexity": math.exp(min(loss, 700.0)), "val_accuracy": accuracy}
+        )
+
+    def keep_best(self, epoch: int, loss: float) -> None:
+        if self.procs.main:
+            save_weights(self.raw, self.run_dir / "model.safetensors")
+
+    def epoch_end(self, row: dict[str, Any], improved: bool) -> dict[str, Any]:
+        places = {"train_loss": 5, "val_loss": 5, "val_perplexity": 4, "val_accuracy": 5,
+                  "tokens_per_s": None, "seconds": 2}  # fmt: skip
+        row = {k: round(v, places[k]) if k in places else v for k, v in row.items()}
+        if self.procs.main:
+            _plot(_append_metrics(self.run_dir / "metrics.csv", row), self.run_dir / "loss.png")
+        return row
 
 
 def _amp_dtype(cfg: TrainConfig, device: torch.device) -> torch.dtype | None:

@@ -4,9 +4,11 @@ The data are the Boulanger-Lewandowski et al. (2012) .mat files: ``traindata``,
 ``validdata`` and ``testdata``, each a row of T x 88 binary piano rolls. The metric is the
 literature's: for every sequence predict frames 2..T from the frames before them, add up
 -log p(whole 88-key frame) over every predicted frame, divide by the number of predicted
-frames (nats per time step). Training reads top to bottom in ``train_poly``: shuffled
-batches transposed to random keys, AdamW, validation after each epoch, the best weights
-kept, early stopping, a time budget.
+frames (nats per time step). Training is the one loop every model kind shares
+(:mod:`tunesmith.learn.loop`); what is the chorale model's own is ``_Poly``: shuffled pieces
+transposed to random keys, that NLL on the validation pieces, the best epochs' weights kept
+in memory for the mixture. ``train_poly`` gives it AdamW and a cosine over the time budget
+(or a plateau schedule).
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from __future__ import annotations
 import copy
 import logging
 import math
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,14 +25,12 @@ import numpy as np
 import torch
 
 from tunesmith.config import _check, _Config
-from tunesmith.corpus.encodings.poly import KEYS
-from tunesmith.errors import ConfigError, CorpusError, SourceError
+from tunesmith.corpus.rolls import SPLITS, Roll, load_rolls, pad, split_pieces, transpose_randomly
+from tunesmith.errors import ConfigError
+from tunesmith.learn.loop import Budget, LoopState, Step, Validated, fit, time_cosine
 from tunesmith.learn.models.poly import PolyModel, PolyModelConfig
 
 log = logging.getLogger(__name__)
-
-SPLITS = ("traindata", "validdata", "testdata")
-Roll = np.ndarray  # (T, 88) 0/1
 
 
 @dataclass
@@ -71,54 +70,6 @@ class PolyTrainConfig(_Config):
         _check(self.keep >= 1, "keep", self.keep, ">= 1")
         _check(0 <= self.shifts <= 12, "shifts", self.shifts, "in 0..12")
         _check(self.time_limit > 0, "time_limit", self.time_limit, "positive")
-
-
-# ------------------------------------------------------------------------------ data
-
-
-def load_rolls(path: str | Path) -> dict[str, list[Roll]]:
-    """The three splits of a benchmark .mat file, as lists of (T, 88) uint8 arrays."""
-    import scipy.io
-
-    path = Path(path)
-    if not path.is_file():
-        raise SourceError(f"{path}: no such file; give a .mat file of piano rolls")
-    try:
-        mat = scipy.io.loadmat(path)
-    except (scipy.io.matlab.MatReadError, ValueError, OSError, TypeError) as exc:
-        raise SourceError(f"{path}: not a readable .mat file ({exc})") from None
-    missing = [name for name in SPLITS if name not in mat]
-    if missing:
-        raise SourceError(f"{path}: no {missing[0]!r} in the file; it needs {', '.join(SPLITS)}")
-    splits: dict[str, list[Roll]] = {}
-    for name in SPLITS:
-        rolls = [np.asarray(r) for r in np.asarray(mat[name]).ravel()]
-        for i, roll in enumerate(rolls):
-            if roll.ndim != 2 or roll.shape[1] != KEYS or roll.shape[0] < 2:
-                msg = f"{path}: {name}[{i}] has shape {roll.shape}; expected (T >= 2, {KEYS})"
-                raise SourceError(msg)
-        splits[name] = [(r > 0).astype(np.uint8) for r in rolls]
-    return splits
-
-
-def pad(rolls: Sequence[Roll]) -> tuple[torch.Tensor, torch.Tensor]:
-    """A (batch, T, 88) float tensor of rolls padded with empty frames, and their lengths."""
-    lengths = torch.tensor([len(r) for r in rolls])
-    frames = torch.zeros(len(rolls), int(lengths.max()), rolls[0].shape[1])
-    for i, r in enumerate(rolls):
-        frames[i, : len(r)] = torch.from_numpy(r).float()
-    return frames, lengths
-
-
-def transpose_randomly(rolls: Sequence[Roll], max_shift: int, rng: np.random.Generator):
-    """Each roll moved by a random shift in -max_shift..max_shift-1 that stays on the keys."""
-    out = []
-    for r in rolls:
-        sounding = np.nonzero(r.any(0))[0]
-        low, high = (sounding.min(), sounding.max()) if len(sounding) else (0, KEYS - 1)
-        shifts = [s for s in range(-max_shift, max_shift) if low + s >= 0 and high + s < KEYS]
-        out.append(np.roll(r, int(rng.choice(shifts)), axis=1) if shifts else r)
-    return out
 
 
 # ------------------------------------------------------------------------ evaluation
@@ -229,71 +180,83 @@ def train_poly(
     """Train on ``train``, keep the weights with the best NLL on ``valid``."""
     config.validate()
     torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    model = PolyModel(model_config)
+    kind = _Poly(PolyModel(model_config), train, valid, config, np.random.default_rng(config.seed))
     optimizer = torch.optim.AdamW(
-        model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
+        kind.model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, factor=config.lr_factor, patience=config.lr_patience
-    )
-    best: list[tuple[float, int, dict[str, torch.Tensor]]] = []  # (valid NLL, epoch, weights)
-    history: list[dict[str, float]] = []
-    start = time.monotonic()
-    stopped_by = "max epochs"
-    for epoch in range(1, config.max_epochs + 1):
-        # -- one pass over the training pieces, each in a random key
-        model.train()
-        order = rng.permutation(len(train))
-        pieces = [train[i] for i in order]
-        if config.transpose:
-            pieces = transpose_randomly(pieces, config.transpose, rng)
-        total, count = 0.0, 0
-        for i in range(0, len(pieces), config.batch_size):
-            frames, lengths = pad(pieces[i : i + config.batch_size])
-            n = int((lengths - 1).sum())
-            loss = frame_nll(model, frames, lengths) / n
-            if config.lr_schedule == "cosine":
-                done = min(1.0, (time.monotonic() - start) / config.time_limit)
-                for group in optimizer.param_groups:
-                    group["lr"] = config.learning_rate * (
-                        0.02 + 0.49 * (1 + math.cos(math.pi * done))
-                    )
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.grad_clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
-            total, count = total + loss.item() * n, count + n
-        # -- validation, best weights, schedule
-        valid_nll = mean_nll(model, valid)
-        if config.lr_schedule == "plateau":
-            scheduler.step(valid_nll)
-        elapsed = time.monotonic() - start
-        row = {"epoch": epoch, "train_nll": total / count, "valid_nll": valid_nll, "s": elapsed}
-        history.append(row)
-        if on_epoch:
-            on_epoch(row)
-        log.info("epoch %d: train %.3f valid %.3f", epoch, total / count, valid_nll)
-        if len(best) < config.keep or valid_nll < best[-1][0]:
-            best = sorted([*best, (valid_nll, epoch, copy.deepcopy(model.state_dict()))])
-            best = best[: config.keep]
-        # -- termination conditions
-        if epoch - best[0][1] >= config.early_stopping:
-            stopped_by = "early stopping"
-            break
-        if elapsed >= config.time_limit:
-            stopped_by = "time limit"
-            break
+    cosine = config.lr_schedule == "cosine"
+    scheduler = None
+    if not cosine:
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, factor=config.lr_factor, patience=config.lr_patience
+        )
+    budget = Budget(config.max_epochs, config.time_limit, config.grad_clip, config.early_stopping)
+    state = LoopState()
+
+    def report(kind_of_event: str, row: dict[str, Any]) -> None:
+        if kind_of_event == "epoch_end" and on_epoch:
+            on_epoch({k: row[k] for k in ("epoch", "train_nll", "valid_nll", "s")})
+
+    lr_over_time = time_cosine(config.learning_rate) if cosine else None
+    stopped = fit(
+        kind, kind.model.parameters(), optimizer, scheduler, budget, state,
+        lr_over_time=lr_over_time, emit=report,
+    )  # fmt: skip
     kept = []
-    for _, _, state in best:
+    for _, _, weights in kind.best:
         kept.append(PolyModel(model_config))
-        kept[-1].load_state_dict(state)
+        kept[-1].load_state_dict(weights)
         kept[-1].eval()
-    seconds = time.monotonic() - start
+    stopped_by = {"epochs": "max epochs"}.get(stopped, stopped)
+    best_nll, best_epoch, _ = kind.best[0]
     return PolyTrainResult(
-        kept[0], kept, best[0][1], best[0][0], len(history), seconds, stopped_by, history
+        kept[0], kept, best_epoch, best_nll, state.epoch, state.seconds, stopped_by, kind.history
     )
+
+
+@dataclass
+class _Poly:
+    """The chorale model's side of the loop: whole pieces, each epoch in random keys, the
+    literature's NLL per frame, and the ``keep`` best epochs' weights kept in memory."""
+
+    model: PolyModel
+    train: Sequence[Roll]
+    valid: Sequence[Roll]
+    config: PolyTrainConfig
+    rng: np.random.Generator
+    best: list[tuple[float, int, dict[str, torch.Tensor]]] = field(default_factory=list)
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def batches(self, epoch: int) -> list[Sequence[Roll]]:
+        self.model.train()
+        pieces = [self.train[i] for i in self.rng.permutation(len(self.train))]
+        if self.config.transpose:
+            pieces = transpose_randomly(pieces, self.config.transpose, self.rng)
+        size = self.config.batch_size
+        return [pieces[i : i + size] for i in range(0, len(pieces), size)]
+
+    def backward(self, batch: Sequence[Roll], scaler: torch.amp.GradScaler) -> Step:
+        frames, lengths = pad(batch)
+        n = int((lengths - 1).sum())
+        loss = frame_nll(self.model, frames, lengths) / n
+        scaler.scale(loss).backward()
+        return Step(loss.item(), n, n)
+
+    def validate(self) -> Validated:
+        return Validated(mean_nll(self.model, self.valid), {})
+
+    def keep_best(self, epoch: int, loss: float) -> None:
+        """Unused: every epoch that enters the ``keep`` best is kept in :meth:`epoch_end`."""
+
+    def epoch_end(self, row: dict[str, Any], improved: bool) -> dict[str, Any]:
+        nll, epoch = row["val_loss"], row["epoch"]
+        if len(self.best) < self.config.keep or nll < self.best[-1][0]:
+            weights = copy.deepcopy(self.model.state_dict())
+            self.best = sorted([*self.best, (nll, epoch, weights)])[: self.config.keep]
+        entry = {"epoch": epoch, "train_nll": row["train_loss"], "valid_nll": nll}
+        self.history.append({**entry, "s": row["seconds"]})
+        log.info("epoch %d: train %.3f valid %.3f", epoch, row["train_loss"], nll)
+        return {**row, **self.history[-1]}
 
 
 # ------------------------------------------------------------------------- benchmark
@@ -355,17 +318,6 @@ def bench_poly(
 
 
 # ------------------------------------------------------------------- prepared corpora
-
-
-def split_pieces(
-    rolls: Sequence[Roll], val_fraction: float, seed: int
-) -> tuple[list[int], list[int]]:
-    """Indices of training and validation pieces: whole pieces held out, at random."""
-    if len(rolls) < 2:
-        raise CorpusError(f"{len(rolls)} piece(s): training needs at least 2 (one to validate)")
-    order = np.random.default_rng(seed).permutation(len(rolls)).tolist()
-    held = min(len(rolls) - 1, max(1, round(val_fraction * len(rolls))))
-    return sorted(order[held:]), sorted(order[:held])
 
 
 def train_poly_corpus(
