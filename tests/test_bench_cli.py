@@ -36,7 +36,7 @@ def test_bench_poly_writes_results(tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     args = ["bench", "poly", "--data", str(small), "--out", str(out), "--max-epochs", "2"]
     args += ["--hidden-size", "16", "--decoder-size", "16", "--batch-size", "3"]
-    args += ["--keep", "2", "--shifts", "1", "--lr-schedule", "cosine"]
+    args += ["--keep", "2", "--shifts", "1", "--lr-schedule", "cosine", "--device", "cpu"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     assert "trivial (independent keys)" in result.output
@@ -47,6 +47,11 @@ def test_bench_poly_writes_results(tmp_path: Path) -> None:
     assert 0 < results["test_nll"] < 100 and 0 < results["trivial"]["test_nll"] < 100
     assert results["train"]["keep"] == 2 and 0 < results["single"]["test_nll"] < 100
     assert results["machine"]["cores"] >= 1
+    assert results["train"]["device"] == "cpu"
+    # A device the machine lacks is one line (CUDA paths exist; this machine has no GPU).
+    result = runner.invoke(app, [*args[:-2], "--device", "cuda:7"])
+    assert result.exit_code == 2 and "--device cuda:7" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_bench_poly_user_mistakes(tmp_path: Path) -> None:

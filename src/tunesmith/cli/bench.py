@@ -66,6 +66,7 @@ def poly(
         None, help="Score a mixture over transpositions -N..N of each frame. \\[default: 6]"
     ),
     seed: int = typer.Option(None, help="Random seed. \\[default: 0]"),
+    device: str = typer.Option(None, help="auto, cpu, cuda, cuda:N or mps. \\[default: auto]"),
     # One thread: the matrices are small, and on a shared machine a second thread waits for
     # cores that other jobs hold (2 threads took 15 s an epoch under load, 1 thread ~3 s).
     threads: int = typer.Option(1, help="CPU threads for torch; 0 = torch's choice."),
@@ -89,7 +90,7 @@ def poly(
     import torch
 
     from tunesmith.config import write_json
-    from tunesmith.learn import device
+    from tunesmith.learn.device import cpu_model
     from tunesmith.learn.models.poly import PolyModelConfig
     from tunesmith.learn.train_poly import PolyTrainConfig, bench_poly
 
@@ -118,6 +119,7 @@ def poly(
                 keep=keep,
                 shifts=shifts,
                 seed=seed,
+                device=device,
             )
         )
         if threads:
@@ -132,7 +134,7 @@ def poly(
 
         results = bench_poly(data, model_config, train_config, on_epoch=show, save_to=save)
     results["machine"] = {
-        "cpu": device.cpu_model(),
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,

@@ -101,6 +101,7 @@ def train(
     from tunesmith.config import ModelConfig, TrainConfig, load_toml
     from tunesmith.corpus.poly_prepare import is_poly_corpus
     from tunesmith.learn.checkpoint import read_run_info
+    from tunesmith.learn.device import pick_device
     from tunesmith.learn.models.poly import PolyModelConfig
     from tunesmith.learn.train_poly import PolyTrainConfig
 
@@ -110,12 +111,13 @@ def train(
                 "--model": model, "--sequence-length": sequence_length,
                 "--form": form,
                 "--save-every": save_every, "--resume": resume or None,
-                "--device": None if device in (None, "auto", "cpu") else device,
             }  # fmt: skip
             given = [flag for flag, value in melody_only.items() if value is not None]
             if given:
                 msg = f"{given[0]} is not an option of the chorale model (poly corpus {data})"
                 raise ConfigError(msg)
+            if device:  # a device that is not there is refused before anything is prepared
+                pick_device(device)
             tables = load_toml(config) if config else {}
             model_cfg = _merged(
                 PolyModelConfig,
@@ -136,6 +138,7 @@ def train(
                 early_stopping=10**9 if early_stopping == 0 else early_stopping,  # 0 = never
                 seed=seed,
                 time_limit=time_limit,
+                device=device,
             )
             data = _prepared(data, out, "poly")
             _train_poly(data, out, model_cfg, train_cfg, val_fraction or 0.1, overwrite)

@@ -27,6 +27,7 @@ import torch
 from tunesmith.config import _check, _Config
 from tunesmith.corpus.rolls import SPLITS, Roll, load_rolls, pad, split_pieces, transpose_randomly
 from tunesmith.errors import ConfigError
+from tunesmith.learn.device import pick_device
 from tunesmith.learn.loop import Budget, LoopState, Step, Validated, fit, time_cosine
 from tunesmith.learn.models.poly import PolyModel, PolyModelConfig
 
@@ -53,6 +54,7 @@ class PolyTrainConfig(_Config):
     # each over the transpositions -shifts..shifts. keep 1, shifts 0: the best epoch alone.
     keep: int = 3
     shifts: int = 6
+    device: str = "auto"  # auto (CUDA if present, else the CPU), cpu, cuda, cuda:N, mps
 
     def validate(self) -> None:
         for name in ("max_epochs", "batch_size", "early_stopping"):
@@ -70,6 +72,7 @@ class PolyTrainConfig(_Config):
         _check(self.keep >= 1, "keep", self.keep, ">= 1")
         _check(0 <= self.shifts <= 12, "shifts", self.shifts, "in 0..12")
         _check(self.time_limit > 0, "time_limit", self.time_limit, "positive")
+        _check(isinstance(self.device, str), "device", self.device, "a device name")
 
 
 # ------------------------------------------------------------------------ evaluation
@@ -85,11 +88,16 @@ def predicted_log_probs(
 ) -> torch.Tensor:
     """log p(frame t | frames before it) for every predicted frame of a padded batch, flat."""
     context, _ = model.context(frames[:, :-1])  # after frame t: the context for frame t + 1
-    predicted = torch.arange(1, frames.shape[1]) < lengths.unsqueeze(1)
+    predicted = _predicted(frames, lengths)
     # Only real frames reach the decoder, so padding costs nothing there.
     return model.score_frames(
         context[predicted], frames[:, :-1][predicted], frames[:, 1:][predicted]
     )
+
+
+def _predicted(frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Which frames of a padded batch are predicted: 2..T of each sequence."""
+    return torch.arange(1, frames.shape[1], device=frames.device) < lengths.unsqueeze(1)
 
 
 def shift_keys(frames: torch.Tensor, shift: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -124,10 +132,11 @@ def mean_nll(
     models = [models] if isinstance(models, PolyModel) else list(models)
     for model in models:
         model.eval()
+    device = next(models[0].parameters()).device
     total = 0.0
     for i in range(0, len(rolls), batch_size):
-        frames, lengths = pad(rolls[i : i + batch_size])
-        predicted = torch.arange(1, frames.shape[1]) < lengths.unsqueeze(1)
+        frames, lengths = (t.to(device) for t in pad(rolls[i : i + batch_size]))
+        predicted = _predicted(frames, lengths)
         terms = []
         for shift in shifts:
             moved, lost = shift_keys(frames, shift)
@@ -179,8 +188,10 @@ def train_poly(
 ) -> PolyTrainResult:
     """Train on ``train``, keep the weights with the best NLL on ``valid``."""
     config.validate()
+    device = pick_device(config.device)
     torch.manual_seed(config.seed)
-    kind = _Poly(PolyModel(model_config), train, valid, config, np.random.default_rng(config.seed))
+    model = PolyModel(model_config).to(device)
+    kind = _Poly(model, train, valid, config, np.random.default_rng(config.seed), device)
     optimizer = torch.optim.AdamW(
         kind.model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
@@ -199,12 +210,12 @@ def train_poly(
 
     lr_over_time = time_cosine(config.learning_rate) if cosine else None
     stopped = fit(
-        kind, kind.model.parameters(), optimizer, scheduler, budget, state,
+        kind, kind.model.parameters(), optimizer, scheduler, budget, state, device=device,
         lr_over_time=lr_over_time, emit=report,
     )  # fmt: skip
     kept = []
     for _, _, weights in kind.best:
-        kept.append(PolyModel(model_config))
+        kept.append(PolyModel(model_config).to(device))
         kept[-1].load_state_dict(weights)
         kept[-1].eval()
     stopped_by = {"epochs": "max epochs"}.get(stopped, stopped)
@@ -224,6 +235,7 @@ class _Poly:
     valid: Sequence[Roll]
     config: PolyTrainConfig
     rng: np.random.Generator
+    device: torch.device
     best: list[tuple[float, int, dict[str, torch.Tensor]]] = field(default_factory=list)
     history: list[dict[str, float]] = field(default_factory=list)
 
@@ -236,7 +248,7 @@ class _Poly:
         return [pieces[i : i + size] for i in range(0, len(pieces), size)]
 
     def backward(self, batch: Sequence[Roll], scaler: torch.amp.GradScaler) -> Step:
-        frames, lengths = pad(batch)
+        frames, lengths = (t.to(self.device, non_blocking=True) for t in pad(batch))
         n = int((lengths - 1).sum())
         loss = frame_nll(self.model, frames, lengths) / n
         scaler.scale(loss).backward()
