@@ -186,3 +186,23 @@ def test_poly_config_rejects_melody_options() -> None:
 
     with pytest.raises(ConfigError, match="--durations"):
         prepare_corpus(["chorales"], "unused", DataConfig(encoding="poly", durations="1,2"))
+
+
+def test_a_poly_run_is_checkpointed_and_resumed_from_the_command_line(
+    chorale_corpus: Path, tmp_path: Path
+) -> None:
+    run = tmp_path / "run"
+    args = ("train", chorale_corpus, "--out", run, "--epochs", 2, "--save-every", 1, *TINY_POLY)
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert (run / "last" / "state.json").exists() and (run / "model.safetensors").exists()
+    again = invoke("train", chorale_corpus, "--out", run, *TINY_POLY)
+    assert again.exit_code == 1 and "--resume" in again.output  # a run is there
+    result = invoke("train", chorale_corpus, "--out", run, "--resume", "--epochs", 3)
+    assert result.exit_code == 0, result.output
+    training = json.loads((run / "config.json").read_text())["training"]
+    assert [h["epoch"] for h in training["history"]] == [1, 2, 3]
+    assert training["train"]["save_every"] == 1 and training["epochs"] == 3
+    run_config = json.loads((run / "config.json").read_text())
+    assert run_config["model"]["hidden_size"] == 16  # the options it was started with
+    assert load_poly_run(run).voices == 4

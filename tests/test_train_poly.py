@@ -14,12 +14,8 @@ import torch
 from tunesmith.corpus.rolls import load_rolls
 from tunesmith.errors import SourceError
 from tunesmith.learn.models.poly import PolyModel, PolyModelConfig
-from tunesmith.learn.train_poly import (
-    PolyTrainConfig,
-    bernoulli_nll,
-    mean_nll,
-    train_poly,
-)
+from tunesmith.learn.poly_nll import bernoulli_nll, mean_nll
+from tunesmith.learn.train_poly import PolyTrainConfig, train_poly
 
 JSB_MAT = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "JSB_Chorales.mat"
 needs_jsb = pytest.mark.skipif(not JSB_MAT.exists(), reason="needs ../shared/data/jsb")
@@ -122,3 +118,36 @@ def test_next_frame_probabilities_over_4_keys_sum_to_one(shifts: tuple[int, ...]
         assert total / first_two == pytest.approx(1.0, abs=1e-5)
     else:
         assert 0.3 < total / first_two <= 1.0 + 1e-6
+
+
+@needs_jsb
+def test_a_poly_run_resumed_after_ctrl_c_ends_as_if_it_never_stopped(tmp_path: Path) -> None:
+    """The poly model gets the melody models' checkpoints and exact resume from the one loop:
+    the same batches in the same random keys, the same schedule, the same best epochs."""
+    splits = load_rolls(JSB_MAT)
+    train, valid = splits["traindata"][:12], splits["validdata"][:4]
+    model_config = PolyModelConfig(frame_embedding=16, hidden_size=16, decoder_size=16)
+    config = PolyTrainConfig(
+        max_epochs=4, batch_size=4, keep=2, lr_schedule="plateau", lr_patience=0, save_every=2
+    )
+    whole = train_poly(train, valid, model_config, config, run_dir=tmp_path / "whole")
+
+    def ctrl_c_after_epoch_2(row: dict) -> None:
+        if row["epoch"] == 2:
+            raise KeyboardInterrupt
+
+    cut = train_poly(
+        train, valid, model_config, config, ctrl_c_after_epoch_2, run_dir=tmp_path / "cut"
+    )
+    assert cut.stopped_by == "interrupted" and cut.epochs == 2
+    resumed = train_poly(train, valid, model_config, config, run_dir=tmp_path / "cut", resume=True)
+    assert resumed.epochs == whole.epochs == 4 and resumed.stopped_by == "max epochs"
+
+    def figures(result) -> list[tuple]:
+        return [(h["epoch"], h["train_nll"], h["valid_nll"]) for h in result.history]
+
+    assert figures(resumed) == figures(whole)
+    assert (resumed.best_epoch, resumed.best_valid_nll) == (whole.best_epoch, whole.best_valid_nll)
+    for a, b in zip(resumed.kept, whole.kept, strict=True):
+        for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+            assert torch.equal(x, y), name

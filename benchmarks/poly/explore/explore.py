@@ -12,12 +12,8 @@ import torch
 
 from tunesmith.corpus.rolls import load_rolls
 from tunesmith.learn.models.poly import PolyModelConfig
-from tunesmith.learn.train_poly import (
-    PolyTrainConfig,
-    bernoulli_nll,
-    mean_nll,
-    train_poly,
-)
+from tunesmith.learn.poly_nll import bernoulli_nll, mean_nll
+from tunesmith.learn.train_poly import PolyTrainConfig, train_poly
 
 JSB = "/work/shared/data/jsb/JSB_Chorales.mat"
 

@@ -110,7 +110,6 @@ def train(
             melody_only = {
                 "--model": model, "--sequence-length": sequence_length,
                 "--form": form,
-                "--save-every": save_every, "--resume": resume or None,
             }  # fmt: skip
             given = [flag for flag, value in melody_only.items() if value is not None]
             if given:
@@ -118,6 +117,11 @@ def train(
                 raise ConfigError(msg)
             if device:  # a device that is not there is refused before anything is prepared
                 pick_device(device)
+            if resume:  # the run keeps its options; only --epochs and --time-limit may change
+                limits = {"epochs": epochs, "time_limit": time_limit}
+                data = _prepared(data, out, "poly")
+                _train_poly(data, out, None, None, 0.1, overwrite, resume=True, **limits)
+                return
             tables = load_toml(config) if config else {}
             model_cfg = _merged(
                 PolyModelConfig,
@@ -139,6 +143,7 @@ def train(
                 seed=seed,
                 time_limit=time_limit,
                 device=device,
+                save_every=save_every,
             )
             data = _prepared(data, out, "poly")
             _train_poly(data, out, model_cfg, train_cfg, val_fraction or 0.1, overwrite)
@@ -206,14 +211,25 @@ def _prepared(data: str, out: Path, encoding: str = "steps") -> str:
     return str(out / "data")
 
 
-def _train_poly(data, out: Path, model_cfg, train_cfg, val_fraction: float, overwrite: bool):
-    """Train the chorale model on a poly corpus, one epoch a line."""
+def _train_poly(
+    data, out: Path, model_cfg, train_cfg, val_fraction: float, overwrite: bool, **resuming: Any
+):
+    """Train the chorale model on a poly corpus, one epoch a line (``resuming``: resume,
+    epochs and time_limit, for a run that was stopped)."""
+    import shutil
+
     import torch
 
     from tunesmith.learn.train_poly import train_poly_corpus
 
-    if (out / "config.json").exists() and not overwrite:
-        raise CheckpointError(f"{out}: a run is already there; use --overwrite or another --out")
+    started = (out / "config.json").exists() or (out / "last").exists()
+    if started and not resuming.get("resume"):
+        if not overwrite:
+            raise CheckpointError(
+                f"{out}: a run is already there; use --resume to continue it, "
+                "--overwrite to replace it, or another --out"
+            )
+        shutil.rmtree(out / "last", ignore_errors=True)
     # One thread: the matrices are small, and a second thread mostly waits on a shared CPU.
     torch.set_num_threads(1)
 
@@ -224,7 +240,9 @@ def _train_poly(data, out: Path, model_cfg, train_cfg, val_fraction: float, over
             highlight=False,
         )
 
-    result = train_poly_corpus(data, out, model_cfg, train_cfg, val_fraction, on_epoch=show)
+    result = train_poly_corpus(
+        data, out, model_cfg, train_cfg, val_fraction, on_epoch=show, **resuming
+    )
     console.print(
         f"[bold]{result['stopped_by']}[/] after {result['epochs']} epochs, "
         f"{result['train_seconds']:.0f} s; best validation NLL {result['valid_nll']:.3f} nats "

@@ -174,16 +174,22 @@ def save_last(
     scheduler: Any,
     state: dict[str, Any],
     scaler: torch.amp.GradScaler | None = None,
+    extra: dict[str, torch.Tensor] | None = None,
 ) -> None:
     """Write the full training state to ``last/`` so that a crash leaves a whole one.
 
     The new state is written beside the old and swapped in by renames. ``scaler`` is
-    fp16 training's gradient scaler (its scale and growth counter are plain numbers).
+    fp16 training's gradient scaler (its scale and growth counter are plain numbers);
+    ``scheduler`` may be None (a schedule over the time budget keeps no state); ``extra``
+    are a model kind's own tensors (the poly model's best epochs' weights), given back by
+    :func:`load_last`.
     """
     tmp, last, old = run_dir / "last.tmp", run_dir / "last", run_dir / "last.old"
     shutil.rmtree(tmp, ignore_errors=True)
     try:
         _write_last(tmp, model, optimizer, scheduler, state, scaler)
+        if extra:
+            _save_tensors(extra, tmp / "extra.safetensors")
     except (WriteError, OSError) as exc:  # a full disk: last/ is untouched, last.tmp goes
         shutil.rmtree(tmp, ignore_errors=True)
         reason = str(exc).split(": ", 1)[-1].split("; what was")[0]
@@ -221,7 +227,7 @@ def _write_last(
         {
             **state,
             "param_groups": opt["param_groups"],
-            "scheduler": scheduler.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler is not None else {},
             "scaler": scaler.state_dict() if scaler is not None else {},
         },
     )
@@ -233,11 +239,13 @@ def load_last(
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
     scaler: torch.amp.GradScaler | None = None,
+    extra: dict[str, torch.Tensor] | None = None,
 ) -> dict[str, Any]:
     """Restore what :func:`save_last` wrote; return the loop's own state (epoch, step...).
 
     A scaler saved by an fp16 run is restored into an enabled ``scaler``; a run saved
-    without one (on a CPU, or in bf16) leaves a new scaler as it is."""
+    without one (on a CPU, or in bf16) leaves a new scaler as it is. ``extra``, if given,
+    is filled with the extra tensors saved."""
     folder = run_dir / "last"
     if not (folder / "state.json").exists() and (run_dir / "last.old" / "state.json").exists():
         folder = run_dir / "last.old"  # a crash fell between the two renames
@@ -259,12 +267,19 @@ def load_last(
             opt_state.setdefault(int(idx), {})[name] = value
     try:
         optimizer.load_state_dict({"state": opt_state, "param_groups": state.pop("param_groups")})
-        scheduler.load_state_dict(state.pop("scheduler"))
+        saved_scheduler = state.pop("scheduler")
+        if scheduler is not None:
+            scheduler.load_state_dict(saved_scheduler)
         saved_scaler = state.pop("scaler", {})
         if scaler is not None and saved_scaler:
             scaler.load_state_dict(saved_scaler)
     except (ValueError, KeyError, RuntimeError) as exc:
         raise CheckpointError(f"{folder}: training state does not fit this run ({exc})") from exc
+    if extra is not None and (folder / "extra.safetensors").exists():
+        try:
+            extra.update(load_file(str(folder / "extra.safetensors")))
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise CheckpointError(f"{folder / 'extra.safetensors'}: damaged ({exc})") from exc
     torch.set_rng_state(tensors["rng.torch"])
     if torch.cuda.is_available():
         cuda = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]

@@ -64,12 +64,12 @@ class Kind(Protocol):
 
     def validate(self) -> Validated: ...
 
-    def keep_best(self, epoch: int, loss: float) -> None:
-        """The epoch's weights, that beat every earlier epoch's (saved before the checkpoint
-        that says so)."""
+    def keep(self, row: dict[str, Any], improved: bool) -> None:
+        """After validation, before the checkpoint that records it: keep what the epoch
+        gave (its weights if ``improved``: it beat every earlier epoch)."""
         ...
 
-    def epoch_end(self, row: dict[str, Any], improved: bool) -> dict[str, Any]:
+    def report(self, row: dict[str, Any]) -> dict[str, Any]:
         """After the checkpoint: record the epoch's figures; return them as reported."""
         ...
 
@@ -136,7 +136,8 @@ def fit(
     :param scheduler: a torch scheduler stepped after every epoch (``ReduceLROnPlateau``
         with the held-out loss), or None.
     :param lr_over_time: instead, the learning rate as a function of the share of the time
-        budget used, set before every step.
+        budget the whole run has used (this session and those it resumes), set before
+        every step.
     :param checkpoint: saves the run (state included); called every ``save_every`` steps,
         after every epoch and on Ctrl-C.
     :param last_good: where that checkpoint is, for the message if the loss diverges.
@@ -157,7 +158,8 @@ def fit(
             epoch_t0, epoch_tokens = time.perf_counter(), 0
             for b in range(state.batch, len(batches)):
                 if lr_over_time is not None:
-                    done = min(1.0, (time.perf_counter() - session) / max(budget.time_limit, 1e-9))
+                    # over the whole run's time, so that a resumed run goes on down the curve
+                    done = min(1.0, (time.perf_counter() - started) / max(budget.time_limit, 1e-9))
                     for group in optimizer.param_groups:
                         group["lr"] = lr_over_time(done)
                 step = kind.backward(batches[b], scaler)
@@ -201,7 +203,6 @@ def fit(
             state.bad_epochs = 0 if real_gain else state.bad_epochs + 1
             if improved:
                 state.best_val_loss, state.best_epoch = validated.loss, state.epoch + 1
-                kind.keep_best(state.epoch + 1, validated.loss)
             row = {
                 "epoch": state.epoch + 1,
                 "step": state.step,
@@ -213,9 +214,10 @@ def fit(
                 "seconds": state.seconds,
             }
             state.epoch, state.batch, state.loss_sum, state.loss_count = state.epoch + 1, 0, 0, 0
+            kind.keep(row, improved)
             if checkpoint:
                 checkpoint()
-            emit("epoch_end", {**kind.epoch_end(row, improved), "best": improved})
+            emit("epoch_end", {**kind.report(row), "best": improved})
             if stopped == "time limit":
                 break
             if budget.early_stopping and state.bad_epochs >= budget.early_stopping:

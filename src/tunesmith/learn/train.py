@@ -301,11 +301,11 @@ class _Melody:
             loss, {"val_perplexity": math.exp(min(loss, 700.0)), "val_accuracy": accuracy}
         )
 
-    def keep_best(self, epoch: int, loss: float) -> None:
-        if self.procs.main:
+    def keep(self, row: dict[str, Any], improved: bool) -> None:
+        if improved and self.procs.main:
             save_weights(self.raw, self.run_dir / "model.safetensors")
 
-    def epoch_end(self, row: dict[str, Any], improved: bool) -> dict[str, Any]:
+    def report(self, row: dict[str, Any]) -> dict[str, Any]:
         places = {"train_loss": 5, "val_loss": 5, "val_perplexity": 4, "val_accuracy": 5,
                   "tokens_per_s": None, "seconds": 2}  # fmt: skip
         row = {k: round(v, places[k]) if k in places else v for k, v in row.items()}

@@ -1,23 +1,19 @@
-"""Train and measure the chorale model on piano-roll benchmarks (JSB Chorales and the like).
+"""Train and measure the chorale model on piano-roll benchmarks (JSB Chorales and the like)
+and on poly corpora.
 
-The data are the Boulanger-Lewandowski et al. (2012) .mat files: ``traindata``,
-``validdata`` and ``testdata``, each a row of T x 88 binary piano rolls. The metric is the
-literature's: for every sequence predict frames 2..T from the frames before them, add up
--log p(whole 88-key frame) over every predicted frame, divide by the number of predicted
-frames (nats per time step). Training is the one loop every model kind shares
-(:mod:`tunesmith.learn.loop`); what is the chorale model's own is ``_Poly``: shuffled pieces
-transposed to random keys, that NLL on the validation pieces, the best epochs' weights kept
-in memory for the mixture. ``train_poly`` gives it AdamW and a cosine over the time budget
-(or a plateau schedule).
+Training is the one loop every model kind shares (:mod:`tunesmith.learn.loop`); what is the
+chorale model's own is ``_Poly``: shuffled pieces transposed to random keys, the literature's
+NLL per frame on the validation pieces (:mod:`tunesmith.learn.poly_nll`), the best epochs'
+weights kept for the mixture, and their place in a checkpoint. ``train_poly`` gives it AdamW
+and a cosine over the time budget (or a plateau schedule).
 """
 
 from __future__ import annotations
 
 import copy
 import logging
-import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +22,20 @@ import torch
 
 from tunesmith.config import _check, _Config
 from tunesmith.corpus.rolls import SPLITS, Roll, load_rolls, pad, split_pieces, transpose_randomly
-from tunesmith.errors import ConfigError
+from tunesmith.errors import CheckpointError, ConfigError
+from tunesmith.learn.checkpoint import load_last, save_last
 from tunesmith.learn.device import pick_device
-from tunesmith.learn.loop import Budget, LoopState, Step, Validated, fit, time_cosine
+from tunesmith.learn.loop import (
+    Budget,
+    LoopState,
+    Step,
+    TrainingError,
+    Validated,
+    fit,
+    time_cosine,
+)
 from tunesmith.learn.models.poly import PolyModel, PolyModelConfig
+from tunesmith.learn.poly_nll import bernoulli_nll, frame_nll, mean_nll
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +60,7 @@ class PolyTrainConfig(_Config):
     # each over the transpositions -shifts..shifts. keep 1, shifts 0: the best epoch alone.
     keep: int = 3
     shifts: int = 6
+    save_every: int = 0  # with a run folder: also checkpoint every N steps (0: epochs only)
     device: str = "auto"  # auto (CUDA if present, else the CPU), cpu, cuda, cuda:N, mps
 
     def validate(self) -> None:
@@ -70,96 +77,10 @@ class PolyTrainConfig(_Config):
             "'plateau' or 'cosine'",
         )  # fmt: skip
         _check(self.keep >= 1, "keep", self.keep, ">= 1")
+        _check(self.save_every >= 0, "save_every", self.save_every, ">= 0")
         _check(0 <= self.shifts <= 12, "shifts", self.shifts, "in 0..12")
         _check(self.time_limit > 0, "time_limit", self.time_limit, "positive")
         _check(isinstance(self.device, str), "device", self.device, "a device name")
-
-
-# ------------------------------------------------------------------------ evaluation
-
-
-def frame_nll(model: PolyModel, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Summed -log p over the predicted frames (2..T of each sequence) of a padded batch."""
-    return -predicted_log_probs(model, frames, lengths).sum()
-
-
-def predicted_log_probs(
-    model: PolyModel, frames: torch.Tensor, lengths: torch.Tensor
-) -> torch.Tensor:
-    """log p(frame t | frames before it) for every predicted frame of a padded batch, flat."""
-    context, _ = model.context(frames[:, :-1])  # after frame t: the context for frame t + 1
-    predicted = _predicted(frames, lengths)
-    # Only real frames reach the decoder, so padding costs nothing there.
-    return model.score_frames(
-        context[predicted], frames[:, :-1][predicted], frames[:, 1:][predicted]
-    )
-
-
-def _predicted(frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Which frames of a padded batch are predicted: 2..T of each sequence."""
-    return torch.arange(1, frames.shape[1], device=frames.device) < lengths.unsqueeze(1)
-
-
-def shift_keys(frames: torch.Tensor, shift: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Frames moved ``shift`` keys up, notes pushed off the keyboard dropped; and which
-    frames lost a note that way."""
-    keys = frames.shape[-1]
-    out = torch.zeros_like(frames)
-    if shift >= 0:
-        out[..., shift:] = frames[..., : keys - shift]
-        lost = frames[..., keys - shift :].any(-1)
-    else:
-        out[..., :shift] = frames[..., -shift:]
-        lost = frames[..., :-shift].any(-1)
-    return out, lost
-
-
-@torch.no_grad()
-def mean_nll(
-    models: PolyModel | Sequence[PolyModel],
-    rolls: Sequence[Roll],
-    batch_size: int = 64,
-    shifts: Sequence[int] = (0,),
-) -> float:
-    """Nats per predicted frame over ``rolls``, exactly as the literature measures it.
-
-    Several models or ``shifts`` make an equal-weight mixture, frame by frame: p(frame t |
-    past) is the mean over (model, shift) of the model's probability of the frame moved by
-    the shift, given the past moved likewise. Each term is a distribution over frames, so the
-    mean is one too; a frame the shift pushes off the keyboard gets probability 0 from that
-    term (which can only cost likelihood, never flatter it).
-    """
-    models = [models] if isinstance(models, PolyModel) else list(models)
-    for model in models:
-        model.eval()
-    device = next(models[0].parameters()).device
-    total = 0.0
-    for i in range(0, len(rolls), batch_size):
-        frames, lengths = (t.to(device) for t in pad(rolls[i : i + batch_size]))
-        predicted = _predicted(frames, lengths)
-        terms = []
-        for shift in shifts:
-            moved, lost = shift_keys(frames, shift)
-            lost_target = lost[:, 1:][predicted]
-            for model in models:
-                log_p = predicted_log_probs(model, moved, lengths)
-                terms.append(log_p.masked_fill(lost_target, float("-inf")))
-        mixture = torch.logsumexp(torch.stack(terms), dim=0) - math.log(len(terms))
-        total -= float(mixture.sum())
-    return total / sum(len(r) - 1 for r in rolls)
-
-
-def bernoulli_nll(train: Sequence[Roll], rolls: Sequence[Roll]) -> float:
-    """The trivial model: each key on independently with its training frequency.
-
-    Frequencies are add-one smoothed ((on + 1) / (frames + 2)) so that a key never seen in
-    training costs a finite amount. Frames 2..T are scored, as for every model.
-    """
-    stacked = np.concatenate(train).astype(np.float64)
-    p = (stacked.sum(0) + 1) / (len(stacked) + 2)
-    predicted = np.concatenate([r[1:] for r in rolls]).astype(np.float64)
-    ll = predicted @ np.log(p) + (1 - predicted) @ np.log1p(-p)
-    return float(-ll.mean())
 
 
 # -------------------------------------------------------------------------- training
@@ -185,8 +106,20 @@ def train_poly(
     model_config: PolyModelConfig,
     config: PolyTrainConfig,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    *,
+    run_dir: Path | None = None,
+    resume: bool = False,
+    setup: dict[str, Any] | None = None,
 ) -> PolyTrainResult:
-    """Train on ``train``, keep the weights with the best NLL on ``valid``."""
+    """Train on ``train``, keep the weights with the best NLL on ``valid``.
+
+    :param run_dir: checkpoint the whole training state to ``run_dir/last`` after every
+        epoch, every ``save_every`` steps and on Ctrl-C, as melody runs do.
+    :param resume: continue from ``run_dir/last`` exactly where it stopped (the same
+        batches, the same random keys, the same best epochs kept).
+    :param setup: what else a resume needs to know (the validation share), checkpointed
+        beside both configs (see :func:`read_poly_setup`).
+    """
     config.validate()
     device = pick_device(config.device)
     torch.manual_seed(config.seed)
@@ -201,8 +134,30 @@ def train_poly(
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer, factor=config.lr_factor, patience=config.lr_patience
         )
-    budget = Budget(config.max_epochs, config.time_limit, config.grad_clip, config.early_stopping)
+    budget = Budget(
+        config.max_epochs, config.time_limit, config.grad_clip, config.early_stopping,
+        save_every=config.save_every,
+    )  # fmt: skip
     state = LoopState()
+    if resume:
+        if run_dir is None:
+            raise ConfigError("resuming needs the run folder whose last/ it continues")
+        tensors: dict[str, torch.Tensor] = {}
+        saved = load_last(run_dir, model, optimizer, scheduler, extra=tensors)
+        state = LoopState.from_dict(saved)
+        kind.restore(saved.get("poly", {}), tensors)
+
+    def checkpoint() -> None:
+        assert run_dir is not None
+        poly, tensors = kind.saved(at_epoch_start=state.batch == 0)
+        poly["setup"] = {
+            "model": model_config.to_dict(),
+            "train": config.to_dict(),
+            **(setup or {}),
+        }
+        save_last(
+            run_dir, model, optimizer, scheduler, {**state.to_dict(), "poly": poly}, None, tensors
+        )
 
     def report(kind_of_event: str, row: dict[str, Any]) -> None:
         if kind_of_event == "epoch_end" and on_epoch:
@@ -211,8 +166,14 @@ def train_poly(
     lr_over_time = time_cosine(config.learning_rate) if cosine else None
     stopped = fit(
         kind, kind.model.parameters(), optimizer, scheduler, budget, state, device=device,
-        lr_over_time=lr_over_time, emit=report,
+        lr_over_time=lr_over_time, emit=report, checkpoint=checkpoint if run_dir else None,
+        last_good=run_dir / "last" if run_dir else None,
     )  # fmt: skip
+    if not kind.best:
+        raise TrainingError(
+            "training was interrupted before its first epoch ended"
+            + (f"; --resume continues it from {run_dir / 'last'}" if run_dir else "")
+        )
     kept = []
     for _, _, weights in kind.best:
         kept.append(PolyModel(model_config).to(device))
@@ -238,9 +199,11 @@ class _Poly:
     device: torch.device
     best: list[tuple[float, int, dict[str, torch.Tensor]]] = field(default_factory=list)
     history: list[dict[str, float]] = field(default_factory=list)
+    epoch_rng: dict[str, Any] = field(default_factory=dict)  # the rng as this epoch began
 
     def batches(self, epoch: int) -> list[Sequence[Roll]]:
         self.model.train()
+        self.epoch_rng = self.rng.bit_generator.state
         pieces = [self.train[i] for i in self.rng.permutation(len(self.train))]
         if self.config.transpose:
             pieces = transpose_randomly(pieces, self.config.transpose, self.rng)
@@ -257,18 +220,47 @@ class _Poly:
     def validate(self) -> Validated:
         return Validated(mean_nll(self.model, self.valid), {})
 
-    def keep_best(self, epoch: int, loss: float) -> None:
-        """Unused: every epoch that enters the ``keep`` best is kept in :meth:`epoch_end`."""
-
-    def epoch_end(self, row: dict[str, Any], improved: bool) -> dict[str, Any]:
+    def keep(self, row: dict[str, Any], improved: bool) -> None:
+        """Every epoch that enters the ``keep`` best is kept (the mixture scores them all)."""
         nll, epoch = row["val_loss"], row["epoch"]
         if len(self.best) < self.config.keep or nll < self.best[-1][0]:
             weights = copy.deepcopy(self.model.state_dict())
             self.best = sorted([*self.best, (nll, epoch, weights)])[: self.config.keep]
-        entry = {"epoch": epoch, "train_nll": row["train_loss"], "valid_nll": nll}
-        self.history.append({**entry, "s": row["seconds"]})
-        log.info("epoch %d: train %.3f valid %.3f", epoch, row["train_loss"], nll)
+        self.history.append(
+            {"epoch": epoch, "train_nll": row["train_loss"], "valid_nll": nll, "s": row["seconds"]}
+        )
+
+    def report(self, row: dict[str, Any]) -> dict[str, Any]:
+        log.info(
+            "epoch %d: train %.3f valid %.3f", row["epoch"], row["train_loss"], row["val_loss"]
+        )
         return {**row, **self.history[-1]}
+
+    def saved(self, at_epoch_start: bool) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """What a checkpoint keeps of this kind: the rng from which the epoch to come (or
+        the one under way) draws its order and keys, the history, the best epochs."""
+        rng = self.rng.bit_generator.state if at_epoch_start else self.epoch_rng
+        tensors = {
+            f"kept.{i}.{name}": value.detach().cpu()
+            for i, (_, _, weights) in enumerate(self.best)
+            for name, value in weights.items()
+        }
+        kept = [[nll, epoch] for nll, epoch, _ in self.best]
+        return {"rng": rng, "history": self.history, "kept": kept}, tensors
+
+    def restore(self, saved: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+        if "rng" in saved:
+            self.rng.bit_generator.state = saved["rng"]
+        self.history = list(saved.get("history", []))
+        self.best = []
+        for i, (nll, epoch) in enumerate(saved.get("kept", [])):
+            prefix = f"kept.{i}."
+            weights = {
+                k[len(prefix) :]: v.to(self.device)
+                for k, v in tensors.items()
+                if k.startswith(prefix)
+            }
+            self.best.append((nll, epoch, weights))
 
 
 # ------------------------------------------------------------------------- benchmark
@@ -332,32 +324,67 @@ def bench_poly(
 # ------------------------------------------------------------------- prepared corpora
 
 
+def read_poly_setup(run_dir: Path) -> dict[str, Any]:
+    """The configs and validation share an interrupted poly run was started with."""
+    from tunesmith.config import read_json
+
+    for folder in (run_dir / "last", run_dir / "last.old"):
+        if (folder / "state.json").exists():
+            try:
+                return read_json(folder / "state.json")["poly"]["setup"]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise CheckpointError(f"{folder / 'state.json'}: damaged ({exc})") from exc
+    raise CheckpointError(f"{run_dir}: nothing to resume (no last/state.json)")
+
+
 def train_poly_corpus(
     data: str | Path,
     out: str | Path,
-    model_config: PolyModelConfig,
-    config: PolyTrainConfig,
+    model_config: PolyModelConfig | None,
+    config: PolyTrainConfig | None,
     val_fraction: float = 0.1,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    *,
+    resume: bool = False,
+    epochs: int | None = None,
+    time_limit: float | None = None,
 ) -> dict[str, Any]:
     """Train the chorale model on a poly corpus (``prepare --encoding poly``), write a run.
 
     Whole pieces are held out for validation; the best epoch's weights are saved to ``out``
     as a poly run folder for ``tunesmith generate``. Four voices (SATB ranges when sampling)
-    when most pieces have four parts and most frames four notes, as in the chorales.
+    when most pieces have four parts and most frames four notes, as in the chorales. The
+    training state is checkpointed in ``out/last`` as it goes.
 
+    :param resume: continue the run in ``out`` with the configs it was started with
+        (``model_config``, ``config`` and ``val_fraction`` are then ignored), except
+        ``epochs`` and ``time_limit`` if given.
     :return: the figures written to the run's config.json under ``"training"``.
     """
     from tunesmith.corpus.encodings.poly import LOWEST_PITCH
     from tunesmith.corpus.poly_prepare import load_poly_corpus
     from tunesmith.learn.poly_run import save_poly_run
 
+    out = Path(out)
+    if resume:
+        setup = read_poly_setup(out)
+        model_config = PolyModelConfig.from_dict(setup["model"])
+        config = PolyTrainConfig.from_dict(setup["train"])
+        val_fraction = setup["val_fraction"]
+    model_config, config = model_config or PolyModelConfig(), config or PolyTrainConfig()
+    if epochs is not None:
+        config = replace(config, max_epochs=epochs)
+    if time_limit is not None:
+        config = replace(config, time_limit=time_limit)
     if not 0 < val_fraction < 0.9:
         raise ConfigError(f"--val-fraction must be in (0, 0.9) (got {val_fraction})")
     rolls, manifest = load_poly_corpus(data)
     train_ids, valid_ids = split_pieces(rolls, val_fraction, config.seed)
     train, valid = [rolls[i] for i in train_ids], [rolls[i] for i in valid_ids]
-    result = train_poly(train, valid, model_config, config, on_epoch)
+    result = train_poly(
+        train, valid, model_config, config, on_epoch, run_dir=out, resume=resume,
+        setup={"val_fraction": val_fraction},
+    )  # fmt: skip
     polyphony = np.concatenate(train).sum(1)
     four_parts = np.mean([p.get("parts") == 4 for p in manifest["pieces"]])
     voices = 4 if four_parts > 0.5 and (polyphony == 4).mean() > 0.5 else 0

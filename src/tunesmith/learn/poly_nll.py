@@ -1,0 +1,101 @@
+"""Held-out NLL of the chorale model, exactly as the literature measures it.
+
+For every sequence predict frames 2..T from the frames before them, add up -log p(whole
+88-key frame) over every predicted frame, divide by the number of predicted frames (nats
+per time step); alone, or as an equal-weight mixture over models and transpositions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from tunesmith.corpus.rolls import Roll, pad
+from tunesmith.learn.models.poly import PolyModel
+
+
+def frame_nll(model: PolyModel, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Summed -log p over the predicted frames (2..T of each sequence) of a padded batch."""
+    return -predicted_log_probs(model, frames, lengths).sum()
+
+
+def predicted_log_probs(
+    model: PolyModel, frames: torch.Tensor, lengths: torch.Tensor
+) -> torch.Tensor:
+    """log p(frame t | frames before it) for every predicted frame of a padded batch, flat."""
+    context, _ = model.context(frames[:, :-1])  # after frame t: the context for frame t + 1
+    predicted = _predicted(frames, lengths)
+    # Only real frames reach the decoder, so padding costs nothing there.
+    return model.score_frames(
+        context[predicted], frames[:, :-1][predicted], frames[:, 1:][predicted]
+    )
+
+
+def _predicted(frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Which frames of a padded batch are predicted: 2..T of each sequence."""
+    return torch.arange(1, frames.shape[1], device=frames.device) < lengths.unsqueeze(1)
+
+
+def shift_keys(frames: torch.Tensor, shift: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Frames moved ``shift`` keys up, notes pushed off the keyboard dropped; and which
+    frames lost a note that way."""
+    keys = frames.shape[-1]
+    out = torch.zeros_like(frames)
+    if shift >= 0:
+        out[..., shift:] = frames[..., : keys - shift]
+        lost = frames[..., keys - shift :].any(-1)
+    else:
+        out[..., :shift] = frames[..., -shift:]
+        lost = frames[..., :-shift].any(-1)
+    return out, lost
+
+
+@torch.no_grad()
+def mean_nll(
+    models: PolyModel | Sequence[PolyModel],
+    rolls: Sequence[Roll],
+    batch_size: int = 64,
+    shifts: Sequence[int] = (0,),
+) -> float:
+    """Nats per predicted frame over ``rolls``, exactly as the literature measures it.
+
+    Several models or ``shifts`` make an equal-weight mixture, frame by frame: p(frame t |
+    past) is the mean over (model, shift) of the model's probability of the frame moved by
+    the shift, given the past moved likewise. Each term is a distribution over frames, so the
+    mean is one too; a frame the shift pushes off the keyboard gets probability 0 from that
+    term (which can only cost likelihood, never flatter it).
+    """
+    models = [models] if isinstance(models, PolyModel) else list(models)
+    for model in models:
+        model.eval()
+    device = next(models[0].parameters()).device
+    total = 0.0
+    for i in range(0, len(rolls), batch_size):
+        frames, lengths = (t.to(device) for t in pad(rolls[i : i + batch_size]))
+        predicted = _predicted(frames, lengths)
+        terms = []
+        for shift in shifts:
+            moved, lost = shift_keys(frames, shift)
+            lost_target = lost[:, 1:][predicted]
+            for model in models:
+                log_p = predicted_log_probs(model, moved, lengths)
+                terms.append(log_p.masked_fill(lost_target, float("-inf")))
+        mixture = torch.logsumexp(torch.stack(terms), dim=0) - math.log(len(terms))
+        total -= float(mixture.sum())
+    return total / sum(len(r) - 1 for r in rolls)
+
+
+def bernoulli_nll(train: Sequence[Roll], rolls: Sequence[Roll]) -> float:
+    """The trivial model: each key on independently with its training frequency.
+
+    Frequencies are add-one smoothed ((on + 1) / (frames + 2)) so that a key never seen in
+    training costs a finite amount. Frames 2..T are scored, as for every model.
+    """
+    stacked = np.concatenate(train).astype(np.float64)
+    p = (stacked.sum(0) + 1) / (len(stacked) + 2)
+    predicted = np.concatenate([r[1:] for r in rolls]).astype(np.float64)
+    ll = predicted @ np.log(p) + (1 - predicted) @ np.log1p(-p)
+    return float(-ll.mean())
