@@ -14,8 +14,9 @@ from tunesmith.corpus.rolls import load_rolls
 from tunesmith.errors import CheckpointError
 from tunesmith.export.midi import write_midi
 from tunesmith.learn.models.poly import PolyModelConfig
+from tunesmith.learn.poly_bench import bench_poly
 from tunesmith.learn.poly_run import load_poly_run
-from tunesmith.learn.train_poly import PolyTrainConfig, bench_poly
+from tunesmith.learn.train_poly import PolyTrainConfig
 from tunesmith.make.sample_poly import SATB, VOICE_NAMES, write_chorales
 from tunesmith.melody import Melody, Note
 

@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import common
 
 from tunesmith.learn.models.poly import PolyModelConfig
-from tunesmith.learn.train_poly import PolyTrainConfig, bench_poly
+from tunesmith.learn.poly_bench import bench_poly
+from tunesmith.learn.train_poly import PolyTrainConfig
 
 JSB = common.SHARED_DATA / "jsb" / "JSB_Chorales.mat"
 

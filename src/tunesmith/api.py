@@ -274,7 +274,8 @@ def train(
     out = Path(out)
     if is_poly_corpus(data):
         from tunesmith.learn.models.poly import PolyModelConfig
-        from tunesmith.learn.train_poly import PolyTrainConfig, train_poly_corpus
+        from tunesmith.learn.poly_bench import train_poly_corpus
+        from tunesmith.learn.train_poly import PolyTrainConfig
 
         if (out / "config.json").exists() and not overwrite:
             raise CheckpointError(f"{out}: a run is already there; use overwrite or another out")

@@ -92,7 +92,8 @@ def poly(
     from tunesmith.config import write_json
     from tunesmith.learn.device import cpu_model
     from tunesmith.learn.models.poly import PolyModelConfig
-    from tunesmith.learn.train_poly import PolyTrainConfig, bench_poly
+    from tunesmith.learn.poly_bench import bench_poly
+    from tunesmith.learn.train_poly import PolyTrainConfig
 
     def given(**flags: Any) -> dict[str, Any]:
         return {k: v for k, v in flags.items() if v is not None}

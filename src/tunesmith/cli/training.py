@@ -216,11 +216,12 @@ def _train_poly(
 ):
     """Train the chorale model on a poly corpus, one epoch a line (``resuming``: resume,
     epochs and time_limit, for a run that was stopped)."""
+    import os
     import shutil
 
     import torch
 
-    from tunesmith.learn.train_poly import train_poly_corpus
+    from tunesmith.learn.poly_bench import train_poly_corpus
 
     started = (out / "config.json").exists() or (out / "last").exists()
     if started and not resuming.get("resume"):
@@ -243,6 +244,8 @@ def _train_poly(
     result = train_poly_corpus(
         data, out, model_cfg, train_cfg, val_fraction, on_epoch=show, **resuming
     )
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
+        return
     console.print(
         f"[bold]{result['stopped_by']}[/] after {result['epochs']} epochs, "
         f"{result['train_seconds']:.0f} s; best validation NLL {result['valid_nll']:.3f} nats "

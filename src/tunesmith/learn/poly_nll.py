@@ -17,21 +17,11 @@ from tunesmith.corpus.rolls import Roll, pad
 from tunesmith.learn.models.poly import PolyModel
 
 
-def frame_nll(model: PolyModel, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Summed -log p over the predicted frames (2..T of each sequence) of a padded batch."""
-    return -predicted_log_probs(model, frames, lengths).sum()
-
-
 def predicted_log_probs(
     model: PolyModel, frames: torch.Tensor, lengths: torch.Tensor
 ) -> torch.Tensor:
     """log p(frame t | frames before it) for every predicted frame of a padded batch, flat."""
-    context, _ = model.context(frames[:, :-1])  # after frame t: the context for frame t + 1
-    predicted = _predicted(frames, lengths)
-    # Only real frames reach the decoder, so padding costs nothing there.
-    return model.score_frames(
-        context[predicted], frames[:, :-1][predicted], frames[:, 1:][predicted]
-    )
+    return model(frames, lengths)
 
 
 def _predicted(frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

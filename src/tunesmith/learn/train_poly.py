@@ -13,18 +13,20 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from tunesmith.config import _check, _Config
-from tunesmith.corpus.rolls import SPLITS, Roll, load_rolls, pad, split_pieces, transpose_randomly
-from tunesmith.errors import CheckpointError, ConfigError
+from tunesmith.corpus.rolls import Roll, pad, transpose_randomly
+from tunesmith.errors import ConfigError
 from tunesmith.learn.checkpoint import load_last, save_last
-from tunesmith.learn.device import pick_device
+from tunesmith.learn.distributed import Processes, setup_distributed, shutdown_distributed
 from tunesmith.learn.loop import (
     Budget,
     LoopState,
@@ -35,7 +37,7 @@ from tunesmith.learn.loop import (
     time_cosine,
 )
 from tunesmith.learn.models.poly import PolyModel, PolyModelConfig
-from tunesmith.learn.poly_nll import bernoulli_nll, frame_nll, mean_nll
+from tunesmith.learn.poly_nll import mean_nll
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +100,7 @@ class PolyTrainResult:
     seconds: float
     stopped_by: str  # "early stopping", "time limit" or "max epochs"
     history: list[dict[str, float]] = field(default_factory=list)
+    main: bool = True  # rank 0 under torchrun (the others write nothing)
 
 
 def train_poly(
@@ -119,12 +122,41 @@ def train_poly(
         batches, the same random keys, the same best epochs kept).
     :param setup: what else a resume needs to know (the validation share), checkpointed
         beside both configs (see :func:`read_poly_setup`).
+
+    Launched by torchrun, each process runs this on its share of every batch
+    (DistributedDataParallel), as melody training does; only rank 0 writes and reports.
     """
     config.validate()
-    device = pick_device(config.device)
+    procs, device = setup_distributed(config.device)
+    try:
+        args = (model_config, config, on_epoch, run_dir, resume, setup, procs, device)
+        result = _train_poly(train, valid, *args)
+        procs.barrier()  # nobody tears the group down while another still uses it
+        return result
+    finally:
+        shutdown_distributed(procs)
+
+
+def _train_poly(
+    train: Sequence[Roll],
+    valid: Sequence[Roll],
+    model_config: PolyModelConfig,
+    config: PolyTrainConfig,
+    on_epoch: Callable[[dict[str, Any]], None] | None,
+    run_dir: Path | None,
+    resume: bool,
+    setup: dict[str, Any] | None,
+    procs: Processes,
+    device: torch.device,
+) -> PolyTrainResult:
     torch.manual_seed(config.seed)
     model = PolyModel(model_config).to(device)
-    kind = _Poly(model, train, valid, config, np.random.default_rng(config.seed), device)
+    net: nn.Module = model
+    if procs.distributed:
+        ids = [device.index] if device.type == "cuda" else None
+        net = DistributedDataParallel(model, device_ids=ids)
+    rng = np.random.default_rng(config.seed)  # the same in every process: the same batches
+    kind = _Poly(model, net, train, valid, config, rng, device, procs)
     optimizer = torch.optim.AdamW(
         kind.model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay
     )
@@ -146,9 +178,12 @@ def train_poly(
         saved = load_last(run_dir, model, optimizer, scheduler, extra=tensors)
         state = LoopState.from_dict(saved)
         kind.restore(saved.get("poly", {}), tensors)
+    if procs.distributed:  # dropout differs between processes, and is fixed by the step
+        torch.manual_seed(config.seed * 1_000_003 + procs.rank * 7_919 + state.step)
 
     def checkpoint() -> None:
-        assert run_dir is not None
+        if run_dir is None or not procs.main:
+            return
         poly, tensors = kind.saved(at_epoch_start=state.batch == 0)
         poly["setup"] = {
             "model": model_config.to_dict(),
@@ -160,13 +195,14 @@ def train_poly(
         )
 
     def report(kind_of_event: str, row: dict[str, Any]) -> None:
-        if kind_of_event == "epoch_end" and on_epoch:
+        if kind_of_event == "epoch_end" and on_epoch and procs.main:
             on_epoch({k: row[k] for k in ("epoch", "train_nll", "valid_nll", "s")})
 
     lr_over_time = time_cosine(config.learning_rate) if cosine else None
     stopped = fit(
-        kind, kind.model.parameters(), optimizer, scheduler, budget, state, device=device,
-        lr_over_time=lr_over_time, emit=report, checkpoint=checkpoint if run_dir else None,
+        kind, kind.model.parameters(), optimizer, scheduler, budget, state, procs=procs,
+        device=device, lr_over_time=lr_over_time, emit=report,
+        checkpoint=checkpoint if run_dir else None,
         last_good=run_dir / "last" if run_dir else None,
     )  # fmt: skip
     if not kind.best:
@@ -182,8 +218,9 @@ def train_poly(
     stopped_by = {"epochs": "max epochs"}.get(stopped, stopped)
     best_nll, best_epoch, _ = kind.best[0]
     return PolyTrainResult(
-        kept[0], kept, best_epoch, best_nll, state.epoch, state.seconds, stopped_by, kind.history
-    )
+        kept[0], kept, best_epoch, best_nll, state.epoch, state.seconds, stopped_by,
+        kind.history, procs.main,
+    )  # fmt: skip
 
 
 @dataclass
@@ -192,11 +229,13 @@ class _Poly:
     literature's NLL per frame, and the ``keep`` best epochs' weights kept in memory."""
 
     model: PolyModel
+    net: nn.Module  # what is called: the model, or its DDP wrapper
     train: Sequence[Roll]
     valid: Sequence[Roll]
     config: PolyTrainConfig
     rng: np.random.Generator
     device: torch.device
+    procs: Processes
     best: list[tuple[float, int, dict[str, torch.Tensor]]] = field(default_factory=list)
     history: list[dict[str, float]] = field(default_factory=list)
     epoch_rng: dict[str, Any] = field(default_factory=dict)  # the rng as this epoch began
@@ -211,11 +250,18 @@ class _Poly:
         return [pieces[i : i + size] for i in range(0, len(pieces), size)]
 
     def backward(self, batch: Sequence[Roll], scaler: torch.amp.GradScaler) -> Step:
-        frames, lengths = (t.to(self.device, non_blocking=True) for t in pad(batch))
-        n = int((lengths - 1).sum())
-        loss = frame_nll(self.model, frames, lengths) / n
+        """This process's share of the batch's pieces; its summed NLL divided by the whole
+        batch's frames (times the processes, which DDP's averaging divides out again), so
+        that the gradient is the batch mean per frame, as in one process."""
+        procs = self.procs
+        share, weight = list(batch[procs.rank :: procs.world]), 1.0
+        if not share:  # fewer pieces than processes: take part with a zero weight
+            share, weight = list(batch[:1]), 0.0
+        frames, lengths = (t.to(self.device, non_blocking=True) for t in pad(share))
+        n = sum(len(r) - 1 for r in batch)
+        loss = -self.net(frames, lengths).sum() / n * (weight * procs.world)
         scaler.scale(loss).backward()
-        return Step(loss.item(), n, n)
+        return Step(procs.sum([loss.item()], self.device)[0] / procs.world, n, n)
 
     def validate(self) -> Validated:
         return Validated(mean_nll(self.model, self.valid), {})
@@ -261,149 +307,3 @@ class _Poly:
                 if k.startswith(prefix)
             }
             self.best.append((nll, epoch, weights))
-
-
-# ------------------------------------------------------------------------- benchmark
-
-
-def bench_poly(
-    path: str | Path,
-    model_config: PolyModelConfig,
-    config: PolyTrainConfig,
-    on_epoch: Callable[[dict[str, Any]], None] | None = None,
-    save_to: str | Path | None = None,
-) -> dict[str, Any]:
-    """Train on ``traindata``, select on ``validdata``, measure ``testdata`` (nats per frame).
-
-    :param save_to: also write the chosen model as a poly run folder there, for
-        ``tunesmith generate``.
-    :return: the figures as a JSON-ready dict: valid and test NLL (of the mixture the config
-        asks for; ``single``: the best epoch alone, with its training NLL), the trivial
-        model's, parameter count, training time, the configs and the per-epoch history.
-    """
-    splits = load_rolls(path)
-    train, valid, test = (splits[name] for name in SPLITS)
-    result = train_poly(train, valid, model_config, config, on_epoch)
-    shifts = range(-config.shifts, config.shifts + 1)
-    results = {
-        "data": str(path),
-        "pieces": {name: len(splits[name]) for name in SPLITS},
-        "predicted_frames": {name: sum(len(r) - 1 for r in splits[name]) for name in SPLITS},
-        "test_nll": mean_nll(result.kept, test, shifts=shifts),
-        "valid_nll": mean_nll(result.kept, valid, shifts=shifts),
-        "single": {  # the best epoch alone, untransposed
-            "valid_nll": result.best_valid_nll,
-            "test_nll": mean_nll(result.model, test),
-            "train_nll": mean_nll(result.model, train),
-        },
-        "trivial": {
-            "valid_nll": bernoulli_nll(train, valid),
-            "test_nll": bernoulli_nll(train, test),
-        },
-        "parameters": sum(p.numel() for p in result.model.parameters()),
-        "train_seconds": result.seconds,
-        "epochs": result.epochs,
-        "best_epoch": result.best_epoch,
-        "stopped_by": result.stopped_by,
-        "model": model_config.to_dict(),
-        "train": config.to_dict(),
-        "history": result.history,
-    }
-    if save_to:
-        from tunesmith.corpus.encodings.poly import LOWEST_PITCH
-        from tunesmith.learn.poly_run import save_poly_run
-
-        polyphony = np.concatenate(train).sum(1)
-        # Four voices throughout (chorales): generate keeps four, each in its SATB range.
-        voices = 4 if polyphony.max() == 4 and (polyphony == 4).mean() > 0.5 else 0
-        openings = [[int(k) + LOWEST_PITCH for k in np.nonzero(r[0])[0]] for r in train]
-        save_poly_run(save_to, result.model, voices, openings, {"benchmark": results})
-    return results
-
-
-# ------------------------------------------------------------------- prepared corpora
-
-
-def read_poly_setup(run_dir: Path) -> dict[str, Any]:
-    """The configs and validation share an interrupted poly run was started with."""
-    from tunesmith.config import read_json
-
-    for folder in (run_dir / "last", run_dir / "last.old"):
-        if (folder / "state.json").exists():
-            try:
-                return read_json(folder / "state.json")["poly"]["setup"]
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                raise CheckpointError(f"{folder / 'state.json'}: damaged ({exc})") from exc
-    raise CheckpointError(f"{run_dir}: nothing to resume (no last/state.json)")
-
-
-def train_poly_corpus(
-    data: str | Path,
-    out: str | Path,
-    model_config: PolyModelConfig | None,
-    config: PolyTrainConfig | None,
-    val_fraction: float = 0.1,
-    on_epoch: Callable[[dict[str, Any]], None] | None = None,
-    *,
-    resume: bool = False,
-    epochs: int | None = None,
-    time_limit: float | None = None,
-) -> dict[str, Any]:
-    """Train the chorale model on a poly corpus (``prepare --encoding poly``), write a run.
-
-    Whole pieces are held out for validation; the best epoch's weights are saved to ``out``
-    as a poly run folder for ``tunesmith generate``. Four voices (SATB ranges when sampling)
-    when most pieces have four parts and most frames four notes, as in the chorales. The
-    training state is checkpointed in ``out/last`` as it goes.
-
-    :param resume: continue the run in ``out`` with the configs it was started with
-        (``model_config``, ``config`` and ``val_fraction`` are then ignored), except
-        ``epochs`` and ``time_limit`` if given.
-    :return: the figures written to the run's config.json under ``"training"``.
-    """
-    from tunesmith.corpus.encodings.poly import LOWEST_PITCH
-    from tunesmith.corpus.poly_prepare import load_poly_corpus
-    from tunesmith.learn.poly_run import save_poly_run
-
-    out = Path(out)
-    if resume:
-        setup = read_poly_setup(out)
-        model_config = PolyModelConfig.from_dict(setup["model"])
-        config = PolyTrainConfig.from_dict(setup["train"])
-        val_fraction = setup["val_fraction"]
-    model_config, config = model_config or PolyModelConfig(), config or PolyTrainConfig()
-    if epochs is not None:
-        config = replace(config, max_epochs=epochs)
-    if time_limit is not None:
-        config = replace(config, time_limit=time_limit)
-    if not 0 < val_fraction < 0.9:
-        raise ConfigError(f"--val-fraction must be in (0, 0.9) (got {val_fraction})")
-    rolls, manifest = load_poly_corpus(data)
-    train_ids, valid_ids = split_pieces(rolls, val_fraction, config.seed)
-    train, valid = [rolls[i] for i in train_ids], [rolls[i] for i in valid_ids]
-    result = train_poly(
-        train, valid, model_config, config, on_epoch, run_dir=out, resume=resume,
-        setup={"val_fraction": val_fraction},
-    )  # fmt: skip
-    polyphony = np.concatenate(train).sum(1)
-    four_parts = np.mean([p.get("parts") == 4 for p in manifest["pieces"]])
-    voices = 4 if four_parts > 0.5 and (polyphony == 4).mean() > 0.5 else 0
-    results = {
-        "data": str(data),
-        "pieces": {"train": len(train), "valid": len(valid)},
-        "valid_pieces": [manifest["pieces"][i]["source"] for i in valid_ids],
-        "valid_nll": result.best_valid_nll,  # nats per predicted frame, the best epoch's
-        "train_nll": mean_nll(result.model, train),
-        "trivial_valid_nll": bernoulli_nll(train, valid),
-        "parameters": sum(p.numel() for p in result.model.parameters()),
-        "train_seconds": result.seconds,
-        "epochs": result.epochs,
-        "best_epoch": result.best_epoch,
-        "stopped_by": result.stopped_by,
-        "train": config.to_dict(),
-        "history": result.history,
-    }
-    openings = [[int(k) + LOWEST_PITCH for k in np.nonzero(r[0])[0]] for r in train]
-    info = {"steps_per_quarter": manifest["data"]["steps_per_quarter"], "training": results}
-    save_poly_run(out, result.model, voices, openings, info)
-    return results

@@ -163,6 +163,18 @@ class PolyModel(nn.Module):
         context, _ = self.context(frames[:, :-1])
         return self.score_frames(context, frames[:, :-1], frames[:, 1:])
 
+    def forward(self, frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """log p(frame t | frames before it) for every predicted frame (2..T of each
+        sequence) of a padded batch, flat: what training calls (and DDP wraps).
+
+        Only real frames reach the decoder, so padding costs nothing there.
+        """
+        context, _ = self.context(frames[:, :-1])  # after frame t: the context for frame t + 1
+        predicted = torch.arange(1, frames.shape[1], device=frames.device) < lengths.unsqueeze(1)
+        return self.score_frames(
+            context[predicted], frames[:, :-1][predicted], frames[:, 1:][predicted]
+        )
+
     def score_frames(
         self, context: torch.Tensor, previous: torch.Tensor, target: torch.Tensor
     ) -> torch.Tensor:
