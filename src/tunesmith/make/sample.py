@@ -269,11 +269,12 @@ def _probabilities(
 ) -> torch.Tensor:
     """Next-token probabilities: banned ids and each row's forbidden ones out, then
     tempered, top-k and top-p among the rest."""
-    allowed = torch.ones(logits.shape, dtype=torch.bool)
-    banned = list(choice.banned)
-    allowed[:, banned] = False
+    allowed = np.ones(tuple(logits.shape), dtype=bool)
+    allowed[:, list(choice.banned)] = False
     if forbidden is not None and forbidden.any():
         # A row with nothing left keeps its tokens: a run cannot always be avoided.
-        left = allowed & ~torch.from_numpy(forbidden)
-        allowed = torch.where(left.any(-1, keepdim=True), left, allowed)
-    return probabilities(logits, choice.temperature, choice.top_k, choice.top_p, allowed)
+        left = allowed & ~forbidden
+        rows = left.any(axis=1)
+        allowed[rows] = left[rows]
+    mask = torch.from_numpy(allowed)
+    return probabilities(logits, choice.temperature, choice.top_k, choice.top_p, mask)
