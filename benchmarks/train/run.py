@@ -4,9 +4,9 @@ For LSTM, GRU and Transformer (``ModelConfig()`` defaults otherwise: embedding 1
 256, 2 layers, dropout 0.3; the Transformer 256 wide, 2 blocks, 4 heads; TrainConfig():
 batch 16 x sequence 64):
 
-- ceiling: forward + cross-entropy + backward + Adam step on random token batches of
-  the same shape and vocabulary size; nothing else;
-- pipeline: train.py's inner loop, step for step: batches of window starts from
+- ceiling: forward + cross-entropy + backward + Adam step on eight fixed batches of the
+  same stream and shape, read (with their form context) before timing; nothing else;
+- pipeline: the training loop's step, written out: batches of window starts from
   ``dataset.train_batches`` over a real prepared Essen stream, ``dataset.windows``,
   forward, loss, ``zero_grad``, backward, ``clip_grad_norm_(1.0)``, Adam step, ``loss.item()``.
 
@@ -60,22 +60,22 @@ def flops_per_token(cfg: ModelConfig, vocab: int, seq: int = 64) -> dict[str, fl
 
 
 class CeilingStep:
-    """The bare model: forward, cross-entropy, backward, Adam step on random batches."""
+    """The bare model: forward, cross-entropy, backward, Adam step on a few fixed batches
+    of the training stream (with their form context, as every model now reads it)."""
 
-    def __init__(self, model: nn.Module, vocab: int, batch: int, seq: int, lr: float) -> None:
+    def __init__(self, model: nn.Module, stream: SplitStream, batch: int, seq: int, lr: float):
         self.model = model
         self.opt = torch.optim.Adam(model.parameters(), lr=lr)
-        g = torch.Generator().manual_seed(1)
-        # A few fixed random batches, made before timing so randint is not measured.
-        self.batches = [torch.randint(vocab, (batch, seq + 1), generator=g) for _ in range(8)]
+        # A few fixed batches, read before timing so that reading is not measured.
+        starts = train_batches(stream, seq, batch, 1, 0)[:8]
+        self.batches = [(*windows(stream, s, seq), window_context(stream, s, seq)) for s in starts]
         self.i = 0
         self.tokens_per_step = batch * seq
 
     def __call__(self) -> None:
-        chunk = self.batches[self.i % len(self.batches)]
+        x, y, context = self.batches[self.i % len(self.batches)]
         self.i += 1
-        x, y = chunk[:, :-1], chunk[:, 1:]
-        logits, _ = self.model(x)
+        logits, _ = self.model(x, None, context)
         loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -300,7 +300,7 @@ def measure(corpus, data_dir, tcfg, kinds, warmup, steps, rounds, tm_seconds, mm
             model = build_model(mcfg, vocab)
             model.train()
             if mode == "ceiling":
-                step = CeilingStep(model, vocab, tcfg.batch_size, tcfg.sequence_length, 1e-3)
+                step = CeilingStep(model, stream, tcfg.batch_size, tcfg.sequence_length, 1e-3)
             else:
                 step = PipelineStep(model, stream, tcfg)
             common.progress(f"{kind} {mode}: {warmup} warm-up steps")
