@@ -8,12 +8,16 @@ device (``cuda:LOCAL_RANK`` on a GPU machine). Without those variables it is one
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from tunesmith.errors import ConfigError
 from tunesmith.learn.device import pick_device
@@ -101,3 +105,32 @@ def setup_distributed(device_name: str = "auto") -> tuple[Processes, torch.devic
 def shutdown_distributed(procs: Processes) -> None:
     if procs.owned and dist.is_initialized():
         dist.destroy_process_group()
+
+
+@contextlib.contextmanager
+def processes(device_name: str = "auto") -> Iterator[tuple[Processes, torch.device]]:
+    """:func:`setup_distributed` for the training inside; at its end every process waits
+    for the others (nobody tears the group down while another still uses it), and the group
+    this call made is destroyed, whatever happened."""
+    procs, device = setup_distributed(device_name)
+    try:
+        yield procs, device
+        procs.barrier()
+    finally:
+        shutdown_distributed(procs)
+
+
+def data_parallel(model: nn.Module, procs: Processes, device: torch.device) -> nn.Module:
+    """The model wrapped in DistributedDataParallel under torchrun; else the model itself."""
+    if not procs.distributed:
+        return model
+    return DistributedDataParallel(
+        model, device_ids=[device.index] if device.type == "cuda" else None
+    )
+
+
+def seed_process(seed: int, procs: Processes, step: int) -> None:
+    """Under torchrun, a torch seed of this process's own (dropout differs between
+    processes), fixed by the step so that a resume draws as the run would have."""
+    if procs.distributed:
+        torch.manual_seed(seed * 1_000_003 + procs.rank * 7_919 + step)

@@ -48,7 +48,7 @@ from tunesmith.learn.checkpoint import (
     save_weights,
     write_run_files,
 )
-from tunesmith.learn.distributed import Processes, setup_distributed, shutdown_distributed
+from tunesmith.learn.distributed import Processes, data_parallel, processes, seed_process
 from tunesmith.learn.heldout import evaluate_loss
 from tunesmith.learn.loop import Budget, LoopState, Step, Validated, fit
 from tunesmith.learn.models import build_model, count_parameters
@@ -127,14 +127,9 @@ def train_model(
         in rank 0 only.
     """
     cfg = train_config or TrainConfig()
-    procs, device = setup_distributed(cfg.device)
-    try:
+    with processes(cfg.device) as (procs, device):
         args = (model_config, train_config, resume, overwrite, on_event, procs, device)
-        result = _train(data_dir, run_dir, *args)
-        procs.barrier()  # nobody tears the group down while another still uses it
-        return result
-    finally:
-        shutdown_distributed(procs)
+        return _train(data_dir, run_dir, *args)
 
 
 def _train(
@@ -203,11 +198,8 @@ def _train(
     n_params = count_parameters(raw)
     amp = _amp_dtype(cfg, device)
     scaler = torch.amp.GradScaler("cuda", enabled=amp == torch.float16)
-    model: nn.Module = raw
-    ddp = None
-    if procs.distributed:
-        ids = [device.index] if device.type == "cuda" else None
-        model = ddp = DistributedDataParallel(raw, device_ids=ids)
+    model = data_parallel(raw, procs, device)
+    ddp = model if isinstance(model, DistributedDataParallel) else None
     if cfg.compile and device.type == "cuda":  # after DDP, as PyTorch advises
         model = torch.compile(model)  # type: ignore[assignment]
 
@@ -234,8 +226,7 @@ def _train(
             save_training_tokens(run_dir, train_stream[:].numpy(), len(corpus.vocab))
         else:
             log.info("training data too large to keep: generation has no copy guard")
-    if procs.distributed:  # dropout differs between processes, and is fixed by the step
-        torch.manual_seed(cfg.seed * 1_000_003 + procs.rank * 7_919 + state.step)
+    seed_process(cfg.seed, procs, state.step)
 
     def checkpoint() -> None:
         if main:

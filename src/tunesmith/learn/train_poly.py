@@ -20,13 +20,12 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 
 from tunesmith.config import _check, _Config
 from tunesmith.corpus.rolls import Roll, pad, transpose_randomly
 from tunesmith.errors import ConfigError
 from tunesmith.learn.checkpoint import load_last, save_last
-from tunesmith.learn.distributed import Processes, setup_distributed, shutdown_distributed
+from tunesmith.learn.distributed import Processes, data_parallel, processes, seed_process
 from tunesmith.learn.loop import (
     Budget,
     LoopState,
@@ -127,14 +126,9 @@ def train_poly(
     (DistributedDataParallel), as melody training does; only rank 0 writes and reports.
     """
     config.validate()
-    procs, device = setup_distributed(config.device)
-    try:
+    with processes(config.device) as (procs, device):
         args = (model_config, config, on_epoch, run_dir, resume, setup, procs, device)
-        result = _train_poly(train, valid, *args)
-        procs.barrier()  # nobody tears the group down while another still uses it
-        return result
-    finally:
-        shutdown_distributed(procs)
+        return _train_poly(train, valid, *args)
 
 
 def _train_poly(
@@ -151,10 +145,7 @@ def _train_poly(
 ) -> PolyTrainResult:
     torch.manual_seed(config.seed)
     model = PolyModel(model_config).to(device)
-    net: nn.Module = model
-    if procs.distributed:
-        ids = [device.index] if device.type == "cuda" else None
-        net = DistributedDataParallel(model, device_ids=ids)
+    net = data_parallel(model, procs, device)
     rng = np.random.default_rng(config.seed)  # the same in every process: the same batches
     kind = _Poly(model, net, train, valid, config, rng, device, procs)
     optimizer = torch.optim.AdamW(
@@ -178,8 +169,7 @@ def _train_poly(
         saved = load_last(run_dir, model, optimizer, scheduler, extra=tensors)
         state = LoopState.from_dict(saved)
         kind.restore(saved.get("poly", {}), tensors)
-    if procs.distributed:  # dropout differs between processes, and is fixed by the step
-        torch.manual_seed(config.seed * 1_000_003 + procs.rank * 7_919 + state.step)
+    seed_process(config.seed, procs, state.step)
 
     def checkpoint() -> None:
         if run_dir is None or not procs.main:
