@@ -41,7 +41,12 @@ class _TimeUp(BaseException):
 @contextlib.contextmanager
 def _deadline(seconds: float) -> Iterator[None]:
     """Interrupt the block after ``seconds`` (in a process's main thread on Unix; elsewhere
-    the block simply runs to its end)."""
+    the block simply runs to its end).
+
+    The alarm repeats until the block ends: an alarm that lands in a garbage collector's
+    callback is printed and swallowed by Python ("Exception ignored in ..."), and a single
+    shot would then let a slow file run unbounded.
+    """
     usable = seconds > 0 and hasattr(signal, "setitimer")
     usable = usable and threading.current_thread() is threading.main_thread()
     if not usable:
@@ -52,12 +57,17 @@ def _deadline(seconds: float) -> Iterator[None]:
         raise _TimeUp
 
     previous = signal.signal(signal.SIGALRM, alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, min(seconds, 0.1))
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        while True:  # a repeat may land here too: disarm until it sticks
+            try:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                signal.signal(signal.SIGALRM, previous)
+                break
+            except _TimeUp:
+                continue
 
 
 def _melody_entry(piece: Piece, config: DataConfig) -> dict[str, Any]:
