@@ -223,10 +223,10 @@ def load(run_or_name: str | Path, *, device: str = "cpu") -> MelodyModel | Chora
     :raise UnknownModel: for a name that is neither (the message lists the shipped ones).
     :raise CheckpointError: for a run folder that is incomplete or damaged.
     """
-    from tunesmith.learn.poly_run import is_poly_run
+    from tunesmith.learn.run_config import POLY, run_kind
 
     path = resolve_run(run_or_name)
-    return ChoraleModel(path) if is_poly_run(path) else MelodyModel(path, device)
+    return ChoraleModel(path) if run_kind(path) == POLY else MelodyModel(path, device)
 
 
 def models() -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ def info(path: Path = typer.Argument(..., help="A run folder or a prepared corpu
     from tunesmith.config import read_json
     from tunesmith.corpus.prepare import is_prepared, report_from_manifest
     from tunesmith.learn.checkpoint import TRAIN_TOKENS, read_run_info
-    from tunesmith.learn.poly_run import is_poly_run
+    from tunesmith.learn.run_config import POLY, run_kind
     from tunesmith.shipped import resolve_run
 
     with user_errors():
@@ -34,7 +34,7 @@ def info(path: Path = typer.Argument(..., help="A run folder or a prepared corpu
         if is_prepared(path) and not (path / "config.json").exists():
             print_report(report_from_manifest(read_json(path / "manifest.json"), path))
             return
-        if is_poly_run(path):
+        if run_kind(path) == POLY:
             _poly_info(path, read_json(path / "config.json"))
             return
         meta = read_run_info(path)
@@ -117,5 +117,6 @@ def _poly_info(path: Path, meta: dict) -> None:
                 f"{training[name]:.3f} nats per frame (epoch {training.get('best_epoch')} of "
                 f"{training.get('epochs')}{also})",
             )
-    table.add_row("versions", f"tunesmith {meta.get('tunesmith')}, torch {meta.get('torch')}")
+    made = [meta.get(f"{k}_version", meta.get(k)) for k in ("tunesmith", "torch")]  # or as before
+    table.add_row("versions", f"tunesmith {made[0]}, torch {made[1]}")
     console.print(table)

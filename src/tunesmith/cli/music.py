@@ -78,13 +78,14 @@ def generate(
       tunesmith generate runs/chorales --num 2 --bars 8
       tunesmith generate runs/chorales --harmonize melody.mid --num 2
     """
-    from tunesmith.learn.poly_run import is_poly_run
+    from tunesmith.learn.run_config import POLY, run_kind
     from tunesmith.make.sample_poly import write_chorales
     from tunesmith.shipped import resolve_run
 
     with user_errors():
         run = resolve_run(run)
-    if harmonize or is_poly_run(run):
+        kind = run_kind(run)
+    if harmonize or kind == POLY:
         with user_errors():
             asked = {
                 "--key": key,

@@ -34,6 +34,7 @@ from tunesmith.judge.stats import FEATURES, kl_divergence, overlap
 from tunesmith.keys import Key, find_key
 from tunesmith.learn.checkpoint import Run, load_run
 from tunesmith.learn.heldout import predict_lanes
+from tunesmith.learn.run_config import POLY, run_kind
 from tunesmith.make.choose import check_sampling
 from tunesmith.make.copying import (
     CopyDetector,
@@ -207,12 +208,10 @@ def evaluate_run(
     :param temperature: sample at this temperature, as ``generate --temperature`` does.
     :param endings: the best of this many endings, as ``generate --endings``.
     """
-    from tunesmith.learn.poly_run import is_poly_run
-
     say = on_progress or (lambda _: None)
     check_copy_guard(copy_guard_bars)  # before minutes of held-out prediction
     check_sampling(temperature, 0, 1.0)
-    if is_poly_run(run_dir):
+    if run_kind(run_dir) == POLY:
         raise CheckpointError(
             f"{run_dir}: a poly run (the chorale model); evaluate judges melody runs. "
             "Measure a poly model with 'tunesmith bench poly' (NLL per frame)"

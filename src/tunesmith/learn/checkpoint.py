@@ -30,7 +30,7 @@ from tunesmith.config import DataConfig, ModelConfig, TrainConfig, read_json, wr
 from tunesmith.corpus.encodings import Vocab
 from tunesmith.errors import CheckpointError, TunesmithError, WriteError, write_failed
 from tunesmith.learn.models import build_model
-from tunesmith.version import __version__
+from tunesmith.learn.run_config import MELODY, kind_of, read_config, versions
 
 
 @dataclass
@@ -81,8 +81,8 @@ def run_info(data: DataConfig, model: ModelConfig, train: TrainConfig, **extra: 
     import symusic
 
     return {
-        "tunesmith_version": __version__,
-        "torch_version": torch.__version__,
+        "kind": MELODY,
+        **versions(),
         "symusic_version": getattr(symusic, "__version__", "unknown"),
         "data": data.to_dict(),
         "model": model.to_dict(),
@@ -92,19 +92,15 @@ def run_info(data: DataConfig, model: ModelConfig, train: TrainConfig, **extra: 
 
 
 def read_run_info(run_dir: str | Path) -> dict[str, Any]:
+    """A melody run's config.json; CheckpointError for anything else, a poly run included."""
     run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise CheckpointError(f"{run_dir}: no such run folder; train one with 'tunesmith train'")
+    info = read_config(run_dir)
     path = run_dir / "config.json"
-    try:
-        info = read_json(path)
-    except FileNotFoundError:
-        raise CheckpointError(f"{run_dir}: not a tunesmith run (no config.json)") from None
-    except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: damaged ({exc})") from exc
-    if not isinstance(info, dict) or not {"data", "model", "train"} <= set(info):
+    if kind_of(info, path) != MELODY:
+        raise CheckpointError(f"{path}: a {info['kind']} run, not a melody run")
+    if not {"data", "model", "train"} <= set(info):
         raise CheckpointError(f"{path}: not a tunesmith run config")
-    if isinstance(info["model"], dict) and info.get("kind") != "poly":
+    if isinstance(info["model"], dict):
         info["model"].setdefault("form", False)  # saved before models had form inputs
         info["model"].setdefault("cadence", False)  # saved before the cadence inputs
     return info

@@ -1,21 +1,19 @@
-"""The poly run folder: ``model.safetensors`` and ``config.json`` (``"kind": "poly"``, the
-model config, the number of voices, opening chords of training pieces); saved by training,
-loaded by sampling, evaluation and the web."""
+"""The poly run folder: ``model.safetensors`` and ``config.json`` (``"kind": "poly"`` and the
+versions, the model config, the number of voices, opening chords of training pieces); saved by
+training, loaded by sampling, evaluation and the web."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from tunesmith.config import read_json, write_json
+from tunesmith.config import write_json
 from tunesmith.errors import CheckpointError
 from tunesmith.learn.models.poly import PolyModel, PolyModelConfig
-from tunesmith.version import __version__
+from tunesmith.learn.run_config import MELODY, POLY, kind_of, read_config, versions
 
 
 @dataclass
@@ -40,9 +38,8 @@ def save_poly_run(
     write_json(
         path / "config.json",
         {
-            "kind": "poly",
-            "tunesmith": __version__,
-            "torch": torch.__version__,
+            "kind": POLY,
+            **versions(),
             "model": model.config.to_dict(),
             "voices": voices,
             "openings": openings,
@@ -52,21 +49,12 @@ def save_poly_run(
     return path
 
 
-def is_poly_run(path: str | Path) -> bool:
-    """Whether ``path`` is a poly run folder (a damaged config.json is left to the loaders)."""
-    config = Path(path) / "config.json"
-    try:
-        return config.is_file() and read_json(config).get("kind") == "poly"
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
 def load_poly_run(path: str | Path) -> PolyRun:
     """A poly run folder, loaded; CheckpointError names what is missing or damaged."""
     path = Path(path)
-    if not is_poly_run(path):
-        raise CheckpointError(f"{path}: not a poly run (no config.json with kind 'poly')")
-    meta: dict[str, Any] = read_json(path / "config.json")
+    meta = read_config(path)
+    if kind_of(meta, path / "config.json") != POLY:
+        raise CheckpointError(f"{path}: a {meta.get('kind', MELODY)} run, not a poly run")
     model = PolyModel(PolyModelConfig.from_dict(meta["model"]))
     try:
         model.load_state_dict(load_file(str(path / "model.safetensors")))

@@ -26,7 +26,8 @@ from tunesmith.config import read_json
 from tunesmith.errors import CheckpointError, ConfigError
 from tunesmith.export.score import write_musicxml
 from tunesmith.learn.checkpoint import Run, load_run, read_run_info
-from tunesmith.learn.poly_run import PolyRun, is_poly_run, load_poly_run
+from tunesmith.learn.poly_run import PolyRun, load_poly_run
+from tunesmith.learn.run_config import POLY, run_kind
 from tunesmith.make.generate import Generated, GenerateOptions, generate
 from tunesmith.shipped import shipped_models
 from tunesmith.web.chorale import generate_chorale
@@ -142,7 +143,7 @@ class Studio:
             if cached and cached[0] == stamp:
                 self._runs.move_to_end(path)
                 return cached[1]
-            run = load_poly_run(path) if is_poly_run(path) else load_run(path, device="cpu")
+            run = load_poly_run(path) if run_kind(path) == POLY else load_run(path, device="cpu")
             self._runs[path] = (stamp, run)
             self._runs.move_to_end(path)
             while len(self._runs) > self.cached_runs:
@@ -235,7 +236,7 @@ def describe_run(folder: Path) -> dict[str, Any]:
 
     :raise CheckpointError: when config.json is not a run's.
     """
-    if is_poly_run(folder):
+    if run_kind(folder) == POLY:
         meta = read_json(folder / "config.json")
         training, model = meta.get("training", {}), meta.get("model", {})
         return {
