@@ -97,3 +97,26 @@ def test_no_import_cycle() -> None:
         if module not in state:
             visit(module, [module])
     assert not cycles, cycles
+
+
+def _function_bodies() -> list[tuple[int, str]]:
+    """(lines, where) of every function's body, its docstring and signature not counted."""
+    found = []
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                body = node.body
+                if isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                    body = body[1:] or body
+                found.append((node.end_lineno - body[0].lineno + 1, f"{name}.{node.name}"))
+    return found
+
+
+def test_no_function_reads_longer_than_eighty_lines() -> None:
+    long = sorted(item for item in _function_bodies() if item[0] > 80)
+    assert not long, long
+
+
+def test_no_module_is_much_over_four_hundred_lines() -> None:
+    long = {n: len(p.read_text().splitlines()) for n, p in _modules().items()}
+    assert not {n: lines for n, lines in long.items() if lines > 420}

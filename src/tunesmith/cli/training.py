@@ -101,52 +101,21 @@ def train(
     from tunesmith.config import ModelConfig, TrainConfig, load_toml
     from tunesmith.corpus.poly_prepare import is_poly_corpus
     from tunesmith.learn.checkpoint import read_run_info
-    from tunesmith.learn.device import pick_device
-    from tunesmith.learn.models.poly import PolyModelConfig
-    from tunesmith.learn.train_poly import PolyTrainConfig
 
     with user_errors():
         if encoding == "poly" or is_poly_corpus(data):
-            melody_only = {
-                "--model": model, "--sequence-length": sequence_length,
-                "--form": form,
-            }  # fmt: skip
-            given = [flag for flag, value in melody_only.items() if value is not None]
-            if given:
-                msg = f"{given[0]} is not an option of the chorale model (poly corpus {data})"
-                raise ConfigError(msg)
-            if device:  # a device that is not there is refused before anything is prepared
-                pick_device(device)
-            if resume:  # the run keeps its options; only --epochs and --time-limit may change
-                limits = {"epochs": epochs, "time_limit": time_limit}
-                data = _prepared(data, out, "poly")
-                _train_poly(data, out, None, None, 0.1, overwrite, resume=True, **limits)
-                return
-            tables = load_toml(config) if config else {}
-            model_cfg = _merged(
-                PolyModelConfig,
-                tables.get("model", {}),
-                frame_embedding=embedding_dim,
-                hidden_size=hidden_size,
-                num_layers=num_layers,
-                dropout=dropout,
-            )
-            train_cfg = _merged(
-                PolyTrainConfig,
-                tables.get("train", {}),
-                max_epochs=epochs,
-                batch_size=batch_size,
-                learning_rate=learning_rate,
-                grad_clip=grad_clip,
-                lr_schedule=lr_schedule,
-                early_stopping=10**9 if early_stopping == 0 else early_stopping,  # 0 = never
-                seed=seed,
-                time_limit=time_limit,
-                device=device,
-                save_every=save_every,
-            )
-            data = _prepared(data, out, "poly")
-            _train_poly(data, out, model_cfg, train_cfg, val_fraction or 0.1, overwrite)
+            _train_chorale_model(
+                data, out, config, overwrite, resume, val_fraction,
+                melody_only={"--model": model, "--sequence-length": sequence_length,
+                             "--form": form},
+                model_options={"frame_embedding": embedding_dim, "hidden_size": hidden_size,
+                               "num_layers": num_layers, "dropout": dropout},
+                train_options={"max_epochs": epochs, "batch_size": batch_size,
+                               "learning_rate": learning_rate, "grad_clip": grad_clip,
+                               "lr_schedule": lr_schedule, "early_stopping": early_stopping,
+                               "seed": seed, "time_limit": time_limit, "device": device,
+                               "save_every": save_every},
+            )  # fmt: skip
             return
         if resume:  # the run keeps its options; only --epochs and --time-limit may change
             saved = read_run_info(out)["train"]
@@ -192,6 +161,44 @@ def train(
         _run_training(
             _prepared(data, out, encoding), out, model_cfg, train_cfg, overwrite=overwrite
         )
+
+
+def _train_chorale_model(
+    data: str,
+    out: Path,
+    config: Path | None,
+    overwrite: bool,
+    resume: bool,
+    val_fraction: float | None,
+    melody_only: dict[str, Any],
+    model_options: dict[str, Any],
+    train_options: dict[str, Any],
+) -> None:
+    """``train`` on a poly corpus: the chorale model, with the options it has (a melody
+    model's option given is refused in one line)."""
+    from tunesmith.config import load_toml
+    from tunesmith.learn.device import pick_device
+    from tunesmith.learn.models.poly import PolyModelConfig
+    from tunesmith.learn.train_poly import PolyTrainConfig
+
+    given = [flag for flag, value in melody_only.items() if value is not None]
+    if given:
+        msg = f"{given[0]} is not an option of the chorale model (poly corpus {data})"
+        raise ConfigError(msg)
+    if train_options["device"]:  # a device that is not there is refused before preparing
+        pick_device(train_options["device"])
+    if resume:  # the run keeps its options; only --epochs and --time-limit may change
+        limits = {"epochs": train_options["max_epochs"], "time_limit": train_options["time_limit"]}
+        data = _prepared(data, out, "poly")
+        _train_poly(data, out, None, None, 0.1, overwrite, resume=True, **limits)
+        return
+    tables = load_toml(config) if config else {}
+    model_cfg = _merged(PolyModelConfig, tables.get("model", {}), **model_options)
+    if train_options["early_stopping"] == 0:  # 0 = never
+        train_options = {**train_options, "early_stopping": 10**9}
+    train_cfg = _merged(PolyTrainConfig, tables.get("train", {}), **train_options)
+    data = _prepared(data, out, "poly")
+    _train_poly(data, out, model_cfg, train_cfg, val_fraction or 0.1, overwrite)
 
 
 def _prepared(data: str, out: Path, encoding: str = "steps") -> str:

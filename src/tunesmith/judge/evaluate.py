@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -234,11 +234,65 @@ def evaluate_run(
         "prediction": prediction_metrics(run, corpus, train_idx, val_idx),
     }
 
-    # Per-melody features (range, distinct pitches, repetition) grow with length, so unless
-    # a length is given the samples take the lengths of held-out pieces drawn at random.
-    rng = np.random.default_rng(seed)
     held_out = _melodies(corpus, val_idx, reference_pieces)
     say(f"generating {samples} melodies")
+    drawn = _sample_like(
+        run, held_out, samples, length, seed, copy_guard_bars, temperature, endings
+    )
+
+    say("musical statistics")
+    training = _melodies(corpus, train_idx, reference_pieces)
+    report["features"] = {
+        name: _compare(hist, drawn.generated, held_out, training) for name, hist in FEATURES.items()
+    }
+    report["form"] = form_report(drawn.generated, held_out, training)
+
+    say("copying")
+    report["copying"] = copying_report(
+        run, corpus, (train_idx, val_idx), drawn.rows, drawn.primes, drawn.metres,
+        reference_pieces,
+    )  # fmt: skip
+    report["settings"] = {
+        "samples": samples,
+        "length": length,
+        "seed": seed,
+        "copy_guard_bars": copy_guard_bars if drawn.guard else 0.0,
+        "temperature": temperature,
+        "endings": endings,
+        "held_out_pieces": len(held_out),
+        "training_pieces": len(training),
+    }
+    return report
+
+
+@dataclass
+class _Drawn:
+    """Melodies sampled for evaluation: token rows (cut to length, end token dropped), their
+    primes and metres, the melodies decoded and placed, and whether a copy guard was on."""
+
+    rows: list[list[int]]
+    primes: list[list[str]]
+    metres: list[tuple[int, int]]
+    generated: list[Melody]
+    guard: bool
+
+
+def _sample_like(
+    run: Run,
+    held_out: list[Melody],
+    samples: int,
+    length: int,
+    seed: int,
+    copy_guard_bars: float,
+    temperature: float,
+    endings: int,
+) -> _Drawn:
+    """Sample as ``generate`` does, from training pieces' openings.
+
+    Per-melody features (range, distinct pitches, repetition) grow with length, so unless a
+    length is given the samples take the lengths of held-out pieces drawn at random.
+    """
+    rng = np.random.default_rng(seed)
     openings = read_json(run.path / "openings.json")
     encoding = get_encoding(run.data)
     if length:
@@ -280,29 +334,7 @@ def evaluate_run(
         _placed(encoding.decode(run.vocab.decode(r[1:])), o.get("time_signature"), o["key"])
         for r, o in zip(rows, chosen, strict=True)
     ]
-
-    say("musical statistics")
-    training = _melodies(corpus, train_idx, reference_pieces)
-    report["features"] = {
-        name: _compare(hist, generated, held_out, training) for name, hist in FEATURES.items()
-    }
-    report["form"] = form_report(generated, held_out, training)
-
-    say("copying")
-    report["copying"] = copying_report(
-        run, corpus, (train_idx, val_idx), rows, primes, metres, reference_pieces
-    )
-    report["settings"] = {
-        "samples": samples,
-        "length": length,
-        "seed": seed,
-        "copy_guard_bars": copy_guard_bars if guard else 0.0,
-        "temperature": temperature,
-        "endings": endings,
-        "held_out_pieces": len(held_out),
-        "training_pieces": len(training),
-    }
-    return report
+    return _Drawn(rows, primes, metres, generated, guard is not None)
 
 
 def form_report(

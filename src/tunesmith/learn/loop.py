@@ -162,13 +162,7 @@ def fit(
                     done = min(1.0, (time.perf_counter() - started) / max(budget.time_limit, 1e-9))
                     for group in optimizer.param_groups:
                         group["lr"] = lr_over_time(done)
-                step = kind.backward(batches[b], scaler)
-                if budget.grad_clip > 0:
-                    scaler.unscale_(optimizer)
-                    nn.utils.clip_grad_norm_(params, budget.grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
-                optimizer.zero_grad(set_to_none=True)
+                step = _step(kind, batches[b], params, optimizer, scaler, budget.grad_clip)
                 if not math.isfinite(step.loss) or step.loss > DIVERGED:
                     where = f"; the last good checkpoint is in {last_good}" if last_good else ""
                     raise TrainingError(
@@ -189,30 +183,8 @@ def fit(
                     break
 
             # ---- end of epoch (or of the time): validate, schedule, keep the best
-            elapsed = time.perf_counter() - epoch_t0
-            train_loss = state.loss_sum / max(state.loss_count, 1e-12)
-            validated = kind.validate()
-            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                scheduler.step(validated.loss)
-            elif scheduler is not None:
-                scheduler.step()
-            state.seconds = time.perf_counter() - started
-            # Any gain keeps the weights; only a real one (min_delta) resets the patience.
-            improved = validated.loss < state.best_val_loss
-            real_gain = validated.loss < state.best_val_loss - budget.min_delta
-            state.bad_epochs = 0 if real_gain else state.bad_epochs + 1
-            if improved:
-                state.best_val_loss, state.best_epoch = validated.loss, state.epoch + 1
-            row = {
-                "epoch": state.epoch + 1,
-                "step": state.step,
-                "train_loss": train_loss,
-                "val_loss": validated.loss,
-                **validated.figures,
-                "lr": optimizer.param_groups[0]["lr"],
-                "tokens_per_s": epoch_tokens / max(elapsed, 1e-9),
-                "seconds": state.seconds,
-            }
+            speed = epoch_tokens / max(time.perf_counter() - epoch_t0, 1e-9)
+            row, improved = _validate(kind, optimizer, scheduler, budget, state, started, speed)
             state.epoch, state.batch, state.loss_sum, state.loss_count = state.epoch + 1, 0, 0, 0
             kind.keep(row, improved)
             if checkpoint:
@@ -231,3 +203,59 @@ def fit(
         checkpoint()
         stopped = "interrupted"
     return stopped
+
+
+def _step(
+    kind: Kind,
+    batch: Any,
+    params: list[nn.Parameter],
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    grad_clip: float,
+) -> Step:
+    """One optimiser step on ``batch``: the kind's backward pass, clipping, the update."""
+    step = kind.backward(batch, scaler)
+    if grad_clip > 0:
+        scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(params, grad_clip)
+    scaler.step(optimizer)
+    scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+    return step
+
+
+def _validate(
+    kind: Kind,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    budget: Budget,
+    state: LoopState,
+    started: float,
+    tokens_per_s: float,
+) -> tuple[dict[str, Any], bool]:
+    """The held-out loss at an epoch's end, the schedule stepped on it, the run's time, the
+    best and the patience updated; the epoch's metrics row and whether it was the best yet."""
+    train_loss = state.loss_sum / max(state.loss_count, 1e-12)
+    validated = kind.validate()
+    if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
+        scheduler.step(validated.loss)
+    elif scheduler is not None:
+        scheduler.step()
+    state.seconds = time.perf_counter() - started
+    # Any gain keeps the weights; only a real one (min_delta) resets the patience.
+    improved = validated.loss < state.best_val_loss
+    real_gain = validated.loss < state.best_val_loss - budget.min_delta
+    state.bad_epochs = 0 if real_gain else state.bad_epochs + 1
+    if improved:
+        state.best_val_loss, state.best_epoch = validated.loss, state.epoch + 1
+    row = {
+        "epoch": state.epoch + 1,
+        "step": state.step,
+        "train_loss": train_loss,
+        "val_loss": validated.loss,
+        **validated.figures,
+        "lr": optimizer.param_groups[0]["lr"],
+        "tokens_per_s": tokens_per_s,
+        "seconds": state.seconds,
+    }
+    return row, improved

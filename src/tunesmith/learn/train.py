@@ -132,6 +132,71 @@ def train_model(
         return _train(data_dir, run_dir, *args)
 
 
+def _settle_configs(
+    run_dir: Path,
+    corpus: Corpus,
+    model_config: ModelConfig | None,
+    train_config: TrainConfig | None,
+    resume: bool,
+    overwrite: bool,
+    procs: Processes,
+) -> tuple[ModelConfig, TrainConfig]:
+    """The run's configs, checked: a resumed run's own (with the new epoch and time budget
+    written back), else those given or the defaults; a run already in the folder is kept
+    unless ``overwrite``."""
+    if resume:
+        info = read_run_info(run_dir)
+        if info.get("data") != corpus.manifest["data"]:
+            raise CheckpointError(f"{run_dir}: was trained on data prepared with other options")
+        model_config = ModelConfig.from_dict(info["model"])
+        saved = TrainConfig.from_dict(info["train"])
+        if train_config is not None:
+            saved.epochs, saved.time_limit = train_config.epochs, train_config.time_limit
+            if procs.main:
+                write_json(run_dir / "config.json", {**info, "train": saved.to_dict()})
+        train_config = saved
+    elif (run_dir / "config.json").exists() and not overwrite:
+        raise CheckpointError(
+            f"{run_dir}: a run is already there; use --resume to continue it, "
+            "--overwrite to replace it, or another --out"
+        )
+    procs.barrier()  # every process has looked at the folder before rank 0 writes to it
+    model_config = model_config or ModelConfig()
+    cfg = train_config or TrainConfig()
+    model_config.validate()
+    cfg.validate()
+    if model_config.kind == "transformer" and cfg.sequence_length > model_config.context:
+        raise ConfigError(
+            f"--sequence-length {cfg.sequence_length} is longer than the Transformer's "
+            f"--context {model_config.context}; make them equal"
+        )
+    return model_config, cfg
+
+
+def _start_run_folder(
+    run_dir: Path,
+    prepared: Corpus,
+    model_config: ModelConfig,
+    cfg: TrainConfig,
+    overwrite: bool,
+    train_idx: list[int],
+    train_stream: SplitStream,
+    **info: Any,
+) -> None:
+    """A new run's files: config.json, the vocabulary, openings and (when small enough for
+    generation's copy guard) the training tokens; a replaced run's results go first."""
+    if overwrite:
+        for name in ("metrics.csv", "loss.png", "model.safetensors", TRAIN_TOKENS):
+            (run_dir / name).unlink(missing_ok=True)
+    info = run_info(prepared.data_config, model_config, cfg, **info)
+    write_run_files(run_dir, info, prepared.vocab)
+    write_json(run_dir / "openings.json", prepared.openings(train_idx))
+    if len(train_stream) <= GUARD_MAX_TOKENS:
+        save_training_tokens(run_dir, train_stream[:].numpy(), len(prepared.vocab))
+    else:
+        log.info("training data too large to keep: generation has no copy guard")
+
+
 def _train(
     data_dir: str | Path,
     run_dir: str | Path,
@@ -148,34 +213,9 @@ def _train(
     run_dir = Path(run_dir)
     corpus = Corpus.open(data_dir)
 
-    # ---- the run folder: new, replaced, or resumed
-    if resume:
-        info = read_run_info(run_dir)
-        if info.get("data") != corpus.manifest["data"]:
-            raise CheckpointError(f"{run_dir}: was trained on data prepared with other options")
-        model_config = ModelConfig.from_dict(info["model"])
-        saved = TrainConfig.from_dict(info["train"])
-        if train_config is not None:
-            saved.epochs, saved.time_limit = train_config.epochs, train_config.time_limit
-            if main:
-                write_json(run_dir / "config.json", {**info, "train": saved.to_dict()})
-        train_config = saved
-    elif (run_dir / "config.json").exists() and not overwrite:
-        raise CheckpointError(
-            f"{run_dir}: a run is already there; use --resume to continue it, "
-            "--overwrite to replace it, or another --out"
-        )
-    procs.barrier()  # every process has looked at the folder before rank 0 writes to it
-    model_config = model_config or ModelConfig()
-    train_config = train_config or TrainConfig()
-    model_config.validate()
-    train_config.validate()
-    cfg = train_config
-    if model_config.kind == "transformer" and cfg.sequence_length > model_config.context:
-        raise ConfigError(
-            f"--sequence-length {cfg.sequence_length} is longer than the Transformer's "
-            f"--context {model_config.context}; make them equal"
-        )
+    model_config, cfg = _settle_configs(
+        run_dir, corpus, model_config, train_config, resume, overwrite, procs
+    )
     torch.manual_seed(cfg.seed)
 
     # ---- data: split by piece, one token stream per side, each read as it is indexed from
@@ -207,25 +247,11 @@ def _train(
     if resume:
         state = LoopState.from_dict(load_last(run_dir, raw, optimizer, scheduler, scaler))
     elif main:
-        if overwrite:
-            for name in ("metrics.csv", "loss.png", "model.safetensors", TRAIN_TOKENS):
-                (run_dir / name).unlink(missing_ok=True)
-        info = run_info(
-            corpus.data_config,
-            model_config,
-            cfg,
-            corpus=str(Path(data_dir).resolve()),
-            vocab_size=len(corpus.vocab),
-            parameters=n_params,
-            train_pieces=len(train_idx),
-            val_pieces=len(val_idx),
-        )
-        write_run_files(run_dir, info, corpus.vocab)
-        write_json(run_dir / "openings.json", corpus.openings(train_idx))
-        if len(train_stream) <= GUARD_MAX_TOKENS:
-            save_training_tokens(run_dir, train_stream[:].numpy(), len(corpus.vocab))
-        else:
-            log.info("training data too large to keep: generation has no copy guard")
+        _start_run_folder(
+            run_dir, corpus, model_config, cfg, overwrite, train_idx, train_stream,
+            corpus=str(Path(data_dir).resolve()), vocab_size=len(corpus.vocab),
+            parameters=n_params, train_pieces=len(train_idx), val_pieces=len(val_idx),
+        )  # fmt: skip
     seed_process(cfg.seed, procs, state.step)
 
     def checkpoint() -> None:

@@ -55,7 +55,7 @@ class GenerateOptions:
     audio: bool = False  # also a WAV (FluidSynth) beside each MIDI
     score: bool = False  # also MusicXML and an engraved SVG of the first page
     soundfont: str | None = None
-    # Never sample a run of this many 4/4 bars found verbatim in the training pieces (0: off)
+    # Never sample a run of this many bars found verbatim in the training pieces (0: off)
     copy_guard: float = 2.0
 
 
@@ -166,58 +166,9 @@ def sample_melodies(run: Run, options: GenerateOptions) -> tuple[list[Melody], f
     seed = options.seed if options.seed is not None else rng.randrange(2**31)
     rng = random.Random(seed)
 
-    # ---- the prime, with the key it puts the model in and the shift back out of it:
-    # seed notes and primers are moved into the model's key and back by the same amount;
-    # a training piece's opening has a known key, moved to --key's tonic if one is asked.
-    # The metre is the primer's or the opening's (seed notes: 4/4): a tune that opens in 3/4
-    # goes on in 3/4, and is written so.
-    tempo = options.tempo
-    primes: list[list[str]]
-    keys: list[Key | None]
-    shifts: list[int]
-    meters: list[tuple[int, int]] = [(4, 4)]
-    opened = False  # primes are training pieces' openings
-    if options.primer:
-        primer = read_primer(options.primer, run.data)
-        tempo = tempo or primer.tempo
-        into = primer.key.shift_to_c() if run.data.transpose and primer.key else 0
-        key = primer.key.transpose(into) if primer.key else None
-        back = key.shift_to(Key(target.tonic, key.mode)) if target and key else -into
-        primes, keys, shifts = [encoding.encode(primer.transpose(into))], [key], [back]
-        meters = [primer.time_signature]
-    elif options.seed_notes is not None:
-        parsed = parse_seed(options.seed_notes, set(encoding.base_tokens()))
-        into = _seed_shift(parsed, target) if run.data.transpose else 0
-        if parsed.tokens:
-            toks = [_shift_token(t, into) for t in parsed.tokens]
-        else:
-            toks = encoding.seed_tokens([p + into for p in parsed.pitches])
-        unknown = [t for t in toks if t not in vocab]
-        if unknown:
-            note = _shift_token(unknown[0], -into)
-            name = f"{pitch_name(int(note))} (MIDI {note})" if note.isdigit() else repr(note)
-            if ":" in note and token_pitches(note):  # a note with its length: 60:1
-                name = f"{pitch_name(token_pitches(note)[0])} ({note})"
-            msg = (
-                f"seed note {name} never occurs in the training data "
-                f"({_pitch_span(vocab.tokens, -into)}); choose another"
-            )
-            raise EncodingError(msg)
-        primes, keys, shifts = [toks], [target.transpose(into) if target else None], [-into]
-    else:
-        openings = read_json(run.path / "openings.json")
-        opened = True
-        if target:
-            same_mode = [o for o in openings if o["key"] and o["key"].endswith(target.mode)]
-            openings = same_mode or openings
-        chosen = [rng.choice(openings) for _ in range(options.num)]
-        primes = [o["tokens"] for o in chosen]
-        keys = [Key.parse(o["key"]) if o["key"] else None for o in chosen]
-        shifts = [k.shift_to(Key(target.tonic, k.mode)) if target and k else 0 for k in keys]
-        meters = [tuple(o.get("time_signature") or (4, 4)) for o in chosen]
-    if len(primes) == 1:
-        primes, keys, shifts = primes * options.num, keys * options.num, shifts * options.num
-        meters = meters * options.num
+    prompt = _prompts(run, options, target, rng)
+    primes, keys, shifts, meters = prompt.primes, prompt.keys, prompt.shifts, prompt.meters
+    tempo = options.tempo or prompt.tempo
 
     # ---- sample: --length counts sixteenths; a note token of the notes and events encodings
     # spans several steps, so enough tokens are sampled and each melody is cut to length below
@@ -226,7 +177,7 @@ def sample_melodies(run: Run, options: GenerateOptions) -> tuple[list[Melody], f
     if options.bars:
         bars = [steps_per_bar(meter, spq) for meter in meters]
         lengths = [options.bars * bar for bar in bars]
-        if opened:  # a tune opened by a pickup ends its last bar short by it, as written
+        if prompt.opened:  # a tune opened by a pickup ends its last bar short by it, as written
             lengths = [
                 n - pickup_steps(encoding.decode(p), bar)
                 for n, p, bar in zip(lengths, primes, bars, strict=True)
@@ -269,6 +220,92 @@ def sample_melodies(run: Run, options: GenerateOptions) -> tuple[list[Melody], f
         melody.meta["seed"] = seed
         melodies.append(melody)
     return melodies, options.copy_guard if guard else 0.0
+
+
+@dataclass
+class _Prompts:
+    """What each melody starts from: its prime's tokens, the key that puts the model in,
+    the shift back out of it, and its metre; one of each per melody."""
+
+    primes: list[list[str]]
+    keys: list[Key | None]
+    shifts: list[int]
+    meters: list[tuple[int, int]]
+    opened: bool = False  # primes are training pieces' openings
+    tempo: float | None = None  # the primer's
+
+    def times(self, num: int) -> _Prompts:
+        """One prompt given for ``num`` melodies."""
+        if len(self.primes) != 1:
+            return self
+        return replace(
+            self,
+            primes=self.primes * num,
+            keys=self.keys * num,
+            shifts=self.shifts * num,
+            meters=self.meters * num,
+        )
+
+
+def _prompts(
+    run: Run, options: GenerateOptions, target: Key | None, rng: random.Random
+) -> _Prompts:
+    """The primes: seed notes and primers are moved into the model's key and back by the
+    same amount; a training piece's opening has a known key, moved to ``--key``'s tonic if
+    one is asked. The metre is the primer's or the opening's (seed notes: 4/4): a tune that
+    opens in 3/4 goes on in 3/4, and is written so."""
+    encoding = get_encoding(run.data)
+    if options.primer:
+        primer = read_primer(options.primer, run.data)
+        into = primer.key.shift_to_c() if run.data.transpose and primer.key else 0
+        key = primer.key.transpose(into) if primer.key else None
+        back = key.shift_to(Key(target.tonic, key.mode)) if target and key else -into
+        prompts = _Prompts(
+            [encoding.encode(primer.transpose(into))], [key], [back], [primer.time_signature]
+        )
+        prompts.tempo = primer.tempo
+    elif options.seed_notes is not None:
+        toks, into = _seed_tokens(run, options.seed_notes, target)
+        prompts = _Prompts([toks], [target.transpose(into) if target else None], [-into], [(4, 4)])
+    else:
+        openings = read_json(run.path / "openings.json")
+        if target:
+            same_mode = [o for o in openings if o["key"] and o["key"].endswith(target.mode)]
+            openings = same_mode or openings
+        chosen = [rng.choice(openings) for _ in range(options.num)]
+        keys = [Key.parse(o["key"]) if o["key"] else None for o in chosen]
+        prompts = _Prompts(
+            [o["tokens"] for o in chosen],
+            keys,
+            [k.shift_to(Key(target.tonic, k.mode)) if target and k else 0 for k in keys],
+            [tuple(o.get("time_signature") or (4, 4)) for o in chosen],
+            opened=True,
+        )
+    return prompts.times(options.num)
+
+
+def _seed_tokens(run: Run, seed_notes: str, target: Key | None) -> tuple[list[str], int]:
+    """Seed notes as tokens in the model's key, and the shift that put them there;
+    EncodingError names a note the training data never had."""
+    encoding, vocab = get_encoding(run.data), run.vocab
+    parsed = parse_seed(seed_notes, set(encoding.base_tokens()))
+    into = _seed_shift(parsed, target) if run.data.transpose else 0
+    if parsed.tokens:
+        toks = [_shift_token(t, into) for t in parsed.tokens]
+    else:
+        toks = encoding.seed_tokens([p + into for p in parsed.pitches])
+    unknown = [t for t in toks if t not in vocab]
+    if unknown:
+        note = _shift_token(unknown[0], -into)
+        name = f"{pitch_name(int(note))} (MIDI {note})" if note.isdigit() else repr(note)
+        if ":" in note and token_pitches(note):  # a note with its length: 60:1
+            name = f"{pitch_name(token_pitches(note)[0])} ({note})"
+        msg = (
+            f"seed note {name} never occurs in the training data "
+            f"({_pitch_span(vocab.tokens, -into)}); choose another"
+        )
+        raise EncodingError(msg)
+    return toks, into
 
 
 def _prime_key(run: Run, prime: list[str]) -> str | None:

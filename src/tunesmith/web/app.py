@@ -26,7 +26,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from tunesmith.errors import TunesmithError, WriteError, write_failed
 from tunesmith.export.instruments import GM_PROGRAMS
 from tunesmith.keys import pitch_name
-from tunesmith.make.generate import GenerateOptions
+from tunesmith.make.generate import Generated, GenerateOptions
 from tunesmith.version import __version__
 from tunesmith.web.paths import OutsideFolder
 from tunesmith.web.schemas import Files, GenerateRequest, GenerateResponse, NoteOut, RunInfo
@@ -101,6 +101,57 @@ def create_app(
     app.state.studio = studio
     app.state.generating = waiting
 
+    _answer_errors_in_one_line(app)
+
+    # ------------------------------------------------------------------------- routes
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    @app.get("/api/runs", response_model=list[RunInfo], summary="List the trained runs")
+    async def list_runs() -> list[dict]:
+        return await anyio.to_thread.run_sync(studio.list_runs)
+
+    @app.get("/api/instruments", response_model=list[str], summary="General MIDI instruments")
+    async def instruments() -> list[str]:
+        return list(GM_PROGRAMS)
+
+    @app.post(
+        "/api/generate",
+        response_model=GenerateResponse,
+        summary="Generate one melody",
+        responses={
+            404: {"description": "No such run"},
+            422: {"description": "A value out of range or seed notes that cannot be read"},
+            503: {"description": "Too many generations waiting"},
+            507: {"description": "The output folder's disk is full"},
+        },
+    )
+    async def generate(body: GenerateRequest) -> GenerateResponse:
+        options = GenerateOptions(**body.model_dump(exclude={"run"}))
+        with waiting.hold(workers + max_waiting):
+            job, result = await anyio.to_thread.run_sync(
+                studio.generate, body.run, options, limiter=limiter
+            )
+        return _response(body.run, job, result)
+
+    @app.get(
+        "/api/files/{path:path}",
+        summary="Fetch a generated file",
+        response_class=FileResponse,
+        responses={400: {"description": "A path outside the output folder"}, 404: {}},
+    )
+    async def fetch_file(path: str) -> FileResponse:
+        return FileResponse(studio.file_path(path))
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def _answer_errors_in_one_line(app: FastAPI) -> None:
+    """Every error a JSON ``detail`` of one line, with the status its cause calls for."""
+
     @app.exception_handler(TunesmithError)
     async def _user_error(request: Request, exc: TunesmithError) -> JSONResponse:
         if isinstance(exc, UnknownRun | UnknownFile):
@@ -138,94 +189,41 @@ def create_app(
             lines.append(f"{where}: {error['msg']}{got}")
         return JSONResponse({"detail": _shorten("; ".join(lines), 1000)}, status_code=422)
 
-    # ------------------------------------------------------------------------- routes
 
-    @app.get("/", include_in_schema=False)
-    async def page() -> FileResponse:
-        return FileResponse(STATIC / "index.html")
+def _response(run: str, job: str, result: Generated) -> GenerateResponse:
+    """What /api/generate answers: the melody's notes in seconds and links to its files."""
+    melody = result.melody
+    seconds_per_step = 60.0 / melody.tempo / melody.steps_per_quarter
 
-    @app.get("/api/runs", response_model=list[RunInfo], summary="List the trained runs")
-    async def list_runs() -> list[dict]:
-        return await anyio.to_thread.run_sync(studio.list_runs)
+    def link(path: Path | None) -> str | None:
+        return f"/api/files/{job}/{path.name}" if path else None
 
-    @app.get("/api/instruments", response_model=list[str], summary="General MIDI instruments")
-    async def instruments() -> list[str]:
-        return list(GM_PROGRAMS)
-
-    @app.post(
-        "/api/generate",
-        response_model=GenerateResponse,
-        summary="Generate one melody",
-        responses={
-            404: {"description": "No such run"},
-            422: {"description": "A value out of range or seed notes that cannot be read"},
-            503: {"description": "Too many generations waiting"},
-            507: {"description": "The output folder's disk is full"},
-        },
-    )
-    async def generate(body: GenerateRequest) -> GenerateResponse:
-        options = GenerateOptions(
-            bars=body.bars,
-            temperature=body.temperature,
-            top_k=body.top_k,
-            top_p=body.top_p,
-            endings=body.endings,
-            tempo=body.tempo,
-            key=body.key,
-            instrument=body.instrument,
-            seed_notes=body.seed_notes,
-            seed=body.seed,
-            score=body.score,
-            copy_guard=body.copy_guard,
-        )
-        with waiting.hold(workers + max_waiting):
-            job, result = await anyio.to_thread.run_sync(
-                studio.generate, body.run, options, limiter=limiter
+    return GenerateResponse(
+        run=run,
+        seed=melody.meta["seed"],
+        summary=result.summary,
+        key=melody.key.name if melody.key else None,
+        tempo=melody.tempo,
+        time_signature=melody.time_signature,
+        seconds=round(melody.length * seconds_per_step, 3),
+        notes=[
+            NoteOut(
+                pitch=n.pitch,
+                name=pitch_name(n.pitch),
+                start=round(n.start * seconds_per_step, 4),
+                duration=round(n.duration * seconds_per_step, 4),
             )
-        melody = result.melody
-        seconds_per_step = 60.0 / melody.tempo / melody.steps_per_quarter
-
-        def link(path: Path | None) -> str | None:
-            return f"/api/files/{job}/{path.name}" if path else None
-
-        return GenerateResponse(
-            run=body.run,
-            seed=melody.meta["seed"],
-            summary=result.summary,
-            key=melody.key.name if melody.key else None,
-            tempo=melody.tempo,
-            time_signature=melody.time_signature,
-            seconds=round(melody.length * seconds_per_step, 3),
-            notes=[
-                NoteOut(
-                    pitch=n.pitch,
-                    name=pitch_name(n.pitch),
-                    start=round(n.start * seconds_per_step, 4),
-                    duration=round(n.duration * seconds_per_step, 4),
-                )
-                for n in melody.notes
-            ],
-            files=Files(
-                midi=link(result.midi),
-                pianoroll=link(result.pianoroll),
-                wav=link(result.wav),
-                musicxml=link(result.musicxml),
-            ),
-            warning=result.warning,
-            copy_guard=result.guard_bars,
-        )
-
-    @app.get(
-        "/api/files/{path:path}",
-        summary="Fetch a generated file",
-        response_class=FileResponse,
-        responses={400: {"description": "A path outside the output folder"}, 404: {}},
+            for n in melody.notes
+        ],
+        files=Files(
+            midi=link(result.midi),
+            pianoroll=link(result.pianoroll),
+            wav=link(result.wav),
+            musicxml=link(result.musicxml),
+        ),
+        warning=result.warning,
+        copy_guard=result.guard_bars,
     )
-    async def fetch_file(path: str) -> FileResponse:
-        return FileResponse(studio.file_path(path))
-
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    return app
 
 
 class _Counter:
