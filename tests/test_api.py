@@ -125,3 +125,34 @@ def test_chorales_through_the_api(tiny_poly_run, tmp_path) -> None:
     assert [t.note_num() for t in score.tracks] == [len(v.notes) for v in piece.voices]
     assert len(piece.to_music21().parts) == 4
     assert "<audio" in piece._repr_html_()
+
+
+def test_train_refuses_a_run_there_resumes_it_and_refuses_a_change(tiny_corpus, tmp_path) -> None:
+    """ts.train does what ``tunesmith train`` does: a run already in ``out`` is kept unless
+    asked, ``resume=True`` goes on from where it stopped with the run's own options, and an
+    option that differs from them is refused, never ignored."""
+    run = tmp_path / "run"
+    model = {"embedding_dim": 8, "hidden_size": 16, "num_layers": 1}
+    first = ts.train(tiny_corpus, run, model=model, epochs=1, sequence_length=32)
+    assert first.epochs_done == 1
+    with pytest.raises(ts.CheckpointError, match="a run is already there"):
+        ts.train(tiny_corpus, run, model=model, epochs=1, sequence_length=32)
+    with pytest.raises(ts.ConfigError, match="learning_rate 0.01: a resumed run keeps"):
+        ts.train(tiny_corpus, run, resume=True, epochs=2, learning_rate=0.01)
+    again = ts.train(tiny_corpus, run, model=model, resume=True, epochs=2, sequence_length=32)
+    assert again.epochs_done == 2
+    assert ts.load(run).info["model"]["hidden_size"] == 16
+
+
+def test_a_chorale_run_resumes_through_the_api(tiny_poly_run, tmp_path) -> None:
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_poly_run, run)
+    data = tiny_poly_run.parent / "tiny_poly_corpus"
+    with pytest.raises(ts.CheckpointError, match="a run is already there"):
+        ts.train(data, run, epochs=1)
+    with pytest.raises(ts.ConfigError, match="hidden_size 64: a resumed run keeps"):
+        ts.train(data, run, resume=True, model={"hidden_size": 64})
+    result = ts.train(data, run, resume=True, epochs=2, time_limit=60)
+    assert result["epochs"] == 2

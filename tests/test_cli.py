@@ -143,7 +143,13 @@ def test_resume_keeps_the_run_options(tiny_corpus: Path, tmp_path: Path) -> None
     args = ["--hidden-size", "24", "--embedding-dim", "8", "--num-layers", "1"]
     r = _run("train", tiny_corpus, "--out", run, "--epochs", "1", "--sequence-length", "32", *args)
     assert r.exit_code == 0, r.output
-    r = _run("train", tiny_corpus, "--out", run, "--resume", "--epochs", "2")
+    r = _run("train", tiny_corpus, "--out", run, "--resume", "--epochs", "2", "--lr", "0.01")
+    assert r.exit_code == 2  # a resumed run keeps its options: a change is refused, not ignored
+    assert (
+        "--learning-rate 0.01: a resumed run keeps the options it was started with "
+        "(the run's is 0.001)" in " ".join(r.output.split())
+    )
+    r = _run("train", tiny_corpus, "--out", run, "--resume", "--epochs", "2", *args)
     assert r.exit_code == 0, r.output
     r = _run("info", run)
     assert "hidden_size=24" in r.output and "sequence_length=32" in r.output

@@ -198,7 +198,15 @@ def test_a_poly_run_is_checkpointed_and_resumed_from_the_command_line(
     assert (run / "last" / "state.json").exists() and (run / "model.safetensors").exists()
     again = invoke("train", chorale_corpus, "--out", run, *TINY_POLY)
     assert again.exit_code == 1 and "--resume" in again.output  # a run is there
-    result = invoke("train", chorale_corpus, "--out", run, "--resume", "--epochs", 3)
+    changed = invoke("train", chorale_corpus, "--out", run, "--resume", "--hidden-size", 64)
+    assert changed.exit_code == 2
+    assert (
+        "--hidden-size 64: a resumed run keeps the options it was started with (the run's is 16)"
+        in " ".join(changed.output.split())
+    )
+    # the command that started the run, with --resume and a new budget, is accepted
+    resume = ("--resume", "--epochs", 3, "--save-every", 1, *TINY_POLY)
+    result = invoke("train", chorale_corpus, "--out", run, *resume)
     assert result.exit_code == 0, result.output
     training = json.loads((run / "config.json").read_text())["training"]
     assert [h["epoch"] for h in training["history"]] == [1, 2, 3]

@@ -262,32 +262,50 @@ def train(
     *,
     model: dict[str, Any] | None = None,
     overwrite: bool = False,
+    resume: bool = False,
     **options: Any,
 ) -> Any:
     """Train on a prepared corpus into the run folder ``out``: the chorale model on a poly
     corpus, else a melody model. ``model`` holds the model's options (``{"kind": "gru",
     "hidden_size": 512}``), ``options`` the training's (``epochs``, ``time_limit``,
-    ``seed``...). Returns the training's result (epochs, best loss, seconds)."""
+    ``seed``...). Returns the training's result (epochs, best loss, seconds).
+
+    ``resume`` continues the run in ``out`` where it stopped, with the options it was
+    started with: ``epochs`` and ``time_limit`` may change, any other option given must be
+    the run's own (a ConfigError names one that is not).
+    """
     from tunesmith.corpus.poly_prepare import is_poly_corpus
-    from tunesmith.errors import CheckpointError
+    from tunesmith.learn.checkpoint import RESUME_MAY_CHANGE, refuse_changes_on_resume
 
     out = Path(out)
+    budget = {k: options[k] for k in RESUME_MAY_CHANGE if k in options}
     if is_poly_corpus(data):
         from tunesmith.learn.models.poly import PolyModelConfig
-        from tunesmith.learn.poly_bench import train_poly_corpus
+        from tunesmith.learn.poly_bench import read_poly_setup, train_poly_corpus
         from tunesmith.learn.train_poly import PolyTrainConfig
 
-        if (out / "config.json").exists() and not overwrite:
-            raise CheckpointError(f"{out}: a run is already there; use overwrite or another out")
+        if resume:
+            setup = read_poly_setup(out)
+            saved = {**setup["model"], **setup["train"], "val_fraction": setup["val_fraction"]}
+            refuse_changes_on_resume({**(model or {}), **options}, saved)
+            return train_poly_corpus(data, out, None, None, resume=True, **budget)
         if "epochs" in options:
             options["max_epochs"] = options.pop("epochs")
         val_fraction = options.pop("val_fraction", 0.1)
         model_config = PolyModelConfig.from_dict(model or {})
         train_config = PolyTrainConfig.from_dict(options)
-        return train_poly_corpus(data, out, model_config, train_config, val_fraction)
+        return train_poly_corpus(
+            data, out, model_config, train_config, val_fraction, overwrite=overwrite
+        )
     from tunesmith.config import ModelConfig, TrainConfig
+    from tunesmith.learn.checkpoint import read_run_info
     from tunesmith.learn.train import train_model
 
+    if resume:
+        info = read_run_info(out)
+        refuse_changes_on_resume({**(model or {}), **options}, {**info["model"], **info["train"]})
+        saved = TrainConfig.from_dict({**info["train"], **budget})
+        return train_model(data, out, None, saved, resume=True)
     return train_model(
         data,
         out,

@@ -9,7 +9,7 @@ import typer
 
 from tunesmith.cli.app import app, console, progress_bar, user_errors
 from tunesmith.cli.data import print_report, run_prepare
-from tunesmith.errors import CheckpointError, ConfigError
+from tunesmith.errors import ConfigError
 
 # ------------------------------------------------------------------------------- train
 
@@ -98,12 +98,16 @@ def train(
       tunesmith train data/essen --out runs/tf --model transformer --num-layers 4
       tunesmith train data/chorales-poly --out runs/chorales --time-limit 600
     """
+    given = {k: v for k, v in locals().items() if k not in _NOT_OPTIONS}
     from tunesmith.config import ModelConfig, TrainConfig, load_toml
     from tunesmith.corpus.poly_prepare import is_poly_corpus
     from tunesmith.learn.checkpoint import read_run_info
 
     with user_errors():
-        if encoding == "poly" or is_poly_corpus(data):
+        poly = encoding == "poly" or is_poly_corpus(data)
+        if resume:
+            _refuse_changes(given, out, poly)
+        if poly:
             _train_chorale_model(
                 data, out, config, overwrite, resume, val_fraction,
                 melody_only={"--model": model, "--sequence-length": sequence_length,
@@ -161,6 +165,38 @@ def train(
         _run_training(
             _prepared(data, out, encoding), out, model_cfg, train_cfg, overwrite=overwrite
         )
+
+
+#: train's parameters that are not options a run is made with.
+_NOT_OPTIONS = {"data", "out", "encoding", "resume", "overwrite"}
+#: Flags named otherwise in a melody run's configs (a poly run's).
+_MELODY_NAMES = {"model": "kind"}
+_POLY_NAMES = {"embedding_dim": "frame_embedding"}
+
+
+def _refuse_changes(given: dict[str, Any], out: Path, poly: bool) -> None:
+    """The flags given with --resume must be the run's own (ConfigError names one that is
+    not); --epochs and --time-limit may change. A --config file counts as its values."""
+    from tunesmith.config import load_toml
+    from tunesmith.learn.checkpoint import read_run_info, refuse_changes_on_resume
+    from tunesmith.learn.poly_bench import read_poly_setup
+
+    if poly:
+        setup = read_poly_setup(out)
+        saved = {**setup["model"], **setup["train"], "val_fraction": setup["val_fraction"]}
+        names = _POLY_NAMES
+        if given.get("early_stopping") == 0:  # the poly model's "never"
+            given = {**given, "early_stopping": 10**9}
+    else:
+        info = read_run_info(out)
+        saved, names = {**info["model"], **info["train"]}, _MELODY_NAMES
+    config = given.pop("config", None)
+    tables = load_toml(config) if config else {}
+    flag_of = {names.get(k, k): "--" + k.replace("_", "-") for k in given}
+    options = {**tables.get("model", {}), **tables.get("train", {})}
+    options.update({names.get(k, k): v for k, v in given.items() if v is not None})
+    flag_of.update({k: f"{k} in {config}" for k in options if k not in flag_of})
+    refuse_changes_on_resume(options, saved, flag_of.__getitem__)
 
 
 def _train_chorale_model(
@@ -224,20 +260,11 @@ def _train_poly(
     """Train the chorale model on a poly corpus, one epoch a line (``resuming``: resume,
     epochs and time_limit, for a run that was stopped)."""
     import os
-    import shutil
 
     import torch
 
     from tunesmith.learn.poly_bench import train_poly_corpus
 
-    started = (out / "config.json").exists() or (out / "last").exists()
-    if started and not resuming.get("resume"):
-        if not overwrite:
-            raise CheckpointError(
-                f"{out}: a run is already there; use --resume to continue it, "
-                "--overwrite to replace it, or another --out"
-            )
-        shutil.rmtree(out / "last", ignore_errors=True)
     # One thread: the matrices are small, and a second thread mostly waits on a shared CPU.
     torch.set_num_threads(1)
 
@@ -249,8 +276,9 @@ def _train_poly(
         )
 
     result = train_poly_corpus(
-        data, out, model_cfg, train_cfg, val_fraction, on_epoch=show, **resuming
-    )
+        data, out, model_cfg, train_cfg, val_fraction, on_epoch=show, overwrite=overwrite,
+        **resuming,
+    )  # fmt: skip
     if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
         return
     console.print(

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,13 @@ from torch import nn
 
 from tunesmith.config import DataConfig, ModelConfig, TrainConfig, read_json, write_json
 from tunesmith.corpus.encodings import Vocab
-from tunesmith.errors import CheckpointError, TunesmithError, WriteError, write_failed
+from tunesmith.errors import (
+    CheckpointError,
+    ConfigError,
+    TunesmithError,
+    WriteError,
+    write_failed,
+)
 from tunesmith.learn.models import build_model
 from tunesmith.learn.run_config import MELODY, kind_of, read_config, versions
 
@@ -161,6 +168,28 @@ def load_run(run_dir: str | Path, *, weights: str = "best", device: str = "cpu")
 
 
 # ---------------------------------------------------------------------------- resume state
+
+#: What a resumed run may change: its budget. Every other option is the run's own.
+RESUME_MAY_CHANGE = ("epochs", "time_limit")
+
+
+def refuse_changes_on_resume(
+    given: dict[str, Any], saved: dict[str, Any], flag: Callable[[str], str] = str
+) -> None:
+    """ConfigError naming the first option given (not None) whose value is not the resumed
+    run's own: resuming with the command that started the run works, changing it does not.
+
+    :param saved: the run's options, by the names ``given`` uses.
+    :param flag: how the message names an option (the CLI: its flag).
+    """
+    for name, value in given.items():
+        if value is None or name in RESUME_MAY_CHANGE or saved.get(name, ...) == value:
+            continue
+        was = f"the run's is {saved[name]!r}" if name in saved else "the run has none"
+        raise ConfigError(
+            f"{flag(name)} {value}: a resumed run keeps the options it was started with "
+            f"({was}); only the epochs and the time limit may change"
+        )
 
 
 def save_last(

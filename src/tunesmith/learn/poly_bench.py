@@ -4,6 +4,7 @@ poly run folder for ``tunesmith generate``."""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -100,6 +101,7 @@ def train_poly_corpus(
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     *,
     resume: bool = False,
+    overwrite: bool = False,
     epochs: int | None = None,
     time_limit: float | None = None,
 ) -> dict[str, Any]:
@@ -113,6 +115,7 @@ def train_poly_corpus(
     :param resume: continue the run in ``out`` with the configs it was started with
         (``model_config``, ``config`` and ``val_fraction`` are then ignored), except
         ``epochs`` and ``time_limit`` if given.
+    :param overwrite: replace a run already in ``out`` (else one there is refused).
     :return: the figures written to the run's config.json under ``"training"``.
     """
     from tunesmith.corpus.encodings.poly import LOWEST_PITCH
@@ -120,6 +123,14 @@ def train_poly_corpus(
     from tunesmith.learn.poly_run import save_poly_run
 
     out = Path(out)
+    started = (out / "config.json").exists() or (out / "last").exists()
+    if started and not resume:
+        if not overwrite:
+            raise CheckpointError(
+                f"{out}: a run is already there; use --resume to continue it, "
+                "--overwrite to replace it, or another --out"
+            )
+        shutil.rmtree(out / "last", ignore_errors=True)
     if resume:
         setup = read_poly_setup(out)
         model_config = PolyModelConfig.from_dict(setup["model"])
