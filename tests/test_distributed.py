@@ -41,10 +41,10 @@ FLAGS = [
 ]
 
 
-def _torchrun(*args: str) -> subprocess.CompletedProcess:
+def _torchrun(*args: str, command: tuple[str, ...] = ("train",)) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
-    cmd += ["-m", "tunesmith", "train", *args]
+    cmd += ["-m", "tunesmith", *command, *args]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[:3000]
     return done
@@ -128,3 +128,22 @@ def test_the_chorale_model_trains_in_two_processes_as_in_one(tmp_path: Path) -> 
     one_w = load_file(str(tmp_path / "one" / "model.safetensors"))
     for name in one_w:
         torch.testing.assert_close(ddp_w[name], one_w[name], atol=1e-3, rtol=0)
+
+
+def test_bench_poly_under_torchrun_scores_and_reports_once(tmp_path: Path) -> None:
+    """Only the first process scores the test set (minutes on a large one) and writes the
+    results; the other trains its share and stops."""
+    import numpy as np
+    from test_bench_cli import write_mat
+
+    rng = np.random.default_rng(0)
+    rolls = [(rng.random((20, 88)) < 0.04).astype(np.float64) for _ in range(12)]
+    data = tmp_path / "small.mat"
+    write_mat(data, {"traindata": rolls[:6], "validdata": rolls[6:9], "testdata": rolls[9:]})
+    out = tmp_path / "results.json"
+    flags = ["--data", str(data), "--out", str(out), "--max-epochs", "2", "--hidden-size", "16"]
+    flags += ["--decoder-size", "16", "--batch-size", "2", "--keep", "2", "--device", "cpu"]
+    done = _torchrun(*flags, command=("bench", "poly"))
+    assert done.stdout.count("results written to") == 1
+    results = json.loads(out.read_text())
+    assert results["epochs"] == 2 and 0 < results["test_nll"] < 100

@@ -134,6 +134,8 @@ def poly(
             )
 
         results = bench_poly(data, model_config, train_config, on_epoch=show, save_to=save)
+    if not results:  # another process than torchrun's first: it reports
+        return
     results["machine"] = {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),

@@ -259,7 +259,6 @@ def _train_poly(
 ):
     """Train the chorale model on a poly corpus, one epoch a line (``resuming``: resume,
     epochs and time_limit, for a run that was stopped)."""
-    import os
 
     import torch
 
@@ -279,7 +278,7 @@ def _train_poly(
         data, out, model_cfg, train_cfg, val_fraction, on_epoch=show, overwrite=overwrite,
         **resuming,
     )  # fmt: skip
-    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun only rank 0 reports
+    if not result:  # under torchrun only the first process reports
         return
     console.print(
         f"[bold]{result['stopped_by']}[/] after {result['epochs']} epochs, "

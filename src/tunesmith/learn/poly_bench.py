@@ -35,10 +35,14 @@ def bench_poly(
     :return: the figures as a JSON-ready dict: valid and test NLL (of the mixture the config
         asks for; ``single``: the best epoch alone, with its training NLL), the trivial
         model's, parameter count, training time, the configs and the per-epoch history.
+        Under torchrun only the main process scores (minutes on a large set) and returns
+        them; the others return ``{}``.
     """
     splits = load_rolls(path)
     train, valid, test = (splits[name] for name in SPLITS)
     result = train_poly(train, valid, model_config, config, on_epoch)
+    if not result.main:
+        return {}
     shifts = range(-config.shifts, config.shifts + 1)
     results = {
         "data": str(path),
@@ -116,7 +120,8 @@ def train_poly_corpus(
         (``model_config``, ``config`` and ``val_fraction`` are then ignored), except
         ``epochs`` and ``time_limit`` if given.
     :param overwrite: replace a run already in ``out`` (else one there is refused).
-    :return: the figures written to the run's config.json under ``"training"``.
+    :return: the figures written to the run's config.json under ``"training"`` (under
+        torchrun, by the main process; the others return ``{}``).
     """
     from tunesmith.corpus.encodings.poly import LOWEST_PITCH
     from tunesmith.corpus.poly_prepare import load_poly_corpus
@@ -150,6 +155,8 @@ def train_poly_corpus(
         train, valid, model_config, config, on_epoch, run_dir=out, resume=resume,
         setup={"val_fraction": val_fraction},
     )  # fmt: skip
+    if not result.main:
+        return {}
     polyphony = np.concatenate(train).sum(1)
     four_parts = np.mean([p.get("parts") == 4 for p in manifest["pieces"]])
     voices = 4 if four_parts > 0.5 and (polyphony == 4).mean() > 0.5 else 0
@@ -170,6 +177,5 @@ def train_poly_corpus(
     }
     openings = [[int(k) + LOWEST_PITCH for k in np.nonzero(r[0])[0]] for r in train]
     info = {"steps_per_quarter": manifest["data"]["steps_per_quarter"], "training": results}
-    if result.main:
-        save_poly_run(out, result.model, voices, openings, info)
+    save_poly_run(out, result.model, voices, openings, info)
     return results
