@@ -137,7 +137,7 @@ def test_train_refuses_a_run_there_resumes_it_and_refuses_a_change(tiny_corpus, 
     assert first.epochs_done == 1
     with pytest.raises(ts.CheckpointError, match="a run is already there"):
         ts.train(tiny_corpus, run, model=model, epochs=1, sequence_length=32)
-    with pytest.raises(ts.ConfigError, match="learning_rate 0.01: a resumed run keeps"):
+    with pytest.raises(ts.ConfigError, match=r"learning_rate 0\.01: a resumed run keeps"):
         ts.train(tiny_corpus, run, resume=True, epochs=2, learning_rate=0.01)
     again = ts.train(tiny_corpus, run, model=model, resume=True, epochs=2, sequence_length=32)
     assert again.epochs_done == 2

@@ -52,7 +52,7 @@ def read_voices(path: Path) -> list[list[tuple[int, int, int]]]:
 
 def test_chorales_have_four_voices_in_range(poly_run: Path, tmp_path: Path) -> None:
     assert load_poly_run(poly_run).voices == 4
-    paths = write_chorales(poly_run, tmp_path, num=2, quarters=16, seed=3)
+    paths = write_chorales(poly_run, tmp_path, num=2, bars=4, seed=3)
     assert [p.name for p in paths] == ["chorale-01.mid", "chorale-02.mid"]
     for path in paths:
         assert [t.name for t in Score(str(path)).tracks] == list(VOICE_NAMES)
@@ -62,8 +62,24 @@ def test_chorales_have_four_voices_in_range(poly_run: Path, tmp_path: Path) -> N
             assert sum(d for _, _, d in notes) == 17
             low, high = SATB[v]
             assert all(low <= p <= high for p, _, _ in notes[1:])
-    again = write_chorales(poly_run, tmp_path / "again", num=1, quarters=16, seed=3)
+    again = write_chorales(poly_run, tmp_path / "again", num=1, bars=4, seed=3)
     assert read_voices(again[0]) == read_voices(paths[0])
+
+
+def test_one_sampler_and_one_seed_for_the_cli_and_the_api(poly_run: Path, tmp_path: Path) -> None:
+    """The command line and the API sample chorales alike: the same seed gives the same
+    piece, and a piece's reported seed re-creates it alone."""
+    import tunesmith as ts
+
+    paths = write_chorales(poly_run, tmp_path, num=2, bars=2, seed=5)
+    model = ts.load(poly_run)
+    _, second = model.generate(2, bars=2, seed=5, temperature=1.0)
+    assert second.meta["seed"] == 6
+    (alone,) = model.generate(1, bars=2, seed=6, temperature=1.0)
+    assert [v.notes for v in alone.voices] == [v.notes for v in second.voices]
+    from_cli = read_voices(paths[1])  # in quarter notes, as the API's notes are (in frames)
+    from_api = [[(n.pitch, n.start, n.duration) for n in v.notes] for v in second.voices]
+    assert from_api == from_cli
 
 
 def test_harmonize_keeps_the_melody_on_top(poly_run: Path, tmp_path: Path) -> None:
@@ -115,7 +131,7 @@ def test_top_k_and_top_p_narrow_each_key_as_they_do_a_melody_token(
     """They were refused (before that, ignored): both samplers now choose through one draw."""
 
     def voices(name: str, **options: float) -> list[list[tuple[int, int, int]]]:
-        paths = write_chorales(poly_run, tmp_path / name, num=1, quarters=16, seed=3, **options)
+        paths = write_chorales(poly_run, tmp_path / name, num=1, bars=4, seed=3, **options)
         return read_voices(paths[0])
 
     # Top-1 leaves one key to choose, so the temperature no longer matters; without it, it does.

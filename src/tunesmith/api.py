@@ -192,26 +192,19 @@ class ChoraleModel:
         """Sample ``num`` pieces of ``bars`` bars of 4/4 (after the opening chord); with
         ``harmonize`` (a music file) its melody is the top voice and the rest is sampled.
         ``top_k`` and ``top_p`` narrow each key's choice as they do a melody's tokens."""
-        import random
-
         from tunesmith.errors import ConfigError
-        from tunesmith.make.sample_poly import melody_pitches, sample_frames, voices_from_frames
+        from tunesmith.make.sample_poly import chorale_frames, sample_chorales
 
         if num < 1 or bars < 1:
             raise ConfigError(f"num and bars must be at least 1 (got {num}, {bars})")
-        spq = self.run.steps_per_quarter
-        melody = melody_pitches(harmonize, spq) if harmonize else None
-        base = random.Random(seed).randrange(2**31)
-        pieces = []
-        for i in range(num):
-            frames = sample_frames(
-                self.run, bars * 4 * spq, seed=base + i, temperature=temperature, top_k=top_k,
-                top_p=top_p, melody=melody,
-            )  # fmt: skip
-            voices = voices_from_frames(frames, self.run.voices, tempo, spq)
-            voices = [Melody.of(v) for v in voices]
-            pieces.append(Chorale(voices, f"chorale-{i + 1:02d}", {"seed": base + i}))
-        return pieces
+        pieces = sample_chorales(
+            self.run, num, chorale_frames(self.run, bars), seed=seed, temperature=temperature,
+            top_k=top_k, top_p=top_p, tempo=tempo, harmonize=harmonize,
+        )  # fmt: skip
+        return [
+            Chorale([Melody.of(v) for v in voices], f"chorale-{i:02d}", dict(voices[0].meta))
+            for i, voices in enumerate(pieces, 1)
+        ]
 
     def __repr__(self) -> str:
         return f"ChoraleModel({str(self.path)!r})"

@@ -98,11 +98,11 @@ def generate(
             if refused:
                 msg = f"{refused[0]} is not an option of the chorale model (poly run {run})"
                 raise ConfigError(msg)
-            quarters = bars * 4 if bars else max(1, length // 4)
             name = "chorale" if prefix == "melody" else prefix
             paths = write_chorales(
-                run, out, num=num, quarters=quarters, temperature=temperature, top_k=top_k,
-                top_p=top_p, seed=seed, tempo=tempo, harmonize=harmonize, prefix=name,
+                run, out, num=num, bars=bars, length=length, temperature=temperature,
+                top_k=top_k, top_p=top_p, seed=seed, tempo=tempo, harmonize=harmonize,
+                prefix=name,
             )  # fmt: skip
         for path in paths:
             console.print(f"wrote {path}")

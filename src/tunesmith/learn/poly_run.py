@@ -52,6 +52,8 @@ def save_poly_run(
 def load_poly_run(path: str | Path) -> PolyRun:
     """A poly run folder, loaded; CheckpointError names what is missing or damaged."""
     path = Path(path)
+    if not (path / "config.json").is_file():
+        raise CheckpointError(f"{path}: not a poly run (no config.json with kind 'poly')")
     meta = read_config(path)
     if kind_of(meta, path / "config.json") != POLY:
         raise CheckpointError(f"{path}: a {meta.get('kind', MELODY)} run, not a poly run")

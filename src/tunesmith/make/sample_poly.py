@@ -13,6 +13,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -21,7 +22,7 @@ from tunesmith.errors import ConfigError, SourceError
 from tunesmith.learn.models.poly import PolyModel
 from tunesmith.learn.poly_run import PolyRun, load_poly_run
 from tunesmith.make.choose import check_sampling, draw, probabilities
-from tunesmith.melody import Melody, Note
+from tunesmith.melody import Melody, Note, steps_per_bar
 
 #: Soprano, alto, tenor and bass ranges (MIDI pitches) for four-voice output.
 SATB = ((60, 81), (53, 74), (48, 69), (36, 62))
@@ -194,45 +195,77 @@ def melody_pitches(path: str | Path, steps_per_quarter: int = 1) -> list[int]:
     return pitches
 
 
+#: The chorale model knows no metre: what it writes is in 4/4.
+CHORALE_METRE = (4, 4)
+
+
+def chorale_frames(run: PolyRun, bars: int = 0, sixteenths: int = 0) -> int:
+    """Frames to sample for ``bars`` bars of 4/4, else for ``sixteenths``: where the CLI,
+    the API and the web turn a length into frames."""
+    if bars:
+        return bars * steps_per_bar(CHORALE_METRE, run.steps_per_quarter)
+    return max(1, sixteenths * run.steps_per_quarter // 4)
+
+
+def sample_chorales(
+    run: PolyRun,
+    num: int,
+    frames: int,
+    *,
+    seed: int | None = None,
+    temperature: float = 1.0,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    tempo: float | None = None,
+    harmonize: str | Path | None = None,
+) -> list[list[Melody]]:
+    """``num`` pieces of ``frames`` frames after the opening chord, each as its voices
+    (highest first); every piece's ``meta["seed"]`` (on each voice) re-creates it alone.
+
+    :param seed: the first piece's seed, the next ones follow (None: one drawn).
+    :param harmonize: a melody file; its top voice is kept and the voices below sampled
+        (``frames`` is then the melody's).
+    """
+    if num < 1 or frames < 1:
+        raise ConfigError(f"--num and the length must be at least 1 (got {num}, {frames})")
+    spq = run.steps_per_quarter
+    melody = melody_pitches(harmonize, spq) if harmonize else None
+    base = seed if seed is not None else random.randrange(2**31)
+    pieces = []
+    for i in range(num):
+        sampled = sample_frames(
+            run, frames, seed=base + i, temperature=temperature, top_k=top_k, top_p=top_p,
+            melody=melody,
+        )  # fmt: skip
+        voices = voices_from_frames(sampled, run.voices, tempo or 100.0, spq)
+        for voice in voices:
+            voice.meta["seed"] = base + i
+        pieces.append(voices)
+    return pieces
+
+
 def write_chorales(
     run_path: str | Path,
     out: str | Path,
     *,
     num: int = 4,
-    quarters: int = 64,
-    temperature: float = 1.0,
-    top_k: int = 0,
-    top_p: float = 1.0,
-    seed: int | None = None,
-    tempo: float | None = None,
+    bars: int = 0,
+    length: int = 64,
     prefix: str = "chorale",
-    harmonize: str | Path | None = None,
+    **sampling: Any,
 ) -> list[Path]:
     """Sample ``num`` pieces from a poly run and write each as a MIDI file, one track a voice.
 
-    :param quarters: quarter notes after the opening chord (ignored with ``harmonize``).
-    :param harmonize: a melody file; its top voice is kept and the voices below sampled.
+    :param bars: bars of 4/4 after the opening chord, else ``length`` sixteenths (both
+        ignored with ``harmonize``).
+    :param sampling: :func:`sample_chorales`'s options (seed, temperature, harmonize...).
     :return: the files written.
     """
     from tunesmith.export.midi import write_midi
 
-    if num < 1 or quarters < 1:
-        raise ConfigError(f"--num and the length must be at least 1 (got {num}, {quarters})")
     run = load_poly_run(run_path)
-    spq = run.steps_per_quarter
-    melody = melody_pitches(harmonize, spq) if harmonize else None
-    base = random.Random(seed).randrange(2**31) if seed is not None else None
-    paths = []
-    for i in range(num):
-        frames = sample_frames(
-            run,
-            quarters * spq,
-            seed=None if base is None else base + i,
-            temperature=temperature,
-            top_k=top_k,
-            top_p=top_p,
-            melody=melody,
-        )
-        voices = voices_from_frames(frames, run.voices, tempo or 100.0, spq)
-        paths.append(write_midi(voices, Path(out) / f"{prefix}-{i + 1:02d}.mid"))
-    return paths
+    pieces = sample_chorales(run, num, chorale_frames(run, bars, length), **sampling)
+    return [
+        write_midi(voices, Path(out) / f"{prefix}-{i:02d}.mid")
+        for i, voices in enumerate(pieces, 1)
+    ]

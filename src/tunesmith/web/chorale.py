@@ -14,7 +14,7 @@ from tunesmith.export.pianoroll import write_pianoroll
 from tunesmith.learn.poly_run import PolyRun
 from tunesmith.make.generate import Generated, GenerateOptions
 from tunesmith.make.sample import check_endings
-from tunesmith.make.sample_poly import sample_frames, voices_from_frames
+from tunesmith.make.sample_poly import chorale_frames, sample_chorales
 
 
 def generate_chorale(run: PolyRun, folder: Path, options: GenerateOptions) -> Generated:
@@ -30,12 +30,10 @@ def generate_chorale(run: PolyRun, folder: Path, options: GenerateOptions) -> Ge
         raise ConfigError("copy_guard is not an option of the chorale model; leave it at 2")
     check_endings(options.endings, form=False)
     seed = options.seed if options.seed is not None else random.randrange(2**31)
-    spq = run.steps_per_quarter
-    frames = sample_frames(
-        run, options.bars * 4 * spq, seed=seed, temperature=options.temperature,
-        top_k=options.top_k, top_p=options.top_p,
+    (voices,) = sample_chorales(
+        run, 1, chorale_frames(run, options.bars), seed=seed, temperature=options.temperature,
+        top_k=options.top_k, top_p=options.top_p, tempo=options.tempo,
     )  # fmt: skip
-    voices = voices_from_frames(frames, run.voices, options.tempo or 100.0, spq)
     melody = combined(voices, "melody-01")
     melody.meta["seed"] = seed
     midi = write_midi(
