@@ -13,7 +13,7 @@ PACKAGE = Path(tunesmith.__file__).parent
 
 #: The pipeline's stages, low to high. A module may import from its own level or below.
 LEVELS = [
-    {"errors", "version", "config", "files", "keys", "melody", "shipped"},
+    {"errors", "version", "config", "files", "keys", "melody", "chords", "shipped"},
     {"export"},
     {"read"},
     {"corpus"},

@@ -88,6 +88,9 @@ class DataConfig(_Config):
     min_pitches: int = 1  # melodies with fewer distinct pitches are skipped
     max_gap_bars: float = 0  # a silence this long splits a melody in two (0 = never)
     max_steps: int = 4096  # longer melodies are cut (a run-away file must not fill memory)
+    # Also read the chords under each melody (symbols, else found in the other parts), for
+    # chord-conditioned models; a piece without any is skipped.
+    chords: bool = False
 
     def __post_init__(self) -> None:
         if self.encoding in ("notes", "events") and isinstance(self.durations, str):
@@ -129,6 +132,15 @@ class DataConfig(_Config):
         _check(self.min_pitches >= 1, "min_pitches", self.min_pitches, "at least 1")
         _check(self.max_gap_bars >= 0, "max_gap_bars", self.max_gap_bars, ">= 0")
         _check(self.max_steps >= 16, "max_steps", self.max_steps, "at least 16")
+        if self.chords:
+            _check(
+                self.encoding in ("steps", "notes"), "encoding", self.encoding,
+                "steps or notes with --chords (a melody over chords)",
+            )  # fmt: skip
+            _check(
+                self.melody != "skyline", "melody", self.melody,
+                "a part, not the skyline, with --chords (the chords come from the others)",
+            )  # fmt: skip
 
 
 @dataclass
@@ -153,6 +165,9 @@ class ModelConfig(_Config):
     # with form: the time to the end in the last bar and the key's mode as inputs, so that a
     # melody can place its cadence (tunesmith.corpus.context); runs saved before have none
     cadence: bool = True
+    # The chord sounding at each step as an input (a corpus prepared with --chords); needs
+    # the form inputs, which carry it. None: as the corpus (training decides).
+    chords: bool | None = None
 
     def validate(self) -> None:
         _check(
@@ -161,6 +176,7 @@ class ModelConfig(_Config):
             self.kind,
             "'lstm', 'gru' or 'transformer'",
         )
+        _check(not self.chords or self.form, "chords", self.chords, "off without --form")
         for name in ("embedding_dim", "hidden_size", "num_layers", "num_heads"):
             value = getattr(self, name)
             _check(isinstance(value, int) and value >= 1, name, value, "a whole number >= 1")

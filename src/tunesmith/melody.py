@@ -21,6 +21,13 @@ def steps_per_bar(time_signature: tuple[int, int] | list[int], steps_per_quarter
     return max(1, round(num * 4 / den * steps_per_quarter))
 
 
+def steps_per_beat(time_signature: tuple[int, int] | list[int], steps_per_quarter: int) -> int:
+    """Grid steps in a beat: a quarter in 4/4, a dotted quarter in 6/8, 9/8 and 12/8."""
+    num = time_signature[0]
+    beats = num // 3 if num in (6, 9, 12) else num
+    return max(1, steps_per_bar(time_signature, steps_per_quarter) // max(beats, 1))
+
+
 class Note(NamedTuple):
     """A note on the grid: MIDI pitch, onset step and length in steps (at least 1).
 

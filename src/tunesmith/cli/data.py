@@ -49,6 +49,11 @@ def prepare(
     max_gap_bars: float = typer.Option(
         0, help="Split a melody at a silence this many bars long (0 = never)."
     ),
+    chords: bool = typer.Option(
+        False,
+        help="Also read the chords under each melody (chord symbols, else found in the other "
+        "parts) for a chord-conditioned model; a piece without any is skipped.",
+    ),
     report: Path = typer.Option(None, help="Also write the report as JSON to this file."),
     jobs: int = typer.Option(0, "--jobs", "-j", help="Parallel processes (0 = all cores)."),
     limit: int = typer.Option(0, help="Use only the first N files or tunes (0 = all)."),
@@ -87,6 +92,7 @@ def prepare(
                 "min_bars": min_bars,
                 "min_pitches": min_pitches,
                 "max_gap_bars": max_gap_bars,
+                "chords": chords,
             }
         )
         if config.encoding == "poly":

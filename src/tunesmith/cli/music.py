@@ -58,6 +58,12 @@ def generate(
     harmonize: Path = typer.Option(
         None, help="Poly runs: keep this file's melody as the top voice, sample those below."
     ),
+    chords: str = typer.Option(
+        None,
+        help="Write the melody over these chords, repeated for its length: 'C G Am F' (one a "
+        "bar) or 'C:2 G:2' (in beats); a second MIDI track plays them (a model trained on a "
+        "corpus prepared with --chords).",
+    ),
 ) -> None:
     """Generate melodies as MIDI files, each with a piano-roll PNG beside it.
 
@@ -77,6 +83,7 @@ def generate(
       tunesmith generate runs/essen --num 1 --audio --score --instrument flute
       tunesmith generate runs/chorales --num 2 --bars 8
       tunesmith generate runs/chorales --harmonize melody.mid --num 2
+      tunesmith generate runs/nottingham-chords --chords "G C D G" --bars 16
     """
     from tunesmith.learn.run_config import POLY, run_kind
     from tunesmith.make.sample_poly import write_chorales
@@ -92,7 +99,7 @@ def generate(
                 "--primer": primer, "--seed-notes": seed_notes, "--score": score,
                 "--audio": audio, "--copy-guard": copy_guard != 2.0,
                 "--endings": endings is not None, "--instrument": instrument != "piano",
-                "--soundfont": soundfont,
+                "--soundfont": soundfont, "--chords": chords,
             }  # fmt: skip
             refused = [flag for flag, given in asked.items() if given]
             if refused:
@@ -131,6 +138,7 @@ def generate(
             score=score,
             soundfont=str(soundfont) if soundfont else None,
             copy_guard=copy_guard,
+            chords=chords,
         )
         results = run_generate(run, out, options)
     for r in results:

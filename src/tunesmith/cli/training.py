@@ -49,6 +49,12 @@ def train(
         help="Form inputs: each token's place in the bar and phrase, bars left, the tokens "
         "1, 2, 4 and 8 bars back, and a head that may copy them. \\[default: on]",
     ),
+    chords: bool = typer.Option(
+        None,
+        "--chords/--no-chords",
+        help="The chord sounding at each step as an input (generate --chords then writes a "
+        "melody over given chords). \\[default: on for a corpus prepared with --chords]",
+    ),
     epochs: int = typer.Option(None, help="\\[default: 50]"),
     batch_size: int = typer.Option(None, help="Windows per step. \\[default: 16]"),
     sequence_length: int = typer.Option(
@@ -111,7 +117,7 @@ def train(
             _train_chorale_model(
                 data, out, config, overwrite, resume, val_fraction,
                 melody_only={"--model": model, "--sequence-length": sequence_length,
-                             "--form": form},
+                             "--form": form, "--chords": chords},
                 model_options={"frame_embedding": embedding_dim, "hidden_size": hidden_size,
                                "num_layers": num_layers, "dropout": dropout},
                 train_options={"max_epochs": epochs, "batch_size": batch_size,
@@ -139,6 +145,7 @@ def train(
             context=context,
             positions=positions,
             form=form,
+            chords=chords,
         )
         if model_cfg.kind == "transformer" and sequence_length is None:
             # Windows as long as the attention span: every distance it uses is trained.

@@ -27,6 +27,11 @@ the model reads token ``j - 1`` with context ``j`` and predicts token ``j``. Col
 - ``MODE``: the piece's key's mode (0 unknown, 1 major, 2 minor): in a corpus transposed to
   C major / A minor it says which tonic a cadence goes to.
 
+- ``CHORD``: the chord sounding at token ``j``'s onset, as :attr:`tunesmith.chords.Chord.id`
+  (0: none, or a corpus prepared without ``--chords``): the *chord* input of a
+  chord-conditioned model, read from the piece's chords in training and from
+  ``generate --chords`` when sampling.
+
 ``TIME_LEFT`` and ``MODE`` are a model's *cadence* inputs (``ModelConfig.cadence``); a model
 trained before them reads the first columns only, which keep their meaning.
 
@@ -45,17 +50,19 @@ from typing import Any
 
 import numpy as np
 
+from tunesmith.chords import ids_per_step
 from tunesmith.corpus.encodings import END, Vocab, get_encoding
 from tunesmith.corpus.encodings.steps import REST
 from tunesmith.melody import steps_per_bar
 
 #: Where a prepared corpus keeps its contexts (the version changes with their meaning).
-CONTEXT_FILE = "context-v3.npy"
+CONTEXT_FILE = "context-v4.npy"
 #: Lookback distances in bars.
 LAGS = (1, 2, 4, 8)
 POS, METRE, PHRASE, LEFT, REPEATS, LOOKBACK = range(6)
 TIME_LEFT, MODE = LOOKBACK + len(LAGS), LOOKBACK + len(LAGS) + 1
-WIDTH = MODE + 1
+CHORD = MODE + 1
+WIDTH = CHORD + 1
 #: Positions in a bar are counted in twelfths of a quarter, up to 16 quarters.
 POS_PER_QUARTER, POS_SIZE = 12, 192
 #: TIME_LEFT before the last bar.
@@ -114,6 +121,7 @@ class Metre:
         pickup: bool,
         length: int,
         mode: int = 0,
+        chords: np.ndarray | None = None,
     ) -> None:
         self.bar = steps_per_bar(tuple(time_signature), steps_per_quarter)
         self.index = metre_index(time_signature)
@@ -121,6 +129,14 @@ class Metre:
         self.pickup = int(pickup)
         self.length = length  # the piece's length in steps (where LEFT reaches 0)
         self.mode = mode  # a MODES index
+        self.chords = chords  # the chord id sounding at each step (None: none known)
+
+    def chord_at(self, onsets: np.ndarray) -> np.ndarray:
+        """The chord id sounding at each onset (0 past the known chords)."""
+        if self.chords is None or not len(self.chords):
+            return np.zeros(len(onsets), dtype=np.int64)
+        inside = onsets < len(self.chords)
+        return np.where(inside, self.chords[np.minimum(onsets, len(self.chords) - 1)], 0)
 
     def columns(self, onsets: np.ndarray) -> tuple[np.ndarray, ...]:
         """POS, PHRASE, LEFT and TIME_LEFT for tokens starting at ``onsets``."""
@@ -141,6 +157,7 @@ def piece_context(ids: np.ndarray, steps: np.ndarray, metre: Metre, vocab_size: 
     out = np.empty((n, WIDTH), dtype=np.int64)
     out[:, POS], out[:, PHRASE], out[:, LEFT], out[:, TIME_LEFT] = metre.columns(onsets)
     out[:, MODE] = metre.mode
+    out[:, CHORD] = metre.chord_at(onsets)
     if n:  # whether there is a pickup shows only once the first token is there
         out[0, PHRASE] = 0
     out[:, METRE] = metre.index
@@ -162,7 +179,8 @@ def piece_metre(piece: dict[str, Any], ids: np.ndarray, steps: np.ndarray, rests
     pickup = bool(len(ids)) and bool(rests[int(ids[0])])
     length = int(steps[np.asarray(ids, dtype=np.int64)].sum())
     ts = piece.get("time_signature") or (4, 4)
-    return Metre(ts, spq, pickup, length, mode_index(piece.get("key")))
+    chords = ids_per_step(piece["chords"], length) if piece.get("chords") else None
+    return Metre(ts, spq, pickup, length, mode_index(piece.get("key")), chords)
 
 
 def corpus_context(tokens: np.ndarray, pieces: list[dict[str, Any]], vocab: Vocab, data_config):
@@ -234,6 +252,7 @@ class FormTracker:
         pos, phrase, left, time_left = m.columns(np.array([self._onset]))
         out[POS], out[PHRASE], out[LEFT], out[METRE] = pos[0], phrase[0], left[0], m.index
         out[TIME_LEFT], out[MODE] = time_left[0], m.mode
+        out[CHORD] = m.chord_at(np.array([self._onset]))[0]
         repeats = 0
         for k, lag in enumerate(LAGS):
             out[LOOKBACK + k] = self._at.get(self._onset - lag * m.bar, self._none)
@@ -250,15 +269,18 @@ def trackers(
     metres: Sequence[Sequence[int]],
     lengths: Sequence[int],
     keys: Sequence[str | None] | None = None,
+    chords: Sequence[np.ndarray | None] | None = None,
 ) -> list[FormTracker]:
     """A tracker per row, for rows in the given time signatures, each ``lengths`` steps long
-    in all (prime included), in the given keys (names such as "A minor"; None: unknown)."""
+    in all (prime included), in the given keys (names such as "A minor"; None: unknown),
+    over the given chords (a chord id a step, prime included; None: none)."""
     steps, rests = token_steps(vocab, data_config), rest_ids(vocab)
     spq = data_config.steps_per_quarter
     keys = keys if keys is not None else [None] * len(metres)
+    chords = chords if chords is not None else [None] * len(metres)
     return [
-        FormTracker(steps, rests, Metre(ts, spq, False, n, mode_index(k)), vocab)
-        for ts, n, k in zip(metres, lengths, keys, strict=True)
+        FormTracker(steps, rests, Metre(ts, spq, False, n, mode_index(k), c), vocab)
+        for ts, n, k, c in zip(metres, lengths, keys, chords, strict=True)
     ]
 
 

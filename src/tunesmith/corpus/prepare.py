@@ -180,6 +180,7 @@ def _stream(
                 "group": group,  # copies of one piece share a group: never split across sets
                 "tempo": m.tempo,
                 "time_signature": list(m.time_signature),
+                **({"chords": m.meta["chords"]} if "chords" in m.meta else {}),
             }
         )
         stream.extend(vocab.encode(toks))

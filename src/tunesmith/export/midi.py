@@ -19,6 +19,7 @@ def write_midi(
     program: int = 0,
     velocity: int = 90,
     ticks_per_quarter: int = 480,
+    programs: Sequence[int] | None = None,
 ) -> Path:
     """Write one melody, or several as one track each, to a MIDI file.
 
@@ -30,14 +31,16 @@ def write_midi(
     :param melodies: a melody or a sequence of melodies.
     :param path: where to write the ``.mid`` file.
     :param program: General MIDI program number 0-127 for every track.
+    :param programs: instead, one program a track (a melody and its chords).
     :param velocity: MIDI velocity 1-127 for every note.
     :param ticks_per_quarter: the file's time resolution.
     :return: the path written.
     :raises ConfigError: for no melodies or an out-of-range program, velocity or resolution.
     """
     score = to_score(
-        melodies, program=program, velocity=velocity, ticks_per_quarter=ticks_per_quarter
-    )
+        melodies, program=program, velocity=velocity, ticks_per_quarter=ticks_per_quarter,
+        programs=programs,
+    )  # fmt: skip
     # The bytes, written by Python: symusic's dump_midi() on a full disk leaves a
     # truncated file and reports nothing.
     return write_atomically(path, lambda tmp: tmp.write_bytes(score.dumps_midi()))
@@ -49,14 +52,19 @@ def to_score(
     program: int = 0,
     velocity: int = 90,
     ticks_per_quarter: int = 480,
+    programs: Sequence[int] | None = None,
 ) -> Score:
     """One melody, or several as one track each, as a symusic Score (what
     :func:`write_midi` writes; same parameters and errors)."""
     items = [melodies] if isinstance(melodies, Melody) else list(melodies)
     if not items:
         raise ConfigError("there are no melodies to write to a MIDI file")
-    if not 0 <= program <= 127:
-        raise ConfigError(f"MIDI program {program} is outside 0-127")
+    programs = list(programs) if programs is not None else [program] * len(items)
+    if len(programs) != len(items):
+        raise ConfigError(f"{len(programs)} MIDI programs for {len(items)} tracks")
+    for program in programs:
+        if not 0 <= program <= 127:
+            raise ConfigError(f"MIDI program {program} is outside 0-127")
     if not 1 <= velocity <= 127:
         raise ConfigError(f"MIDI velocity {velocity} is outside 1-127")
     if ticks_per_quarter < 1:
@@ -72,7 +80,8 @@ def to_score(
         tonality = 0 if first.key.mode == "major" else 1
         score.key_signatures.append(KeySignature(0, first.key.sharps, tonality))
     for index, melody in enumerate(items):
-        track = Track(name=melody.name or f"melody {index + 1}", program=program, is_drum=False)
+        name = melody.name or f"melody {index + 1}"
+        track = Track(name=name, program=programs[index], is_drum=False)
         spq = melody.steps_per_quarter
         for note in melody.notes:
             start = note.start * ticks_per_quarter // spq

@@ -54,7 +54,7 @@ def melody_to_stream(melody: Melody):
     """A music21 Score with one part: key, time signature, tempo, notes, chords (the
     notes that start together, as the events encoding writes them) and rests, spelt in
     the key."""
-    from music21 import chord, key, metadata, meter, note, stream, tempo
+    from music21 import chord, harmony, key, metadata, meter, note, stream, tempo
 
     spq = melody.steps_per_quarter
     spell = speller(melody.key)
@@ -78,6 +78,9 @@ def melody_to_stream(melody: Melody):
         cursor = start + duration
     if melody.length > cursor:
         part.append(note.Rest(quarterLength=Fraction(melody.length - cursor, spq)))
+    for start, _, name in melody.meta.get("chords", []):  # written over: symbols above it
+        figure = name[0] + name[1:].replace("b", "-", 1) if name[1:2] == "b" else name
+        part.insert(Fraction(start, spq), harmony.ChordSymbol(figure))
     score = stream.Score([part])
     score.metadata = metadata.Metadata(
         title=melody.name or "tunesmith melody", composer="tunesmith"

@@ -110,6 +110,7 @@ def read_run_info(run_dir: str | Path) -> dict[str, Any]:
     if isinstance(info["model"], dict):
         info["model"].setdefault("form", False)  # saved before models had form inputs
         info["model"].setdefault("cadence", False)  # saved before the cadence inputs
+        info["model"].setdefault("chords", False)  # saved before chord conditioning
     return info
 
 

@@ -165,6 +165,13 @@ def _settle_configs(
     cfg = train_config or TrainConfig()
     model_config.validate()
     cfg.validate()
+    with_chords = corpus.data_config.chords
+    if model_config.chords is None:  # as the corpus: chords are an input when it has them
+        model_config.chords = bool(with_chords and model_config.form)
+    if model_config.chords and not with_chords:
+        raise ConfigError(
+            f"--chords: {corpus.path} was prepared without chords; prepare it with --chords"
+        )
     if model_config.kind == "transformer" and cfg.sequence_length > model_config.context:
         raise ConfigError(
             f"--sequence-length {cfg.sequence_length} is longer than the Transformer's "

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from tunesmith.chords import progression_key
 from tunesmith.config import read_json
 from tunesmith.corpus.context import trackers
 from tunesmith.corpus.encodings import END, get_encoding
@@ -24,6 +25,7 @@ from tunesmith.learn.checkpoint import Run, load_run
 from tunesmith.learn.device import pick_device
 from tunesmith.make.choose import check_sampling
 from tunesmith.make.copying import check_copy_guard, copy_guard
+from tunesmith.make.harmony import chord_track, lay_out, read_progression
 from tunesmith.make.prompt import Seed, parse_seed, read_primer
 from tunesmith.make.sample import MAX_ENDINGS, check_endings, sample_ids
 from tunesmith.melody import Melody, pickup_steps, steps_per_bar
@@ -57,6 +59,9 @@ class GenerateOptions:
     soundfont: str | None = None
     # Never sample a run of this many bars found verbatim in the training pieces (0: off)
     copy_guard: float = 2.0
+    # A chord-conditioned model's chords: "C G Am F" (one a bar) or "C:2 G:2" (in beats),
+    # repeated for the whole melody, which is in their key unless --key says otherwise
+    chords: str | None = None
 
 
 @dataclass
@@ -137,7 +142,9 @@ def generate(
     if options.audio and options.soundfont:
         find_soundfont(options.soundfont)  # a wrong --soundfont is a mistake, not a gap
     for melody in melodies:
-        midi = write_midi(melody, out_dir / f"{melody.name}.mid", program=program)
+        tracks = [melody, *filter(None, [chord_track(melody)])]
+        programs = [program, CHORD_PROGRAM][: len(tracks)]
+        midi = write_midi(tracks, out_dir / f"{melody.name}.mid", programs=programs)
         png = write_pianoroll(melody, out_dir / f"{melody.name}.png")
         result = Generated(midi, png, melody, guard_bars=guard_bars)
         if options.score:
@@ -159,7 +166,10 @@ def sample_melodies(run: Run, options: GenerateOptions) -> tuple[list[Melody], f
     ``meta["seed"]`` is the random seed used. Writes nothing.
     """
     _check(options)
+    progression = read_progression(run, options.chords)
     target = Key.parse(options.key) if options.key else None
+    if progression and target is None:
+        target = progression_key([chord for chord, _ in progression])
     encoding = get_encoding(run.data)
     vocab = run.vocab
     rng = random.Random(options.seed)
@@ -186,9 +196,18 @@ def sample_melodies(run: Run, options: GenerateOptions) -> tuple[list[Melody], f
     guard = copy_guard(run, options.copy_guard, meters)
     totals = [encoding.steps(p) + n for p, n in zip(primes, lengths, strict=True)]
     form = None
+    laid = (
+        [
+            lay_out(progression, n, m, spq, -s)
+            for n, m, s in zip(totals, meters, shifts, strict=True)
+        ]
+        if progression
+        else None
+    )
     if run.model_config.form:
         modes = [k.name if k else _prime_key(run, p) for k, p in zip(keys, primes, strict=True)]
-        form = trackers(vocab, run.data, meters, totals, modes)
+        chords = [ids for ids, _ in laid] if laid else None
+        form = trackers(vocab, run.data, meters, totals, modes, chords)
     ids = sample_ids(
         run.model,
         [[vocab.end_id, *vocab.encode(p)] for p in primes],
@@ -218,8 +237,14 @@ def sample_melodies(run: Run, options: GenerateOptions) -> tuple[list[Melody], f
         melody = _transpose_in_range(melody, shift)
         melody.name = f"{options.prefix}-{i:02d}"
         melody.meta["seed"] = seed
+        if laid:
+            melody.meta["chords"] = laid[i - 1][1]
         melodies.append(melody)
     return melodies, options.copy_guard if guard else 0.0
+
+
+#: The chords' track: an acoustic guitar, as folk tunes are accompanied.
+CHORD_PROGRAM = 24
 
 
 @dataclass
@@ -267,6 +292,9 @@ def _prompts(
     elif options.seed_notes is not None:
         toks, into = _seed_tokens(run, options.seed_notes, target)
         prompts = _Prompts([toks], [target.transpose(into) if target else None], [-into], [(4, 4)])
+    elif options.chords and target:  # over chords: from silence, not a training opening
+        into = target.shift_to_c() if run.data.transpose else 0
+        prompts = _Prompts([[]], [target.transpose(into)], [-into], [(4, 4)])
     else:
         openings = read_json(run.path / "openings.json")
         if target:

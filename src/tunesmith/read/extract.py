@@ -9,6 +9,7 @@ from collections import Counter
 
 import numpy as np
 
+from tunesmith.chords import parse_chord
 from tunesmith.config import DataConfig
 from tunesmith.errors import SourceError
 from tunesmith.keys import Key, find_key
@@ -20,7 +21,9 @@ from tunesmith.melody import (
     new_note,
     split_at_gaps,
     steps_per_bar,
+    steps_per_beat,
 )
+from tunesmith.read.harmony import accompaniment, chord_rows
 from tunesmith.read.sources.base import Part, Piece
 
 # A part named like this is the melody whatever its pitch (a chorale's soprano, a vocal track).
@@ -245,6 +248,7 @@ def extract_melody(piece: Piece, config: DataConfig) -> Melody:
     :raise SourceError: when there is no usable melody; the message says why.
     """
     spq = config.steps_per_quarter
+    part: Part | None = None  # the melody's own part, when one is chosen
     texture = config.encoding == "events"  # a line of chords from every part
     divisors = None
     if config.encoding in ("notes", "events") and config.duration_set:
@@ -262,6 +266,7 @@ def extract_melody(piece: Piece, config: DataConfig) -> Melody:
     else:
         part, why = choose_part(piece, config.melody)
         grid = quantize(part.notes, spq, divisors)
+    offset = 0
     # The line as rows of pitch, start, duration: every step below is an array operation,
     # and the notes are made once, at the end (a corpus makes millions of them).
     line = chords(grid) if texture else monophonic(grid)
@@ -269,7 +274,8 @@ def extract_melody(piece: Piece, config: DataConfig) -> Melody:
     if len(line):
         # Leading silence carries no information: drop whole bars of it, keeping the metre.
         bar = steps_per_bar(piece.time_signature, spq)
-        start -= start.min() - start.min() % bar
+        offset = int(start.min() - start.min() % bar)
+        start -= offset
     cap = config.max_steps
     np.minimum(duration, cap - start, out=duration)
     line = line[start < cap]
@@ -291,6 +297,14 @@ def extract_melody(piece: Piece, config: DataConfig) -> Melody:
         line[:, 0] = moved
         key = key.transpose(shift)
         meta["transposed"] = shift
+    if config.chords:
+        end = int((line[:, 1] + line[:, 2]).max()) if len(line) else 0
+        accompanying = quantize(accompaniment(piece, part), spq, divisors)
+        rows = chord_rows(accompanying, offset, end, steps_per_beat(piece.time_signature, spq))
+        if not rows:
+            raise SourceError(f"{piece.source}: no chords under the melody (--chords)")
+        moved_by = int(meta.get("transposed", 0))
+        meta["chords"] = [[s, n, _moved(name, moved_by)] for s, n, name in rows]
     return Melody(
         notes=list(map(new_note, line.tolist())),
         steps_per_quarter=spq,
@@ -301,6 +315,11 @@ def extract_melody(piece: Piece, config: DataConfig) -> Melody:
         source=piece.source,
         meta=meta,
     )
+
+
+def _moved(chord: str, semitones: int) -> str:
+    found = parse_chord(chord)
+    return found.transpose(semitones).name if found else chord
 
 
 def texture_key(piece: Piece) -> Key | None:
@@ -359,5 +378,9 @@ def augment_keys(melody: Melody, pitch_range: list[int]) -> list[Melody]:
         if shift and pitch_range[0] <= lo + shift and hi + shift <= pitch_range[1]:
             copy = melody.transpose(shift)
             copy.meta = {**melody.meta, "augmented": shift}
+            if "chords" in melody.meta:
+                copy.meta["chords"] = [
+                    [s, n, _moved(c, shift)] for s, n, c in melody.meta["chords"]
+                ]
             out.append(copy)
     return out

@@ -14,7 +14,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from tunesmith.chords import CHORD_IDS
 from tunesmith.corpus.context import (
+    CHORD,
     FAR,
     LAGS,
     LEFT,
@@ -37,8 +39,11 @@ from tunesmith.corpus.context import (
 class FormInputs(nn.Module):
     """(batch, time, WIDTH) context ids -> (batch, time, dim), one embedding per column."""
 
-    def __init__(self, vocab_size: int, dim: int, cadence: bool = True) -> None:
+    def __init__(
+        self, vocab_size: int, dim: int, cadence: bool = True, chords: bool = False
+    ) -> None:
         super().__init__()
+        self.chord = nn.Embedding(CHORD_IDS, dim) if chords else None  # chord-conditioned
         # the cadence inputs (TIME_LEFT, MODE); a model trained before them has none
         self.time_left = nn.Embedding(FAR + 1, dim) if cadence else None
         self.mode = nn.Embedding(len(MODES), dim) if cadence else None
@@ -62,6 +67,8 @@ class FormInputs(nn.Module):
             x = x + embed(c[..., LOOKBACK + k])
         if self.time_left is not None and self.mode is not None:
             x = x + self.time_left(c[..., TIME_LEFT]) + self.mode(c[..., MODE])
+        if self.chord is not None:
+            x = x + self.chord(c[..., CHORD])
         return x
 
 

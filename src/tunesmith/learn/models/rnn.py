@@ -30,7 +30,9 @@ class RNNLanguageModel(nn.Module):
         self.drop = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, vocab_size)
         self.form = (
-            FormInputs(vocab_size, config.embedding_dim, config.cadence) if config.form else None
+            FormInputs(vocab_size, config.embedding_dim, config.cadence, config.chords)
+            if config.form
+            else None
         )
         self.copy = CopyHead(config.hidden_size, vocab_size) if config.form else None
 

@@ -157,7 +157,9 @@ class TransformerLanguageModel(nn.Module):
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.num_layers))
         self.norm = nn.LayerNorm(d)
-        self.form = FormInputs(vocab_size, d, config.cadence) if config.form else None
+        self.form = (
+            FormInputs(vocab_size, d, config.cadence, config.chords) if config.form else None
+        )
         self.copy = CopyHead(d, vocab_size) if config.form else None
         self.apply(self._init)
         for name, p in self.named_parameters():  # GPT-2: scale the residual projections
