@@ -74,3 +74,28 @@ def test_notes_are_spelt_in_the_key(tmp_path: Path) -> None:
     assert names[-2] == "C#" and shown == 1  # the leading note, sharpened against the key
     names, shown = spelt([67, 65, 67], Key(7, "major"))
     assert names == ["G", "F", "G"] and shown == 1  # F natural in G major is marked
+
+
+def test_engraving_works_in_any_thread(tmp_path: Path) -> None:
+    """verovio's default resource path is per thread (the one that imported it): the web
+    studio engraves in worker threads, where scores came out as "verovio could not read it"
+    whenever another thread had imported verovio first."""
+    import threading
+
+    import verovio  # noqa: F401  (imported here, in this thread, first)
+
+    melody = Melody([Note(60, 0, 4), Note(64, 4, 4), Note(67, 8, 8)], 4, key=Key(0))
+    xml = write_musicxml(melody, tmp_path / "m.musicxml")
+    errors: list[BaseException] = []
+
+    def engrave() -> None:
+        try:
+            write_svg(xml, tmp_path / "m.svg")
+        except BaseException as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=engrave)
+    worker.start()
+    worker.join()
+    assert not errors, errors
+    assert (tmp_path / "m.svg").read_text().startswith("<svg")

@@ -109,7 +109,12 @@ def write_svg(musicxml: str | Path, path: str | Path, *, page: int = 1) -> Path:
         import verovio
     except ImportError as exc:  # pragma: no cover - verovio is a dependency
         raise TunesmithError("engraving needs verovio: pip install verovio") from exc
+    from importlib.resources import files
+
     toolkit = verovio.toolkit()
+    # verovio keeps its default resource path per thread, set only in the thread that first
+    # imported it: a toolkit made in another (a web worker) found no fonts and read nothing.
+    toolkit.setResourcePath(str(files("verovio") / "data"))
     toolkit.setOptions(
         {
             "pageWidth": 2100,
