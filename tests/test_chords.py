@@ -3,6 +3,7 @@ model trained on Nottingham tunes, and melodies written over the chords asked fo
 
 from __future__ import annotations
 
+import shutil
 from fractions import Fraction
 from pathlib import Path
 
@@ -225,3 +226,60 @@ def test_the_sampling_tracker_gives_the_chord_corpus_rows(chord_run: Path) -> No
         rows.append(tracker.row())
         expected = corpus.context[p["start"] : p["start"] + p["length"] + 1]
         assert np.array_equal(np.array(rows), expected), p["name"]
+
+
+def test_the_api_and_the_web_write_over_chords(chord_run: Path, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    import tunesmith as ts
+    from tunesmith.web import create_app
+
+    (melody,) = ts.load(chord_run).generate(1, bars=4, chords="Am:2 E7:2", seed=1)
+    assert melody.meta["chords"][:2] == [[0, 8, "Am"], [8, 8, "E7"]]
+    assert melody.key.name == "A minor"
+    assert [t.name for t in Score(str(melody.save_midi(tmp_path / "a.mid"))).tracks] == [
+        "melody-01",
+        "chords",
+    ]
+    with pytest.raises(ts.ConfigError, match="was trained without chords"):
+        ts.load("essen").generate(1, bars=2, chords="C G")
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    shutil.copytree(chord_run, runs / "chordy")
+    with TestClient(create_app(runs, tmp_path / "out", audio=False)) as client:
+        (info,) = [r for r in client.get("/api/runs").json() if r["name"] == "chordy"]
+        assert info["chords"] is True
+        body = {"run": "chordy", "bars": 4, "chords": "C F G C", "seed": 3}
+        answer = client.post("/api/generate", json=body)
+        assert answer.status_code == 200, answer.text
+        midi = client.get(answer.json()["files"]["midi"]).content
+        (tmp_path / "web.mid").write_bytes(midi)
+        assert len(Score(str(tmp_path / "web.mid")).tracks) == 2
+        bad = client.post("/api/generate", json={**body, "chords": "C Q7"})
+        assert bad.status_code == 422 and "'Q7' is not a chord symbol" in bad.json()["detail"]
+
+
+def test_chords_from_a_file_and_moved_by_key(chord_run: Path, tmp_path: Path) -> None:
+    """--chords-from takes a file's chords and metre (a Nottingham tune in 3/4); --key moves
+    chords and melody together."""
+    import tunesmith as ts
+
+    model = ts.load(chord_run)
+    tune = NOTTINGHAM_MIDI / "ashover1.mid"  # 3/4, in G
+    (plain,) = model.generate(1, bars=4, seed=1)  # without chords it writes as any model
+    assert plain.notes and "chords" not in plain.meta
+    result = invoke(
+        "generate", chord_run, "--chords-from", tune, "--bars", 4, "--num", 1, "--out", tmp_path
+    )
+    assert result.exit_code == 0, result.output
+    assert "G major" in result.output
+    score = Score(str(tmp_path / "melody-01.mid"))
+    assert (score.time_signatures[0].numerator, score.time_signatures[0].denominator) == (3, 4)
+    (moved,) = model.generate(1, bars=4, chords="C G", key="D", seed=1)
+    assert [name for _, _, name in moved.meta["chords"]][:2] == ["D", "A"]
+    assert moved.key.name == "D major"
+    result = invoke(
+        "generate", chord_run, "--chords-from", tmp_path / "none.mid", "--out", tmp_path
+    )
+    assert result.exit_code == 1 and "none.mid: no such file" in result.output

@@ -39,8 +39,12 @@ class Melody(melody.Melody):
         """Write the melody to a MIDI file (``instrument``: a General MIDI name or number)."""
         from tunesmith.export.instruments import parse_instrument
         from tunesmith.export.midi import write_midi
+        from tunesmith.make.generate import CHORD_PROGRAM
+        from tunesmith.make.harmony import chord_track
 
-        return write_midi(self, path, program=parse_instrument(instrument))
+        track = chord_track(self)  # a melody written over chords: they are a second track
+        tracks, programs = [self, track] if track else [self], [parse_instrument(instrument)]
+        return write_midi(tracks, path, programs=[*programs, CHORD_PROGRAM][: len(tracks)])
 
     def to_symusic(self, *, instrument: str | int = "piano") -> Any:
         """The melody as a ``symusic.Score`` (what :meth:`save_midi` writes)."""
@@ -144,6 +148,7 @@ class MelodyModel:
         tempo: float | None = None,
         seed: int | None = None,
         copy_guard: float = 2.0,
+        chords: str | None = None,
     ) -> Melodies:
         """Sample ``num`` melodies of ``bars`` bars, as ``tunesmith generate`` does.
 
@@ -151,7 +156,9 @@ class MelodyModel:
         ``"F# minor"``), ``tempo`` and ``copy_guard`` (bars never copied verbatim from a
         training piece; 0 = off) and ``endings`` (the best of this many samples of the
         last two bars; 8 for a model with form inputs, which alone may take more than 1)
-        mean what the CLI's flags mean. Each melody's ``meta["seed"]`` is the random seed,
+        mean what the CLI's flags mean; so does ``chords`` (``"C G Am F"``: a model trained
+        on a corpus prepared with chords writes over them, kept in ``meta["chords"]`` and
+        saved as a second MIDI track). Each melody's ``meta["seed"]`` is the random seed,
         for the same melodies again.
         """
         from tunesmith.make.generate import GenerateOptions, sample_melodies
@@ -159,7 +166,7 @@ class MelodyModel:
         options = GenerateOptions(
             bars=bars, num=num, temperature=temperature, top_k=top_k, top_p=top_p, endings=endings,
             seed_notes=seed_notes, primer=str(primer) if primer else None, key=key,
-            tempo=tempo, seed=seed, copy_guard=copy_guard,
+            tempo=tempo, seed=seed, copy_guard=copy_guard, chords=chords,
         )  # fmt: skip
         melodies, _ = sample_melodies(self.run, options)
         return Melodies(Melody.of(m) for m in melodies)

@@ -64,6 +64,9 @@ def generate(
         "bar) or 'C:2 G:2' (in beats); a second MIDI track plays them (a model trained on a "
         "corpus prepared with --chords).",
     ),
+    chords_from: Path = typer.Option(
+        None, help="Instead of --chords: the chords under this file's melody, in its metre."
+    ),
 ) -> None:
     """Generate melodies as MIDI files, each with a piano-roll PNG beside it.
 
@@ -99,7 +102,7 @@ def generate(
                 "--primer": primer, "--seed-notes": seed_notes, "--score": score,
                 "--audio": audio, "--copy-guard": copy_guard != 2.0,
                 "--endings": endings is not None, "--instrument": instrument != "piano",
-                "--soundfont": soundfont, "--chords": chords,
+                "--soundfont": soundfont, "--chords": chords, "--chords-from": chords_from,
             }  # fmt: skip
             refused = [flag for flag, given in asked.items() if given]
             if refused:
@@ -139,6 +142,7 @@ def generate(
             soundfont=str(soundfont) if soundfont else None,
             copy_guard=copy_guard,
             chords=chords,
+            chords_from=str(chords_from) if chords_from else None,
         )
         results = run_generate(run, out, options)
     for r in results:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import torch
 
-from tunesmith.chords import progression_key
 from tunesmith.config import read_json
 from tunesmith.corpus.context import trackers
 from tunesmith.corpus.encodings import END, get_encoding
@@ -62,6 +61,7 @@ class GenerateOptions:
     # A chord-conditioned model's chords: "C G Am F" (one a bar) or "C:2 G:2" (in beats),
     # repeated for the whole melody, which is in their key unless --key says otherwise
     chords: str | None = None
+    chords_from: str | None = None  # instead, the chords under this file's melody
 
 
 @dataclass
@@ -166,17 +166,18 @@ def sample_melodies(run: Run, options: GenerateOptions) -> tuple[list[Melody], f
     ``meta["seed"]`` is the random seed used. Writes nothing.
     """
     _check(options)
-    progression = read_progression(run, options.chords)
-    target = Key.parse(options.key) if options.key else None
-    if progression and target is None:
-        target = progression_key([chord for chord, _ in progression])
+    progression, chord_metre, chord_key = read_progression(run, options.chords, options.chords_from)
+    target = Key.parse(options.key) if options.key else chord_key
+    if progression and target and chord_key:  # --key moves the chords with the melody
+        move = chord_key.shift_to(Key(target.tonic, chord_key.mode))
+        progression = [(c.transpose(move) if c else None, beats) for c, beats in progression]
     encoding = get_encoding(run.data)
     vocab = run.vocab
     rng = random.Random(options.seed)
     seed = options.seed if options.seed is not None else rng.randrange(2**31)
     rng = random.Random(seed)
 
-    prompt = _prompts(run, options, target, rng)
+    prompt = _prompts(run, options, target, rng, chord_metre if progression else None)
     primes, keys, shifts, meters = prompt.primes, prompt.keys, prompt.shifts, prompt.meters
     tempo = options.tempo or prompt.tempo
 
@@ -273,7 +274,11 @@ class _Prompts:
 
 
 def _prompts(
-    run: Run, options: GenerateOptions, target: Key | None, rng: random.Random
+    run: Run,
+    options: GenerateOptions,
+    target: Key | None,
+    rng: random.Random,
+    chord_metre: tuple[int, int] | None = None,
 ) -> _Prompts:
     """The primes: seed notes and primers are moved into the model's key and back by the
     same amount; a training piece's opening has a known key, moved to ``--key``'s tonic if
@@ -292,9 +297,9 @@ def _prompts(
     elif options.seed_notes is not None:
         toks, into = _seed_tokens(run, options.seed_notes, target)
         prompts = _Prompts([toks], [target.transpose(into) if target else None], [-into], [(4, 4)])
-    elif options.chords and target:  # over chords: from silence, not a training opening
+    elif chord_metre and target:  # over chords: from silence, not a training opening
         into = target.shift_to_c() if run.data.transpose else 0
-        prompts = _Prompts([[]], [target.transpose(into)], [-into], [(4, 4)])
+        prompts = _Prompts([[]], [target.transpose(into)], [-into], [chord_metre])
     else:
         openings = read_json(run.path / "openings.json")
         if target:

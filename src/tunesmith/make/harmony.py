@@ -4,28 +4,71 @@ the chord-conditioned model's input, and the chords as a track of their own."""
 from __future__ import annotations
 
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 
-from tunesmith.chords import Chord, chord_steps, ids_per_step, parse_chord, parse_progression
+from tunesmith.chords import (
+    Chord,
+    chord_steps,
+    ids_per_step,
+    parse_chord,
+    parse_progression,
+    progression_key,
+)
 from tunesmith.errors import ConfigError
+from tunesmith.keys import Key
 from tunesmith.learn.checkpoint import Run
 from tunesmith.melody import Melody, Note
 
 Progression = list[tuple[Chord | None, Fraction | None]]
 
 
-def read_progression(run: Run, text: str | None) -> Progression | None:
-    """``--chords`` read for ``run``; ConfigError for a run without the chord input or a
-    symbol that is not a chord."""
-    if text is None:
-        return None
+def read_progression(
+    run: Run, text: str | None, path: str | None = None
+) -> tuple[Progression | None, tuple[int, int], Key | None]:
+    """``--chords`` (or ``--chords-from``'s file) read for ``run``, with the metre to write
+    in and the key they are in (the file's; for chords given as text 4/4 and the first
+    chord's). ConfigError for a run without the chord
+    input or a symbol that is not a chord; SourceError for a file without chords."""
+    if text is None and path is None:
+        return None, (4, 4), None
+    flag = "--chords" if path is None else "--chords-from"
+    if text is not None and path is not None:
+        raise ConfigError("give --chords or --chords-from, not both")
     if not run.model_config.chords:
         raise ConfigError(
-            f"--chords: {run.path} was trained without chords; train one on a corpus "
+            f"{flag}: {run.path} was trained without chords; train one on a corpus "
             "prepared with 'tunesmith prepare --chords'"
         )
-    return parse_progression(text)
+    if path is None:
+        progression = parse_progression(text or "")
+        return progression, (4, 4), progression_key([c for c, _ in progression])
+    return chords_of_file(path)
+
+
+def chords_of_file(path: str) -> tuple[Progression, tuple[int, int], Key | None]:
+    """The chords under a file's melody (its chord symbols, else found in its other parts)
+    as a progression in its own key, its metre and that key."""
+    from tunesmith.config import DataConfig
+    from tunesmith.errors import SourceError
+    from tunesmith.read.extract import extract_melody
+    from tunesmith.read.sources import find_items, read_item
+
+    if not Path(path).is_file():
+        raise SourceError(f"--chords-from {path}: no such file")
+    config = DataConfig(chords=True, transpose=False)
+    melody = extract_melody(read_item(find_items([path])[0]), config)
+    metre = melody.time_signature
+    beat = Fraction(4, metre[1]) * config.steps_per_quarter
+    progression: Progression = []
+    at = 0
+    for start, steps, name in melody.meta["chords"]:
+        if start > at:  # no chord sounds: a rest in the progression
+            progression.append((None, Fraction(start - at) / beat))
+        progression.append((parse_chord(name), Fraction(steps) / beat))
+        at = start + steps
+    return progression, metre, melody.key
 
 
 def lay_out(

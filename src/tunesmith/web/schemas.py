@@ -48,8 +48,14 @@ class GenerateRequest(BaseModel):
         le=MAX_GUARD_BARS,
         description="Never copy this many bars verbatim from training (0: off).",
     )
+    chords: str | None = Field(
+        None,
+        max_length=400,
+        description="A chord run's chords, as the CLI reads them: 'C G Am F' (one a bar) or "
+        "'C:2 G:2' (beats); repeated for the melody's length.",
+    )
 
-    @field_validator("key", "seed_notes")
+    @field_validator("key", "seed_notes", "chords")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value if value and value.strip() else None
@@ -66,6 +72,7 @@ class RunInfo(BaseModel):
     epochs: int | None = None
     best_val_loss: float | None = None
     shipped: bool = False  # installed with tunesmith (tunesmith models), not in --runs
+    chords: bool = False  # writes melodies over given chords (GenerateRequest.chords)
 
 
 class NoteOut(BaseModel):

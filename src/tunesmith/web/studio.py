@@ -260,6 +260,7 @@ def describe_run(folder: Path) -> dict[str, Any]:
         "name": folder.name,
         "encoding": data.get("encoding"),
         "model": model.get("kind"),
+        "chords": bool(model.get("chords")),
         "hidden_size": model.get("hidden_size"),
         "num_layers": model.get("num_layers"),
         "parameters": info.get("parameters"),

@@ -40,6 +40,7 @@ async function loadRuns() {
     option.value = run.name;
     option.textContent = run.shipped ? `${run.name} (shipped)` : run.name;
     option.dataset.info = describeRun(run);
+    option.dataset.chords = run.chords ? "yes" : "";
     select.append(option);
   }
   if (!runs.length) {
@@ -53,6 +54,7 @@ function describeRun(run) {
   const parts = [];
   if (run.shipped) parts.push("installed with tunesmith");
   if (run.model) parts.push(`${run.model.toUpperCase()} ${run.num_layers}×${run.hidden_size}`);
+  if (run.chords) parts.push("writes over chords");
   if (run.parameters) parts.push(`${run.parameters.toLocaleString()} parameters`);
   if (run.epochs) parts.push(`${run.epochs} epochs`);
   if (run.best_val_loss != null) parts.push(`val loss ${run.best_val_loss.toFixed(3)}`);
@@ -62,6 +64,7 @@ function describeRun(run) {
 function showRunInfo() {
   const option = $("run").selectedOptions[0];
   $("run-info").textContent = option ? option.dataset.info : "";
+  $("chords-row").hidden = !(option && option.dataset.chords);
 }
 
 async function loadInstruments() {
@@ -151,6 +154,7 @@ function request() {
     instrument: $("instrument").value.trim() || "piano",
     seed_notes: $("seed_notes").value.trim() || null,
   };
+  if (!$("chords-row").hidden && $("chords").value.trim()) body.chords = $("chords").value.trim();
   if ($("seed").value !== "") body.seed = number("seed");
   return body;
 }
