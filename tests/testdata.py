@@ -40,7 +40,7 @@ def random_context(batch: int, time: int, vocab_size: int, seed: int = 0):
     sizes = {c.POS: c.POS_SIZE, c.METRE: len(c.METRES), c.PHRASE: c.PHRASE_BARS}
     sizes |= {c.LEFT: c.LEFT_SIZE, c.REPEATS: 2 ** len(c.LAGS)}
     sizes |= {c.LOOKBACK + k: vocab_size + 1 for k in range(len(c.LAGS))}
-    sizes |= {c.TIME_LEFT: c.FAR + 1, c.MODE: len(c.MODES), c.CHORD: CHORD_IDS}
+    sizes |= {c.TIME_LEFT: c.FAR + 1, c.MODE: len(c.MODES), c.CHORD: CHORD_IDS, c.STYLE: 1}
     return torch.stack(
         [torch.randint(sizes[i], (batch, time), generator=g) for i in range(c.WIDTH)], -1
     )

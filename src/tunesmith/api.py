@@ -133,6 +133,13 @@ class MelodyModel:
         """The run's config.json: data, model and training options, versions, sizes."""
         return self.run.info
 
+    @property
+    def styles(self) -> list[str]:
+        """The styles ``generate(style=...)`` takes ([] for a model trained without)."""
+        from tunesmith.make.styles import run_styles
+
+        return run_styles(self.run)
+
     def generate(
         self,
         num: int = 1,
@@ -149,6 +156,7 @@ class MelodyModel:
         seed: int | None = None,
         copy_guard: float = 2.0,
         chords: str | None = None,
+        style: str | None = None,
     ) -> Melodies:
         """Sample ``num`` melodies of ``bars`` bars, as ``tunesmith generate`` does.
 
@@ -158,15 +166,15 @@ class MelodyModel:
         last two bars; 8 for a model with form inputs, which alone may take more than 1)
         mean what the CLI's flags mean; so does ``chords`` (``"C G Am F"``: a model trained
         on a corpus prepared with chords writes over them, kept in ``meta["chords"]`` and
-        saved as a second MIDI track). Each melody's ``meta["seed"]`` is the random seed,
-        for the same melodies again.
+        saved as a second MIDI track), and ``style`` (one of :attr:`styles`). Each
+        melody's ``meta["seed"]`` is the random seed, for the same melodies again.
         """
         from tunesmith.make.generate import GenerateOptions, sample_melodies
 
         options = GenerateOptions(
             bars=bars, num=num, temperature=temperature, top_k=top_k, top_p=top_p, endings=endings,
             seed_notes=seed_notes, primer=str(primer) if primer else None, key=key,
-            tempo=tempo, seed=seed, copy_guard=copy_guard, chords=chords,
+            tempo=tempo, seed=seed, copy_guard=copy_guard, chords=chords, style=style,
         )  # fmt: skip
         melodies, _ = sample_melodies(self.run, options)
         return Melodies(Melody.of(m) for m in melodies)

@@ -168,6 +168,9 @@ class ModelConfig(_Config):
     # The chord sounding at each step as an input (a corpus prepared with --chords); needs
     # the form inputs, which carry it. None: as the corpus (training decides).
     chords: bool | None = None
+    # Style labels the model tells apart (a corpus prepared with --style): 0 none; None: as
+    # the corpus (training decides).
+    styles: int | None = None
 
     def validate(self) -> None:
         _check(
@@ -177,6 +180,10 @@ class ModelConfig(_Config):
             "'lstm', 'gru' or 'transformer'",
         )
         _check(not self.chords or self.form, "chords", self.chords, "off without --form")
+        _check(
+            self.styles is None or (isinstance(self.styles, int) and 0 <= self.styles <= 256),
+            "styles", self.styles, "a count of style labels, 0-256",
+        )  # fmt: skip
         for name in ("embedding_dim", "hidden_size", "num_layers", "num_heads"):
             value = getattr(self, name)
             _check(isinstance(value, int) and value >= 1, name, value, "a whole number >= 1")

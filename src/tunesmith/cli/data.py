@@ -16,7 +16,9 @@ from tunesmith.errors import ConfigError
 @app.command()
 def prepare(
     sources: list[str] = typer.Argument(
-        ..., help="Folders, files, or bundled corpora: essen, chorales, oneills."
+        None,
+        help="Folders, files, glob patterns, bundled corpora (essen, chorales, oneills) or "
+        "Essen collections by file name (han*, erk*, irl).",
     ),
     out: Path = typer.Option(..., "--out", "-o", help="Folder to write the prepared corpus to."),
     encoding: str = typer.Option(
@@ -49,6 +51,11 @@ def prepare(
     max_gap_bars: float = typer.Option(
         0, help="Split a melody at a silence this many bars long (0 = never)."
     ),
+    style: list[str] = typer.Option(
+        None,
+        help="LABEL=SOURCE[,SOURCE...] instead of SOURCES, repeated: one corpus of several "
+        "styles, each piece labelled, for generate --style ('*=DIR': a style a sub-folder).",
+    ),
     chords: bool = typer.Option(
         False,
         help="Also read the chords under each melody (chord symbols, else found in the other "
@@ -75,6 +82,8 @@ def prepare(
       tunesmith prepare ~/midi tune.mid --out data/mine --melody skyline
       tunesmith prepare chorales oneills --out data/mix --limit 500
       tunesmith prepare chorales --encoding poly --out data/chorales-poly
+      tunesmith prepare --style irish=oneills --style chinese=han1.abc,han2.abc \\
+          --style german=erk*.abc --style chorale=chorales --out data/styles
     """
     from tunesmith.config import DataConfig
 
@@ -99,10 +108,16 @@ def prepare(
             from tunesmith.corpus.poly_prepare import check_poly_options
 
             check_poly_options(config)  # before the progress bar: a misuse is one line
+        from tunesmith.corpus.styles import parse_styles
+
+        styles = parse_styles(style) if style else None
+        if not sources and not styles:
+            raise ConfigError("give SOURCES to read, or --style LABEL=SOURCES")
         result = run_prepare(
-            sources,
+            sources or [],
             out,
             config,
+            styles=styles,
             jobs=jobs,
             limit=limit,
             strict=strict,

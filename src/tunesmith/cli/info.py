@@ -47,6 +47,10 @@ def info(path: Path = typer.Argument(..., help="A run folder or a prepared corpu
         if meta["model"].get("form")
         else "no",
     )
+    if meta["model"].get("chords"):
+        table.add_row("chords", "an input: generate --chords writes over given chords")
+    if meta.get("styles"):
+        table.add_row("styles", ", ".join(meta["styles"]) + "  (generate --style)")
     table.add_row("parameters", f"{meta.get('parameters', 0):,}")
     table.add_row("vocabulary", str(meta.get("vocab_size")))
     table.add_row(

@@ -67,6 +67,11 @@ def generate(
     chords_from: Path = typer.Option(
         None, help="Instead of --chords: the chords under this file's melody, in its metre."
     ),
+    style: str = typer.Option(
+        None,
+        help="A model trained on a corpus prepared with --style: write in this style "
+        "(tunesmith info RUN lists them). \\[default: each opening's own]",
+    ),
 ) -> None:
     """Generate melodies as MIDI files, each with a piano-roll PNG beside it.
 
@@ -87,6 +92,7 @@ def generate(
       tunesmith generate runs/chorales --num 2 --bars 8
       tunesmith generate runs/chorales --harmonize melody.mid --num 2
       tunesmith generate runs/nottingham-chords --chords "G C D G" --bars 16
+      tunesmith generate runs/styles --style irish --num 8
     """
     from tunesmith.learn.run_config import POLY, run_kind
     from tunesmith.make.sample_poly import write_chorales
@@ -103,6 +109,7 @@ def generate(
                 "--audio": audio, "--copy-guard": copy_guard != 2.0,
                 "--endings": endings is not None, "--instrument": instrument != "piano",
                 "--soundfont": soundfont, "--chords": chords, "--chords-from": chords_from,
+                "--style": style,
             }  # fmt: skip
             refused = [flag for flag, given in asked.items() if given]
             if refused:
@@ -143,6 +150,7 @@ def generate(
             copy_guard=copy_guard,
             chords=chords,
             chords_from=str(chords_from) if chords_from else None,
+            style=style,
         )
         results = run_generate(run, out, options)
     for r in results:

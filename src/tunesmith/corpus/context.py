@@ -32,6 +32,9 @@ the model reads token ``j - 1`` with context ``j`` and predicts token ``j``. Col
   chord-conditioned model, read from the piece's chords in training and from
   ``generate --chords`` when sampling.
 
+- ``STYLE``: the piece's style (1 for the corpus's first ``--style`` label; 0: none), the
+  *style* input of a model trained on a labelled corpus.
+
 ``TIME_LEFT`` and ``MODE`` are a model's *cadence* inputs (``ModelConfig.cadence``); a model
 trained before them reads the first columns only, which keep their meaning.
 
@@ -61,8 +64,8 @@ CONTEXT_FILE = "context-v4.npy"
 LAGS = (1, 2, 4, 8)
 POS, METRE, PHRASE, LEFT, REPEATS, LOOKBACK = range(6)
 TIME_LEFT, MODE = LOOKBACK + len(LAGS), LOOKBACK + len(LAGS) + 1
-CHORD = MODE + 1
-WIDTH = CHORD + 1
+CHORD, STYLE = MODE + 1, MODE + 2
+WIDTH = STYLE + 1
 #: Positions in a bar are counted in twelfths of a quarter, up to 16 quarters.
 POS_PER_QUARTER, POS_SIZE = 12, 192
 #: TIME_LEFT before the last bar.
@@ -122,6 +125,7 @@ class Metre:
         length: int,
         mode: int = 0,
         chords: np.ndarray | None = None,
+        style: int = 0,
     ) -> None:
         self.bar = steps_per_bar(tuple(time_signature), steps_per_quarter)
         self.index = metre_index(time_signature)
@@ -130,6 +134,7 @@ class Metre:
         self.length = length  # the piece's length in steps (where LEFT reaches 0)
         self.mode = mode  # a MODES index
         self.chords = chords  # the chord id sounding at each step (None: none known)
+        self.style = style  # the piece's style id (0: none)
 
     def chord_at(self, onsets: np.ndarray) -> np.ndarray:
         """The chord id sounding at each onset (0 past the known chords)."""
@@ -158,6 +163,7 @@ def piece_context(ids: np.ndarray, steps: np.ndarray, metre: Metre, vocab_size: 
     out[:, POS], out[:, PHRASE], out[:, LEFT], out[:, TIME_LEFT] = metre.columns(onsets)
     out[:, MODE] = metre.mode
     out[:, CHORD] = metre.chord_at(onsets)
+    out[:, STYLE] = metre.style
     if n:  # whether there is a pickup shows only once the first token is there
         out[0, PHRASE] = 0
     out[:, METRE] = metre.index
@@ -180,7 +186,8 @@ def piece_metre(piece: dict[str, Any], ids: np.ndarray, steps: np.ndarray, rests
     length = int(steps[np.asarray(ids, dtype=np.int64)].sum())
     ts = piece.get("time_signature") or (4, 4)
     chords = ids_per_step(piece["chords"], length) if piece.get("chords") else None
-    return Metre(ts, spq, pickup, length, mode_index(piece.get("key")), chords)
+    mode = mode_index(piece.get("key"))
+    return Metre(ts, spq, pickup, length, mode, chords, int(piece.get("style_id", 0)))
 
 
 def corpus_context(tokens: np.ndarray, pieces: list[dict[str, Any]], vocab: Vocab, data_config):
@@ -253,6 +260,7 @@ class FormTracker:
         out[POS], out[PHRASE], out[LEFT], out[METRE] = pos[0], phrase[0], left[0], m.index
         out[TIME_LEFT], out[MODE] = time_left[0], m.mode
         out[CHORD] = m.chord_at(np.array([self._onset]))[0]
+        out[STYLE] = m.style
         repeats = 0
         for k, lag in enumerate(LAGS):
             out[LOOKBACK + k] = self._at.get(self._onset - lag * m.bar, self._none)
@@ -270,17 +278,20 @@ def trackers(
     lengths: Sequence[int],
     keys: Sequence[str | None] | None = None,
     chords: Sequence[np.ndarray | None] | None = None,
+    styles: Sequence[int] | None = None,
 ) -> list[FormTracker]:
     """A tracker per row, for rows in the given time signatures, each ``lengths`` steps long
     in all (prime included), in the given keys (names such as "A minor"; None: unknown),
-    over the given chords (a chord id a step, prime included; None: none)."""
+    over the given chords (a chord id a step, prime included; None: none), in the given
+    styles (ids; 0: none)."""
     steps, rests = token_steps(vocab, data_config), rest_ids(vocab)
     spq = data_config.steps_per_quarter
     keys = keys if keys is not None else [None] * len(metres)
     chords = chords if chords is not None else [None] * len(metres)
+    styles = styles if styles is not None else [0] * len(metres)
     return [
-        FormTracker(steps, rests, Metre(ts, spq, False, n, mode_index(k), c), vocab)
-        for ts, n, k, c in zip(metres, lengths, keys, chords, strict=True)
+        FormTracker(steps, rests, Metre(ts, spq, False, n, mode_index(k), c, s), vocab)
+        for ts, n, k, c, s in zip(metres, lengths, keys, chords, styles, strict=True)
     ]
 
 

@@ -33,6 +33,11 @@ class Corpus:
     def pieces(self) -> list[dict[str, Any]]:
         return self.manifest["pieces"]
 
+    @property
+    def styles(self) -> list[str]:
+        """The style labels of a corpus prepared with ``--style`` (ids 1, 2...), else []."""
+        return list(self.manifest.get("styles", []))
+
     @classmethod
     def open(cls, path: str | Path) -> Corpus:
         path = Path(path)
@@ -114,7 +119,10 @@ class Corpus:
             tokens = self.vocab.decode(int(x) for x in ids)
             while len(tokens) > 1 and encoding.steps(tokens) > steps:  # a note spans steps
                 tokens.pop()
-            out.append({"tokens": tokens, "key": p["key"], "time_signature": [num, den]})
+            opening = {"tokens": tokens, "key": p["key"], "time_signature": [num, den]}
+            if p.get("style"):
+                opening["style"] = p["style"]
+            out.append(opening)
         return out
 
 

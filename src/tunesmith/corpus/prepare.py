@@ -36,12 +36,13 @@ from tunesmith.corpus.store import (
     report_from_manifest,
     write_corpus,
 )
-from tunesmith.errors import CorpusError, EncodingError, SourceError
+from tunesmith.corpus.styles import style_items
+from tunesmith.errors import ConfigError, CorpusError, EncodingError, SourceError
 from tunesmith.melody import Melody
 from tunesmith.read.cache import MelodyCache, default_cache_dir
 from tunesmith.read.extract import augment_keys, filter_melodies
 from tunesmith.read.reading import DEFAULT_TIME_LIMIT, ProgressFn, one_line, read_melodies
-from tunesmith.read.sources import find_items
+from tunesmith.read.sources import Item, find_items
 
 
 def prepare_corpus(
@@ -55,6 +56,7 @@ def prepare_corpus(
     limit: int = 0,
     time_limit: float = DEFAULT_TIME_LIMIT,
     on_progress: ProgressFn | None = None,
+    styles: dict[str, list[str]] | None = None,
 ) -> PrepareReport:
     """Read ``sources`` and write a prepared corpus to ``out``.
 
@@ -63,11 +65,15 @@ def prepare_corpus(
 
     :param limit: use only the first ``limit`` files or tunes (0 = all).
     :param time_limit: seconds one file or tune may take before it is skipped (0 = none).
+    :param styles: instead of ``sources``, style label -> its sources: each piece is
+        labelled (see :mod:`tunesmith.corpus.styles`); ``limit`` then counts per style.
     :param memory_limit: bytes of address space each worker process may use (0 = no cap).
     :raise CorpusError: when no piece at all could be used.
     """
     config = config or DataConfig()
     config.validate()
+    if styles and config.encoding == "poly":
+        raise ConfigError("--style labels melodies; the poly encoding takes none")
     if config.encoding == "poly":  # every part's pitches, frame by frame: its own module
         return prepare_poly(
             sources, out, config, jobs=jobs, strict=strict, use_cache=use_cache, limit=limit,
@@ -75,9 +81,7 @@ def prepare_corpus(
         )  # fmt: skip
     started = time.perf_counter()
     out = Path(out)
-    items = find_items(sources)
-    if limit:
-        items = items[:limit]
+    items, style_of, sources = _items(sources, styles, limit)
     cache = MelodyCache(default_cache_dir() if use_cache else None, _extraction_options(config))
     keys = [cache.key(it) for it in items]  # a stat and a path resolution each: once
     this_key = corpus_key(sources, config, keys, items)
@@ -103,6 +107,8 @@ def prepare_corpus(
         keys=keys,
     )
     cache.close()
+    for m in melodies if style_of else ():
+        m.meta["style"] = style_of[m.source]
     melodies, groups, more_skips = _filter_and_augment(melodies, config)
     skipped += more_skips
     encoding = get_encoding(config)
@@ -116,7 +122,7 @@ def prepare_corpus(
     durations, pitches = _distributions(melodies, encoding, token_counts)
     seen = set(token_counts) - set(encoding.base_tokens())
     vocab = Vocab(encoding.base_tokens() + sorted(seen, key=_token_order), config.encoding)
-    tokens, pieces = _stream(melodies, encoded, groups, vocab)
+    tokens, pieces = _stream(melodies, encoded, groups, vocab, list(styles or ()))
     report = PrepareReport(
         out=str(out),
         items=len(items),
@@ -136,6 +142,7 @@ def prepare_corpus(
         "durations": durations,
         "pitches": pitches,
         "skipped": report.skipped_entries(),
+        **({"styles": list(styles)} if styles else {}),
         "pieces": pieces,
     }
     vocab_json = {"encoding": vocab.encoding, "tokens": vocab.tokens}
@@ -143,6 +150,20 @@ def prepare_corpus(
     documents = {"vocab.json": vocab_json, "manifest.json": manifest}
     write_corpus(out, tokens, documents, contexts)
     return report
+
+
+def _items(
+    sources: list[str], styles: dict[str, list[str]] | None, limit: int
+) -> tuple[list[Item], dict[str, str], list[str]]:
+    """What to read, each item's style label (none without ``styles``), and the sources as
+    the corpus key counts them (``label=source`` for a labelled one)."""
+    if not styles:
+        items = find_items(sources)
+        return (items[:limit] if limit else items), {}, sources
+    if sources:
+        raise ConfigError("give every source under a --style label, or no --style")
+    items, style_of = style_items(styles, limit)
+    return items, style_of, [f"{label}={s}" for label, srcs in styles.items() for s in srcs]
 
 
 def _encode(
@@ -162,9 +183,14 @@ def _encode(
 
 
 def _stream(
-    melodies: list[Melody], encoded: list[list[str]], groups: list[int], vocab: Vocab
+    melodies: list[Melody],
+    encoded: list[list[str]],
+    groups: list[int],
+    vocab: Vocab,
+    styles: list[str],
 ) -> tuple[np.ndarray, list[dict[str, Any]]]:
-    """One token stream (END before and after every piece) and each piece's manifest entry."""
+    """One token stream (END before and after every piece) and each piece's manifest entry
+    (a labelled piece's style, and its id: 1 for the first of ``styles``)."""
     stream = [vocab.end_id]
     pieces = []
     for m, toks, group in zip(melodies, encoded, groups, strict=True):
@@ -181,6 +207,11 @@ def _stream(
                 "tempo": m.tempo,
                 "time_signature": list(m.time_signature),
                 **({"chords": m.meta["chords"]} if "chords" in m.meta else {}),
+                **(
+                    {"style": m.meta["style"], "style_id": 1 + styles.index(m.meta["style"])}
+                    if "style" in m.meta
+                    else {}
+                ),
             }
         )
         stream.extend(vocab.encode(toks))

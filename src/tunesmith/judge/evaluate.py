@@ -13,6 +13,7 @@ with the training set is the figure a perfect model would reach.
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -29,9 +30,15 @@ from tunesmith.corpus.encodings import get_encoding
 from tunesmith.corpus.encodings.base import max_tokens
 from tunesmith.corpus.encodings.steps import HOLD, REST
 from tunesmith.errors import CheckpointError
-from tunesmith.judge.formstats import FORM_FEATURES, endings, mean_share, self_similarity
+from tunesmith.judge.formstats import (
+    FORM_FEATURES,
+    endings,
+    heard_key,
+    mean_share,
+    self_similarity,
+)
 from tunesmith.judge.stats import FEATURES, kl_divergence, overlap
-from tunesmith.keys import Key, find_key
+from tunesmith.keys import Key
 from tunesmith.learn.checkpoint import Run, load_run
 from tunesmith.learn.heldout import predict_lanes
 from tunesmith.learn.run_config import POLY, run_kind
@@ -44,6 +51,7 @@ from tunesmith.make.copying import (
     tokens_per_bar,
 )
 from tunesmith.make.sample import check_endings, sample_ids
+from tunesmith.make.styles import style_ids
 from tunesmith.melody import Melody, pickup_steps, steps_per_bar
 
 ProgressFn = Callable[[str], None]
@@ -311,7 +319,10 @@ def _sample_like(
     end = run.vocab.end_id
     guard = copy_guard(run, copy_guard_bars, metres)
     keys = [o["key"] for o in chosen]
-    form = trackers(run.vocab, run.data, metres, totals, keys) if run.model_config.form else None
+    _, styles = style_ids(run, [o.get("style") for o in chosen], random.Random(seed))
+    form = None
+    if run.model_config.form:  # each sample in its opening's style, as generate writes
+        form = trackers(run.vocab, run.data, metres, totals, keys, styles=styles)
     rows = sample_ids(
         run.model,
         [[end, *run.vocab.encode(p)] for p in primes],
@@ -369,16 +380,6 @@ def form_report(
         if m is not None
     }
     return out
-
-
-def heard_key(m: Melody) -> Key | None:
-    """The melody's key by analysis, within its key signature's two keys (C major or A
-    minor in a transposed corpus). A generated melody's mode is its own, not its opening's:
-    one bar rarely tells C major from A minor, so samples and held-out pieces are both
-    judged by the key their notes are in."""
-    if m.key is None or not m.notes:
-        return m.key
-    return find_key(m.pitches, [n.duration for n in m.notes], sharps=m.key.sharps)
 
 
 def copying_report(

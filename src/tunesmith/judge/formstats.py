@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from tunesmith.judge.stats import _hist, _line
-from tunesmith.keys import Key
+from tunesmith.keys import Key, find_key
 from tunesmith.melody import Melody
 
 LAGS = (1, 2, 4, 8)
@@ -125,3 +125,13 @@ def self_similarity(m: Melody, limit: int = 32) -> np.ndarray:
                 sa, sb = {(t, p) for t, _, p in a}, {(t, p) for t, _, p in b}
                 out[i, j] = 0.5 * len(sa & sb) / len(sa | sb)
     return out
+
+
+def heard_key(m: Melody) -> Key | None:
+    """The melody's key by analysis, within its key signature's two keys (C major or A
+    minor in a transposed corpus). A generated melody's mode is its own, not its opening's:
+    one bar rarely tells C major from A minor, so samples and held-out pieces are both
+    judged by the key their notes are in."""
+    if m.key is None or not m.notes:
+        return m.key
+    return find_key(m.pitches, [n.duration for n in m.notes], sharps=m.key.sharps)

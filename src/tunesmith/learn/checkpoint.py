@@ -111,6 +111,7 @@ def read_run_info(run_dir: str | Path) -> dict[str, Any]:
         info["model"].setdefault("form", False)  # saved before models had form inputs
         info["model"].setdefault("cadence", False)  # saved before the cadence inputs
         info["model"].setdefault("chords", False)  # saved before chord conditioning
+        info["model"].setdefault("styles", 0)  # saved before style conditioning
     return info
 
 

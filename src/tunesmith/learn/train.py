@@ -36,6 +36,7 @@ from tunesmith.corpus.dataset import (
     window_context,
     windows,
 )
+from tunesmith.corpus.styles import balanced
 from tunesmith.errors import CheckpointError, ConfigError
 from tunesmith.learn.checkpoint import (
     GUARD_MAX_TOKENS,
@@ -168,6 +169,14 @@ def _settle_configs(
     with_chords = corpus.data_config.chords
     if model_config.chords is None:  # as the corpus: chords are an input when it has them
         model_config.chords = bool(with_chords and model_config.form)
+    styles = corpus.styles
+    if model_config.styles is None:  # as the corpus: its labels are an input when it has them
+        model_config.styles = len(styles) if model_config.form else 0
+    if model_config.styles and model_config.styles != len(styles):
+        raise ConfigError(
+            f"the model reads {model_config.styles} styles but {corpus.path} has "
+            f"{len(styles)}; leave the styles to the corpus"
+        )
     if model_config.chords and not with_chords:
         raise ConfigError(
             f"--chords: {corpus.path} was prepared without chords; prepare it with --chords"
@@ -228,7 +237,8 @@ def _train(
     # ---- data: split by piece, one token stream per side, each read as it is indexed from
     # the memory-mapped tokens.npy (one copy in the page cache for all processes)
     train_idx, val_idx = corpus.split(cfg.val_fraction, cfg.seed)
-    train_stream = corpus.split_stream(train_idx, context=model_config.form)
+    # a small style's pieces come round more often (corpus/styles.py); validation is as is
+    train_stream = corpus.split_stream(balanced(corpus.pieces, train_idx), model_config.form)
     val_stream = corpus.split_stream(val_idx, context=model_config.form)
     if count_windows(train_stream, cfg.sequence_length) == 0:
         raise ConfigError(
@@ -258,6 +268,7 @@ def _train(
             run_dir, corpus, model_config, cfg, overwrite, train_idx, train_stream,
             corpus=str(Path(data_dir).resolve()), vocab_size=len(corpus.vocab),
             parameters=n_params, train_pieces=len(train_idx), val_pieces=len(val_idx),
+            **({"styles": corpus.styles} if model_config.styles else {}),
         )  # fmt: skip
     seed_process(cfg.seed, procs, state.step)
 

@@ -27,6 +27,7 @@ from tunesmith.make.copying import check_copy_guard, copy_guard
 from tunesmith.make.harmony import chord_track, lay_out, read_progression
 from tunesmith.make.prompt import Seed, parse_seed, read_primer
 from tunesmith.make.sample import MAX_ENDINGS, check_endings, sample_ids
+from tunesmith.make.styles import check_style, style_ids
 from tunesmith.melody import Melody, pickup_steps, steps_per_bar
 
 MAX_LENGTH = 100_000
@@ -62,6 +63,7 @@ class GenerateOptions:
     # repeated for the whole melody, which is in their key unless --key says otherwise
     chords: str | None = None
     chords_from: str | None = None  # instead, the chords under this file's melody
+    style: str | None = None  # a style-conditioned model's style (default: the opening's)
 
 
 @dataclass
@@ -177,7 +179,11 @@ def sample_melodies(run: Run, options: GenerateOptions) -> tuple[list[Melody], f
     seed = options.seed if options.seed is not None else rng.randrange(2**31)
     rng = random.Random(seed)
 
+    check_style(run, options.style)
     prompt = _prompts(run, options, target, rng, chord_metre if progression else None)
+    labels, style_of_row = style_ids(
+        run, prompt.styles or [options.style] * len(prompt.primes), rng
+    )
     primes, keys, shifts, meters = prompt.primes, prompt.keys, prompt.shifts, prompt.meters
     tempo = options.tempo or prompt.tempo
 
@@ -208,7 +214,7 @@ def sample_melodies(run: Run, options: GenerateOptions) -> tuple[list[Melody], f
     if run.model_config.form:
         modes = [k.name if k else _prime_key(run, p) for k, p in zip(keys, primes, strict=True)]
         chords = [ids for ids, _ in laid] if laid else None
-        form = trackers(vocab, run.data, meters, totals, modes, chords)
+        form = trackers(vocab, run.data, meters, totals, modes, chords, style_of_row)
     ids = sample_ids(
         run.model,
         [[vocab.end_id, *vocab.encode(p)] for p in primes],
@@ -230,18 +236,25 @@ def sample_melodies(run: Run, options: GenerateOptions) -> tuple[list[Melody], f
     for i, (row, key, shift, prime, meter, steps) in enumerate(rows, 1):
         melody = encoding.decode(vocab.decode(row[1:]))
         melody = melody.cut(encoding.steps(prime) + steps)
-        # A model of transposed music writes in C major / A minor: the key is one of those
-        # two (analysis picks the mode), never one found in the sampled notes alone.
-        frame = 0 if run.data.transpose else None
-        key = key or find_key(melody.pitches, [n.duration for n in melody.notes], sharps=frame)
-        melody = replace(melody, key=key, tempo=tempo or 120.0, time_signature=meter)
-        melody = _transpose_in_range(melody, shift)
+        melody = _placed(run, melody, key, shift, meter, tempo or 120.0)
         melody.name = f"{options.prefix}-{i:02d}"
         melody.meta["seed"] = seed
-        if laid:
-            melody.meta["chords"] = laid[i - 1][1]
+        melody.meta |= {"chords": laid[i - 1][1]} if laid else {}
+        melody.meta |= {"style": labels[i - 1]} if labels[i - 1] else {}
         melodies.append(melody)
     return melodies, options.copy_guard if guard else 0.0
+
+
+def _placed(
+    run: Run, melody: Melody, key: Key | None, shift: int, meter: tuple[int, int], tempo: float
+) -> Melody:
+    """A sampled melody in its key, tempo and metre, moved out of the model's key."""
+    # A model of transposed music writes in C major / A minor: the key is one of those
+    # two (analysis picks the mode), never one found in the sampled notes alone.
+    frame = 0 if run.data.transpose else None
+    key = key or find_key(melody.pitches, [n.duration for n in melody.notes], sharps=frame)
+    melody = replace(melody, key=key, tempo=tempo, time_signature=meter)
+    return _transpose_in_range(melody, shift)
 
 
 #: The chords' track: an acoustic guitar, as folk tunes are accompanied.
@@ -259,6 +272,7 @@ class _Prompts:
     meters: list[tuple[int, int]]
     opened: bool = False  # primes are training pieces' openings
     tempo: float | None = None  # the primer's
+    styles: list[str | None] | None = None  # the openings' styles (a labelled corpus)
 
     def times(self, num: int) -> _Prompts:
         """One prompt given for ``num`` melodies."""
@@ -270,6 +284,7 @@ class _Prompts:
             keys=self.keys * num,
             shifts=self.shifts * num,
             meters=self.meters * num,
+            styles=(self.styles or [None]) * num,
         )
 
 
@@ -302,6 +317,8 @@ def _prompts(
         prompts = _Prompts([[]], [target.transpose(into)], [-into], [chord_metre])
     else:
         openings = read_json(run.path / "openings.json")
+        if options.style:
+            openings = [o for o in openings if o.get("style") == options.style] or openings
         if target:
             same_mode = [o for o in openings if o["key"] and o["key"].endswith(target.mode)]
             openings = same_mode or openings
@@ -313,6 +330,7 @@ def _prompts(
             [k.shift_to(Key(target.tonic, k.mode)) if target and k else 0 for k in keys],
             [tuple(o.get("time_signature") or (4, 4)) for o in chosen],
             opened=True,
+            styles=[options.style or o.get("style") for o in chosen],
         )
     return prompts.times(options.num)
 

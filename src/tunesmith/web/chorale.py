@@ -26,8 +26,9 @@ def generate_chorale(run: PolyRun, folder: Path, options: GenerateOptions) -> Ge
     if options.seed_notes or options.key:
         what = "seed_notes" if options.seed_notes else "key"
         raise ConfigError(f"{what} is not an option of the chorale model; leave it empty")
-    if options.chords:
-        raise ConfigError("chords is not an option of the chorale model; leave it empty")
+    if options.chords or options.style:
+        what = "chords" if options.chords else "style"
+        raise ConfigError(f"{what} is not an option of the chorale model; leave it empty")
     if options.copy_guard != GenerateOptions.copy_guard:
         raise ConfigError("copy_guard is not an option of the chorale model; leave it at 2")
     check_endings(options.endings, form=False)

@@ -48,6 +48,9 @@ class GenerateRequest(BaseModel):
         le=MAX_GUARD_BARS,
         description="Never copy this many bars verbatim from training (0: off).",
     )
+    style: str | None = Field(
+        None, max_length=40, description="A style run's style, one its RunInfo lists."
+    )
     chords: str | None = Field(
         None,
         max_length=400,
@@ -55,7 +58,7 @@ class GenerateRequest(BaseModel):
         "'C:2 G:2' (beats); repeated for the melody's length.",
     )
 
-    @field_validator("key", "seed_notes", "chords")
+    @field_validator("key", "seed_notes", "chords", "style")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value if value and value.strip() else None
@@ -73,6 +76,7 @@ class RunInfo(BaseModel):
     best_val_loss: float | None = None
     shipped: bool = False  # installed with tunesmith (tunesmith models), not in --runs
     chords: bool = False  # writes melodies over given chords (GenerateRequest.chords)
+    styles: list[str] = []  # the styles GenerateRequest.style takes
 
 
 class NoteOut(BaseModel):

@@ -261,6 +261,7 @@ def describe_run(folder: Path) -> dict[str, Any]:
         "encoding": data.get("encoding"),
         "model": model.get("kind"),
         "chords": bool(model.get("chords")),
+        "styles": list(info.get("styles") or []) if model.get("styles") else [],
         "hidden_size": model.get("hidden_size"),
         "num_layers": model.get("num_layers"),
         "parameters": info.get("parameters"),

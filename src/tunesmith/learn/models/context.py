@@ -31,6 +31,7 @@ from tunesmith.corpus.context import (
     POS,
     POS_SIZE,
     REPEATS,
+    STYLE,
     TIME_LEFT,
     none_id,
 )
@@ -40,10 +41,16 @@ class FormInputs(nn.Module):
     """(batch, time, WIDTH) context ids -> (batch, time, dim), one embedding per column."""
 
     def __init__(
-        self, vocab_size: int, dim: int, cadence: bool = True, chords: bool = False
+        self,
+        vocab_size: int,
+        dim: int,
+        cadence: bool = True,
+        chords: bool = False,
+        styles: int = 0,
     ) -> None:
         super().__init__()
         self.chord = nn.Embedding(CHORD_IDS, dim) if chords else None  # chord-conditioned
+        self.style = nn.Embedding(styles + 1, dim) if styles else None  # style-conditioned
         # the cadence inputs (TIME_LEFT, MODE); a model trained before them has none
         self.time_left = nn.Embedding(FAR + 1, dim) if cadence else None
         self.mode = nn.Embedding(len(MODES), dim) if cadence else None
@@ -69,6 +76,8 @@ class FormInputs(nn.Module):
             x = x + self.time_left(c[..., TIME_LEFT]) + self.mode(c[..., MODE])
         if self.chord is not None:
             x = x + self.chord(c[..., CHORD])
+        if self.style is not None:
+            x = x + self.style(c[..., STYLE])
         return x
 
 

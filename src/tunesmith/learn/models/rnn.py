@@ -30,7 +30,9 @@ class RNNLanguageModel(nn.Module):
         self.drop = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.hidden_size, vocab_size)
         self.form = (
-            FormInputs(vocab_size, config.embedding_dim, config.cadence, config.chords)
+            FormInputs(
+                vocab_size, config.embedding_dim, config.cadence, config.chords, config.styles or 0
+            )
             if config.form
             else None
         )

@@ -158,7 +158,9 @@ class TransformerLanguageModel(nn.Module):
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.num_layers))
         self.norm = nn.LayerNorm(d)
         self.form = (
-            FormInputs(vocab_size, d, config.cadence, config.chords) if config.form else None
+            FormInputs(vocab_size, d, config.cadence, config.chords, config.styles or 0)
+            if config.form
+            else None
         )
         self.copy = CopyHead(d, vocab_size) if config.form else None
         self.apply(self._init)

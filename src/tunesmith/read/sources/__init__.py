@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fnmatch
+import glob
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,13 +55,28 @@ def bundled_files(name: str) -> list[Path]:
     )
 
 
+def _bundled_matches(pattern: str) -> list[Path]:
+    """Files of music21's Essen collection named by ``pattern`` (``han1.abc``, ``erk*.abc``,
+    ``irl``): how its collections are chosen, e.g. for one style each."""
+    if "/" in pattern or os.sep in pattern:
+        return []
+    pattern = pattern if Path(pattern).suffix else f"{pattern}.abc"
+    return [p for p in bundled_files("essen") if fnmatch.fnmatch(p.name, pattern)]
+
+
 def find_files(source: str) -> list[Path]:
-    """Expand one source (folder, file or bundled corpus name) into music files, sorted.
+    """Expand one source into music files, sorted: a folder, a file, a glob pattern
+    (``tunes/*.mid``), a bundled corpus name, or files of music21's Essen collection by
+    name (``han1.abc``, ``erk*.abc``) when nothing here has that name.
 
     :raise SourceError: when the source does not exist or holds no music file.
     """
     if source in BUNDLED and not Path(source).exists():
         return bundled_files(source)
+    if not Path(source).exists():
+        here = sorted(Path(p) for p in glob.glob(source) if Path(p).suffix.lower() in SUFFIXES)
+        if here or (found := _bundled_matches(source)):
+            return here or found
     path = Path(source)
     if path.is_file():
         if path.suffix.lower() not in SUFFIXES:

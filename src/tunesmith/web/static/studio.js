@@ -41,6 +41,7 @@ async function loadRuns() {
     option.textContent = run.shipped ? `${run.name} (shipped)` : run.name;
     option.dataset.info = describeRun(run);
     option.dataset.chords = run.chords ? "yes" : "";
+    option.dataset.styles = (run.styles || []).join(",");
     select.append(option);
   }
   if (!runs.length) {
@@ -65,6 +66,10 @@ function showRunInfo() {
   const option = $("run").selectedOptions[0];
   $("run-info").textContent = option ? option.dataset.info : "";
   $("chords-row").hidden = !(option && option.dataset.chords);
+  const styles = option && option.dataset.styles ? option.dataset.styles.split(",") : [];
+  const select = $("style");
+  select.replaceChildren(new Option("each opening's own", ""), ...styles.map((s) => new Option(s, s)));
+  $("style-row").hidden = !styles.length;
 }
 
 async function loadInstruments() {
@@ -155,6 +160,7 @@ function request() {
     seed_notes: $("seed_notes").value.trim() || null,
   };
   if (!$("chords-row").hidden && $("chords").value.trim()) body.chords = $("chords").value.trim();
+  if (!$("style-row").hidden && $("style").value) body.style = $("style").value;
   if ($("seed").value !== "") body.seed = number("seed");
   return body;
 }
