@@ -155,6 +155,26 @@ def progress(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
+def train_run(
+    data: Path, run: Path, flags: Sequence[str], seconds: float, threads: int = 1
+) -> None:
+    """``tunesmith train DATA --out RUN --time-limit SECONDS FLAGS`` with ``threads`` torch
+    threads, its output in ``RUN.log``; a run already trained there is reused."""
+    import subprocess
+
+    if (run / "model.safetensors").exists():
+        progress(f"reusing {run}")
+        return
+    progress(f"training {run} for {seconds:g} s")
+    cmd = [sys.executable, "-m", "tunesmith", "train", str(data), "--out", str(run), "--overwrite"]
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    with run.with_suffix(".log").open("w") as log:
+        subprocess.run(
+            [*cmd, "--time-limit", str(seconds), *flags],
+            check=True, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
 def write_results(
     script: str | Path,
     benchmark: str,

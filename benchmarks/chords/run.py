@@ -21,7 +21,6 @@ Run: ``python benchmarks/chords/run.py [--seconds 1200] [--pieces 200] [--runs D
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -54,20 +53,6 @@ def prepare(data: Path, limit: int) -> None:
     extra = ["--limit", str(limit)] if limit else []
     cmd = [sys.executable, "-m", "tunesmith", "prepare", str(common.NOTTINGHAM_MIDI), "--chords"]
     subprocess.run([*cmd, "--out", str(data), *extra], check=True, stdout=subprocess.DEVNULL)
-
-
-def train(data: Path, run: Path, flags: list[str], seconds: float) -> None:
-    if (run / "model.safetensors").exists():
-        common.progress(f"reusing {run}")
-        return
-    common.progress(f"training {run} for {seconds:g} s")
-    cmd = [sys.executable, "-m", "tunesmith", "train", str(data), "--out", str(run), "--overwrite"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    with run.with_suffix(".log").open("w") as log:
-        subprocess.run(
-            [*cmd, "--time-limit", str(seconds), *flags],
-            check=True, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
 
 
 def held_out(corpus: Corpus, run: Run, count: int) -> list[tuple[Melody, dict[str, Any]]]:
@@ -120,7 +105,7 @@ def main() -> None:
     prepare(data, limit)
     jobs = [(runs / name, flags) for name, flags in VARIANTS.items()]
     with ThreadPoolExecutor(max_workers=2) as pool:  # one training per core
-        list(pool.map(lambda j: train(data, j[0], j[1], seconds), jobs))
+        list(pool.map(lambda j: common.train_run(data, j[0], j[1], seconds), jobs))
 
     torch.set_num_threads(1)
     corpus = Corpus.open(data)

@@ -19,7 +19,6 @@ Run: ``python benchmarks/styles/run.py [--seconds 1200] [--samples 200] [--runs 
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
 import sys
@@ -58,20 +57,6 @@ def prepare(data: Path, limit: int) -> None:
     cmd = [sys.executable, "-m", "tunesmith", "prepare", *flags, "--out", str(data)]
     extra = ["--limit", str(limit)] if limit else []
     subprocess.run([*cmd, *extra], check=True, stdout=subprocess.DEVNULL)
-
-
-def train(data: Path, run: Path, seconds: float) -> None:
-    if (run / "model.safetensors").exists():
-        common.progress(f"reusing {run}")
-        return
-    common.progress(f"training {run} for {seconds:g} s")
-    cmd = [sys.executable, "-m", "tunesmith", "train", str(data), "--out", str(run), "--overwrite"]
-    env = {**os.environ, "OMP_NUM_THREADS": "2"}
-    with run.with_suffix(".log").open("w") as log:
-        subprocess.run(
-            [*cmd, "--time-limit", str(seconds)],
-            check=True, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
 
 
 def features(m: Melody) -> np.ndarray:
@@ -148,7 +133,7 @@ def main() -> None:
     runs.mkdir(parents=True, exist_ok=True)
     data, run_dir = runs / "data", runs / "styles"
     prepare(data, limit)
-    train(data, run_dir, seconds)
+    common.train_run(data, run_dir, [], seconds, threads=2)
 
     torch.set_num_threads(2)
     corpus, run = Corpus.open(data), load_run(run_dir)
