@@ -166,3 +166,24 @@ def test_inspect_shows_parts_key_and_tokens(nottingham_midi: Path) -> None:
     assert "bar   2:" in r.output and "G major" in r.output  # ashover1 is in G
     r = _run("inspect", nottingham_midi / "ashover1.mid", "--tune", "5")
     assert r.exit_code == 2 and "--tune 5" in r.output
+
+
+def test_a_grid_asked_for_is_used_or_refused_never_changed(tmp_path: Path) -> None:
+    """--steps-per-quarter 4 cannot hold triplets: refused (it used to become 12 silently)."""
+    r = _run(
+        "prepare", "essen", "--encoding", "notes", "--steps-per-quarter", "4", "--out", tmp_path
+    )
+    assert r.exit_code == 2
+    assert "--steps-per-quarter 4 cannot hold the note lengths of --durations" in r.output
+    assert "use 12 or leave it out" in " ".join(r.output.split())
+    r = _run("prepare", "essen", "--encoding", "notes", "--steps-per-quarter", "24", "--limit", "5",
+             "--out", tmp_path / "fine")  # fmt: skip
+    assert r.exit_code == 0, r.output
+    import json
+
+    manifest = json.loads((tmp_path / "fine" / "manifest.json").read_text())
+    assert manifest["data"]["steps_per_quarter"] == 24
+    import tunesmith as ts
+
+    with pytest.raises(ts.ConfigError, match="cannot hold the note lengths"):
+        ts.prepare("essen", tmp_path / "api", encoding="notes", steps_per_quarter=8)

@@ -253,15 +253,26 @@ def prepare(
 ) -> Any:
     """Read music (folders, files, or ``"essen"``, ``"chorales"``, ``"oneills"``) into a
     prepared corpus at ``out``; ``options`` are ``prepare``'s (``encoding="notes"``,
-    ``min_bars=4``...), with ``_`` for ``-``. Returns the report ``prepare`` prints."""
-    from tunesmith.config import DataConfig
+    ``min_bars=4``...), with ``_`` for ``-``; ``styles={"irish": ["oneills"], ...}``
+    labels each source's pieces instead (``sources`` then empty, see ``prepare --style``).
+    Returns the report ``prepare`` prints."""
+    from tunesmith.config import DataConfig, check_grid
     from tunesmith.corpus.prepare import prepare_corpus
 
+    if "steps_per_quarter" in options:  # a grid asked for is used or refused
+        check_grid(
+            options["steps_per_quarter"],
+            options.get("encoding", "steps"),
+            options.get("durations", "default"),
+        )
     if options.get("encoding") == "poly":
         options.setdefault("steps_per_quarter", 1)  # the chorale model's quarter-note frames
+    styles = options.pop("styles", None)
     items = [str(sources)] if isinstance(sources, str | Path) else [str(s) for s in sources]
     config = DataConfig.from_dict(options)
-    return prepare_corpus(items, out, config, jobs=jobs, limit=limit, on_progress=on_progress)
+    return prepare_corpus(
+        items, out, config, jobs=jobs, limit=limit, on_progress=on_progress, styles=styles
+    )
 
 
 def train(

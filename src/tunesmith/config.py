@@ -143,6 +143,23 @@ class DataConfig(_Config):
             )  # fmt: skip
 
 
+def check_grid(steps_per_quarter: int, encoding: str, durations: str) -> None:
+    """A grid the user asked for is used or refused, never silently refined: ConfigError
+    when it cannot hold the note lengths of the notes and events encodings."""
+    if encoding not in ("notes", "events") or not isinstance(steps_per_quarter, int):
+        return
+    try:
+        need = math.lcm(*(d.denominator for d in parse_durations(durations)))
+    except ConfigError:  # validate() reports bad durations
+        return
+    if steps_per_quarter % need:
+        raise ConfigError(
+            f"--steps-per-quarter {steps_per_quarter} cannot hold the note lengths of "
+            f"--durations (they need a multiple of {need}); use "
+            f"{math.lcm(steps_per_quarter, need)} or leave it out"
+        )
+
+
 @dataclass
 class ModelConfig(_Config):
     """The network's shape (the seeds' defaults).

@@ -85,9 +85,11 @@ def prepare(
       tunesmith prepare --style irish=oneills --style chinese=han1.abc,han2.abc \\
           --style german=erk*.abc --style chorale=chorales --out data/styles
     """
-    from tunesmith.config import DataConfig
+    from tunesmith.config import DataConfig, check_grid
 
     with user_errors():
+        if steps_per_quarter is not None:  # a grid asked for is used or refused
+            check_grid(steps_per_quarter, encoding, durations)
         config = DataConfig.from_dict(
             {
                 "encoding": encoding,
