@@ -9,9 +9,10 @@ The judge is a classifier trained only on real pieces the model never trained on
 model's held-out pieces, split in two by piece, one half to fit a multinomial logistic
 regression on each melody's histograms of pitch classes, intervals and note lengths, the
 other half to measure its accuracy on real music. It then names the style of ``--samples``
-melodies generated per style, each from silence (no training opening: the style label is all
-the model is told), 16 bars in a metre drawn from all training pieces' (the same for every
-style), under the two-bar copy guard at temperature 0.9. Chance is 25 %.
+melodies generated per style, each from silence (no training opening: the style label and
+the metre are all the model is told), 16 bars in a metre drawn from the style's own training
+pieces (as ``generate --style`` takes one of its openings'; the classifier never sees the
+metre), under the two-bar copy guard at temperature 0.9. Chance is 25 %.
 
 Run: ``python benchmarks/styles/run.py [--seconds 1200] [--samples 200] [--runs DIR]``;
 ``--quick``: 40 tunes a style, 20 s, 10 samples.
@@ -60,7 +61,8 @@ def prepare(data: Path, limit: int) -> None:
 
 
 def features(m: Melody) -> np.ndarray:
-    """Normalised histograms of pitch classes, intervals (-12..12) and note lengths."""
+    """Normalised histograms of pitch classes, intervals (-12..12) and note lengths, and the
+    melody's range, mean pitch and notes per quarter."""
     pitches = np.array(m.pitches) if m.notes else np.zeros(1, int)
     pc = np.bincount(pitches % 12, minlength=12).astype(float)
     steps = np.clip(np.diff(pitches), -12, 12) + 12
@@ -68,7 +70,9 @@ def features(m: Melody) -> np.ndarray:
     sixteenths = [n.duration * 4 / m.steps_per_quarter for n in m.notes]
     lengths = np.bincount(np.searchsorted(LENGTH_BINS, sixteenths), minlength=9).astype(float)
     parts = [h / max(h.sum(), 1.0) for h in (pc, iv, lengths[:9])]
-    return np.concatenate(parts)
+    quarters = max(m.length / m.steps_per_quarter, 1.0)
+    shape = [np.ptp(pitches) / 24, (pitches.mean() - 66) / 12, len(m.notes) / quarters / 4]
+    return np.concatenate([*parts, shape])
 
 
 def fit_classifier(x: np.ndarray, y: np.ndarray, classes: int) -> torch.nn.Linear:
@@ -150,12 +154,17 @@ def main() -> None:
         feats = (np.stack([features(m) for m in melodies]) - mean) / std
         return float((predict(classifier, feats) == style).mean())
 
-    metres_seen = [tuple(corpus.pieces[i]["time_signature"]) for i in train_idx]
     rng = random.Random(0)
     results: dict[str, Any] = {}
     for style, label in enumerate(labels):
         real = [m for m, s in test_half if s == style]
-        metres = [rng.choice(metres_seen) for _ in range(samples)]
+        seen = [corpus.pieces[i]["time_signature"] for i in train_idx]
+        seen = [
+            tuple(m)
+            for m, i in zip(seen, train_idx, strict=True)
+            if corpus.pieces[i]["style_id"] == style + 1
+        ]
+        metres = [rng.choice(seen) for _ in range(samples)]
         common.progress(f"{label}: {samples} melodies")
         with torch.backends.mkldnn.flags(enabled=False):  # single steps: see make/sample.py
             generated = in_style(run, style + 1, metres, seed=style)
