@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from symusic import Score
 from test_extract import TUNE, write_midi
-from testdata import NOTTINGHAM_MIDI
+from testdata import NOTTINGHAM_MIDI, TINY_TRAIN_ARGS
 from typer.testing import CliRunner
 
 from tunesmith.chords import (
@@ -151,8 +151,7 @@ def chord_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (files / path.name).symlink_to(path)
     result = invoke("prepare", files, "--chords", "--out", base / "data")
     assert result.exit_code == 0, result.output
-    flags = ["--hidden-size", 32, "--embedding-dim", 16, "--num-layers", 1, "--epochs", 2]
-    result = invoke("train", base / "data", "--out", base / "run", *flags, "--sequence-length", 32)
+    result = invoke("train", base / "data", "--out", base / "run", *TINY_TRAIN_ARGS, "--epochs", 2)
     assert result.exit_code == 0, result.output
     return base / "run"
 

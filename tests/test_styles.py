@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from testdata import TINY_TRAIN_ARGS
 from typer.testing import CliRunner
 
 import tunesmith as ts
@@ -69,8 +70,7 @@ def style_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     styles = ["--style", "chinese=han1.abc", "--style", "german=erk5.abc"]
     result = invoke("prepare", *styles, "--limit", 30, "--out", base / "data")
     assert result.exit_code == 0, result.output
-    flags = ["--hidden-size", 32, "--embedding-dim", 16, "--num-layers", 1, "--epochs", 2]
-    result = invoke("train", base / "data", "--out", base / "run", *flags, "--sequence-length", 32)
+    result = invoke("train", base / "data", "--out", base / "run", *TINY_TRAIN_ARGS, "--epochs", 2)
     assert result.exit_code == 0, result.output
     return base / "run"
 

@@ -36,22 +36,25 @@ class Melody(melody.Melody):
         return cls(**{f.name: getattr(tune, f.name) for f in fields(tune)})
 
     def save_midi(self, path: str | Path, *, instrument: str | int = "piano") -> Path:
-        """Write the melody to a MIDI file (``instrument``: a General MIDI name or number)."""
-        from tunesmith.export.instruments import parse_instrument
+        """Write the melody to a MIDI file (``instrument``: a General MIDI name or number);
+        a melody written over chords gets them as a second track."""
         from tunesmith.export.midi import write_midi
-        from tunesmith.make.generate import CHORD_PROGRAM
-        from tunesmith.make.harmony import chord_track
 
-        track = chord_track(self)  # a melody written over chords: they are a second track
-        tracks, programs = [self, track] if track else [self], [parse_instrument(instrument)]
-        return write_midi(tracks, path, programs=[*programs, CHORD_PROGRAM][: len(tracks)])
+        tracks, programs = self._tracks(instrument)
+        return write_midi(tracks, path, programs=programs)
 
     def to_symusic(self, *, instrument: str | int = "piano") -> Any:
         """The melody as a ``symusic.Score`` (what :meth:`save_midi` writes)."""
-        from tunesmith.export.instruments import parse_instrument
         from tunesmith.export.midi import to_score
 
-        return to_score(self, program=parse_instrument(instrument))
+        tracks, programs = self._tracks(instrument)
+        return to_score(tracks, programs=programs)
+
+    def _tracks(self, instrument: str | int) -> tuple[list[melody.Melody], list[int]]:
+        from tunesmith.export.instruments import parse_instrument
+        from tunesmith.make.harmony import midi_tracks
+
+        return midi_tracks(self, parse_instrument(instrument))
 
     def to_music21(self) -> Any:
         """The melody as a ``music21.stream.Score``, spelt in its key, bars and ties made."""
@@ -294,19 +297,24 @@ def train(
     the run's own (a ConfigError names one that is not).
     """
     from tunesmith.corpus.poly_prepare import is_poly_corpus
-    from tunesmith.learn.checkpoint import RESUME_MAY_CHANGE, refuse_changes_on_resume
+    from tunesmith.learn.checkpoint import (
+        RESUME_MAY_CHANGE,
+        read_run_info,
+        refuse_changes_on_resume,
+        resumed_options,
+    )
 
     out = Path(out)
+    poly = is_poly_corpus(data)
     budget = {k: options[k] for k in RESUME_MAY_CHANGE if k in options}
-    if is_poly_corpus(data):
+    if resume:
+        refuse_changes_on_resume({**(model or {}), **options}, resumed_options(out, poly))
+    if poly:
         from tunesmith.learn.models.poly import PolyModelConfig
-        from tunesmith.learn.poly_bench import read_poly_setup, train_poly_corpus
+        from tunesmith.learn.poly_bench import train_poly_corpus
         from tunesmith.learn.train_poly import PolyTrainConfig
 
         if resume:
-            setup = read_poly_setup(out)
-            saved = {**setup["model"], **setup["train"], "val_fraction": setup["val_fraction"]}
-            refuse_changes_on_resume({**(model or {}), **options}, saved)
             return train_poly_corpus(data, out, None, None, resume=True, **budget)
         if "epochs" in options:
             options["max_epochs"] = options.pop("epochs")
@@ -317,13 +325,10 @@ def train(
             data, out, model_config, train_config, val_fraction, overwrite=overwrite
         )
     from tunesmith.config import ModelConfig, TrainConfig
-    from tunesmith.learn.checkpoint import read_run_info
     from tunesmith.learn.train import train_model
 
     if resume:
-        info = read_run_info(out)
-        refuse_changes_on_resume({**(model or {}), **options}, {**info["model"], **info["train"]})
-        saved = TrainConfig.from_dict({**info["train"], **budget})
+        saved = TrainConfig.from_dict({**read_run_info(out)["train"], **budget})
         return train_model(data, out, None, saved, resume=True)
     return train_model(
         data,

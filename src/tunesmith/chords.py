@@ -17,11 +17,11 @@ from fractions import Fraction
 import numpy as np
 
 from tunesmith.errors import ConfigError
-from tunesmith.keys import Key
+from tunesmith.keys import LETTER_PITCH_CLASSES, Key
 from tunesmith.melody import steps_per_bar
 
-_ROOTS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
-_SHARP_NAMES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
+#: Roots as lead sheets spell them (flats for Eb, Ab, Bb; sharps for C# and F#).
+_ROOT_NAMES = ["C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B"]
 
 #: Quality suffix -> intervals above the root (the first spelling is how a chord is named).
 QUALITIES: dict[str, tuple[int, ...]] = {
@@ -56,7 +56,7 @@ class Chord:
 
     @property
     def name(self) -> str:
-        return _SHARP_NAMES[self.root] + self.quality
+        return _ROOT_NAMES[self.root] + self.quality
 
     @property
     def pitch_classes(self) -> frozenset[int]:
@@ -91,7 +91,7 @@ def parse_chord(symbol: str) -> Chord | None:
         quality = _ALIASES.get(quality, quality)
         if quality in QUALITIES:
             shift = {"#": 1, "♯": 1, "b": -1, "♭": -1}.get(accidental, 0)
-            return Chord((_ROOTS[letter] + shift) % 12, quality)
+            return Chord((LETTER_PITCH_CLASSES[letter] + shift) % 12, quality)
     raise ConfigError(f"chord {symbol!r} is not a chord symbol tunesmith reads (e.g. {EXAMPLES})")
 
 

@@ -11,7 +11,8 @@ import numpy as np
 
 from tunesmith.errors import ConfigError
 
-_PITCH_CLASS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+#: Note letters and their pitch classes.
+LETTER_PITCH_CLASSES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _NAMES_SHARP = ["C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B"]
 _NAMES_FLAT = ["C", "Db", "D", "Eb", "E", "F", "Gb", "G", "Ab", "A", "Bb", "B"]
 # Keys conventionally spelled with flats (major tonics; minor tonics are checked by relative).
@@ -69,7 +70,7 @@ class Key:
             msg = f"key {text!r} is not a key name; use e.g. 'G', 'F# minor', 'Bbm'"
             raise ConfigError(msg)
         letter, accidental, mode_word = m.groups()
-        tonic = _PITCH_CLASS[letter.upper()]
+        tonic = LETTER_PITCH_CLASSES[letter.upper()]
         tonic += {"#": 1, "♯": 1, "s": 1, "b": -1, "♭": -1, "-": -1}.get(accidental, 0)
         if mode_word in ("m", "min", "minor"):
             mode = "minor"
@@ -143,5 +144,5 @@ def parse_pitch_name(text: str) -> int:
         msg = f"{text!r} is not a note name; use a letter, an optional # or b, and an octave (C4)"
         raise ConfigError(msg)
     letter, accidental, octave = m.groups()
-    pitch = 12 * (int(octave) + 1) + _PITCH_CLASS[letter.upper()]
+    pitch = 12 * (int(octave) + 1) + LETTER_PITCH_CLASSES[letter.upper()]
     return pitch + {"#": 1, "♯": 1, "s": 1, "b": -1, "♭": -1}.get(accidental, 0)

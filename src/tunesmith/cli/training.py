@@ -185,18 +185,12 @@ def _refuse_changes(given: dict[str, Any], out: Path, poly: bool) -> None:
     """The flags given with --resume must be the run's own (ConfigError names one that is
     not); --epochs and --time-limit may change. A --config file counts as its values."""
     from tunesmith.config import load_toml
-    from tunesmith.learn.checkpoint import read_run_info, refuse_changes_on_resume
-    from tunesmith.learn.poly_bench import read_poly_setup
+    from tunesmith.learn.checkpoint import refuse_changes_on_resume, resumed_options
 
-    if poly:
-        setup = read_poly_setup(out)
-        saved = {**setup["model"], **setup["train"], "val_fraction": setup["val_fraction"]}
-        names = _POLY_NAMES
-        if given.get("early_stopping") == 0:  # the poly model's "never"
-            given = {**given, "early_stopping": 10**9}
-    else:
-        info = read_run_info(out)
-        saved, names = {**info["model"], **info["train"]}, _MELODY_NAMES
+    saved = resumed_options(out, poly)
+    names = _POLY_NAMES if poly else _MELODY_NAMES
+    if poly and given.get("early_stopping") == 0:  # the poly model's "never"
+        given = {**given, "early_stopping": 10**9}
     config = given.pop("config", None)
     tables = load_toml(config) if config else {}
     flag_of = {names.get(k, k): "--" + k.replace("_", "-") for k in given}

@@ -143,6 +143,11 @@ class Metre:
         inside = onsets < len(self.chords)
         return np.where(inside, self.chords[np.minimum(onsets, len(self.chords) - 1)], 0)
 
+    def chord_id(self, onset: int) -> int:
+        """:meth:`chord_at` for one onset, without arrays: sampling asks it every step."""
+        known = self.chords is not None and 0 <= onset < len(self.chords)
+        return int(self.chords[onset]) if known else 0
+
     def columns(self, onsets: np.ndarray) -> tuple[np.ndarray, ...]:
         """POS, PHRASE, LEFT and TIME_LEFT for tokens starting at ``onsets``."""
         pos = np.minimum((onsets % self.bar) * POS_PER_QUARTER // self.spq, POS_SIZE - 1)
@@ -259,7 +264,7 @@ class FormTracker:
         pos, phrase, left, time_left = m.columns(np.array([self._onset]))
         out[POS], out[PHRASE], out[LEFT], out[METRE] = pos[0], phrase[0], left[0], m.index
         out[TIME_LEFT], out[MODE] = time_left[0], m.mode
-        out[CHORD] = m.chord_at(np.array([self._onset]))[0]
+        out[CHORD] = m.chord_id(self._onset)
         out[STYLE] = m.style
         repeats = 0
         for k, lag in enumerate(LAGS):

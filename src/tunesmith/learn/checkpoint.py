@@ -175,6 +175,27 @@ def load_run(run_dir: str | Path, *, weights: str = "best", device: str = "cpu")
 RESUME_MAY_CHANGE = ("epochs", "time_limit")
 
 
+def read_poly_setup(run_dir: Path) -> dict[str, Any]:
+    """The configs and validation share an interrupted poly run was started with."""
+    for folder in (run_dir / "last", run_dir / "last.old"):
+        if (folder / "state.json").exists():
+            try:
+                return read_json(folder / "state.json")["poly"]["setup"]
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise CheckpointError(f"{folder / 'state.json'}: damaged ({exc})") from exc
+    raise CheckpointError(f"{run_dir}: nothing to resume (no last/state.json)")
+
+
+def resumed_options(run_dir: Path, poly: bool) -> dict[str, Any]:
+    """The options a stopped run was started with, by config name: a melody run's model and
+    training configs, or a poly run's (and its validation share)."""
+    if poly:
+        setup = read_poly_setup(run_dir)
+        return {**setup["model"], **setup["train"], "val_fraction": setup["val_fraction"]}
+    info = read_run_info(run_dir)
+    return {**info["model"], **info["train"]}
+
+
 def refuse_changes_on_resume(
     given: dict[str, Any], saved: dict[str, Any], flag: Callable[[str], str] = str
 ) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 
 from tunesmith.corpus.rolls import SPLITS, load_rolls, split_pieces
 from tunesmith.errors import CheckpointError, ConfigError
+from tunesmith.learn.checkpoint import read_poly_setup
 from tunesmith.learn.models.poly import PolyModelConfig
 from tunesmith.learn.poly_nll import bernoulli_nll, mean_nll
 from tunesmith.learn.train_poly import PolyTrainConfig, train_poly
@@ -81,19 +82,6 @@ def bench_poly(
 
 
 # ------------------------------------------------------------------- prepared corpora
-
-
-def read_poly_setup(run_dir: Path) -> dict[str, Any]:
-    """The configs and validation share an interrupted poly run was started with."""
-    from tunesmith.config import read_json
-
-    for folder in (run_dir / "last", run_dir / "last.old"):
-        if (folder / "state.json").exists():
-            try:
-                return read_json(folder / "state.json")["poly"]["setup"]
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                raise CheckpointError(f"{folder / 'state.json'}: damaged ({exc})") from exc
-    raise CheckpointError(f"{run_dir}: nothing to resume (no last/state.json)")
 
 
 def train_poly_corpus(

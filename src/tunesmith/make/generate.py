@@ -24,7 +24,7 @@ from tunesmith.learn.checkpoint import Run, load_run
 from tunesmith.learn.device import pick_device
 from tunesmith.make.choose import check_sampling
 from tunesmith.make.copying import check_copy_guard, copy_guard
-from tunesmith.make.harmony import chord_track, lay_out, read_progression
+from tunesmith.make.harmony import lay_out, midi_tracks, read_progression
 from tunesmith.make.prompt import Seed, parse_seed, read_primer
 from tunesmith.make.sample import MAX_ENDINGS, check_endings, sample_ids
 from tunesmith.make.styles import check_style, style_ids
@@ -144,8 +144,7 @@ def generate(
     if options.audio and options.soundfont:
         find_soundfont(options.soundfont)  # a wrong --soundfont is a mistake, not a gap
     for melody in melodies:
-        tracks = [melody, *filter(None, [chord_track(melody)])]
-        programs = [program, CHORD_PROGRAM][: len(tracks)]
+        tracks, programs = midi_tracks(melody, program)
         midi = write_midi(tracks, out_dir / f"{melody.name}.mid", programs=programs)
         png = write_pianoroll(melody, out_dir / f"{melody.name}.png")
         result = Generated(midi, png, melody, guard_bars=guard_bars)
@@ -255,10 +254,6 @@ def _placed(
     key = key or find_key(melody.pitches, [n.duration for n in melody.notes], sharps=frame)
     melody = replace(melody, key=key, tempo=tempo, time_signature=meter)
     return _transpose_in_range(melody, shift)
-
-
-#: The chords' track: an acoustic guitar, as folk tunes are accompanied.
-CHORD_PROGRAM = 24
 
 
 @dataclass

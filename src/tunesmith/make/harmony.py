@@ -87,6 +87,17 @@ def lay_out(
     return ids_per_step(moved, total), rows
 
 
+#: The chords' track: an acoustic guitar, as folk tunes are accompanied.
+CHORD_PROGRAM = 24
+
+
+def midi_tracks(melody: Melody, program: int) -> tuple[list[Melody], list[int]]:
+    """What a melody's MIDI file holds, with each track's program: the melody, and the
+    chords it was written over (if any) on :data:`CHORD_PROGRAM`."""
+    track = chord_track(melody)
+    return ([melody, track], [program, CHORD_PROGRAM]) if track else ([melody], [program])
+
+
 def chord_track(melody: Melody, bass: int = 48) -> Melody | None:
     """The chords a melody was written over (``meta["chords"]``) as block chords in close
     position, a track to play beside it; None for a melody without chords."""
