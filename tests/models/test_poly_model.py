@@ -34,10 +34,38 @@ def test_teacher_forcing_spells_frames_as_the_encoding_does() -> None:
     frames = torch.zeros(3, 88)
     frames[0, [39, 43, 46, 51]] = 1
     frames[2, 51] = 1
-    tokens, prefix, last, position, valid = spell_frames(frames)
+    frame, tokens, last, position = spell_frames(frames)
     for i in range(3):
-        spelled = tokens[i][valid[i]].tolist()
-        assert spelled == encode_frame(frames[i].nonzero().flatten().tolist())
-    assert last[0].tolist() == [88, 51, 46, 43, 39]
-    assert prefix[0, 2].nonzero().flatten().tolist() == [46, 51]
-    assert position[0].tolist() == [0, 1, 2, 3, 4]
+        assert tokens[frame == i].tolist() == encode_frame(frames[i].nonzero().flatten().tolist())
+    assert last[frame == 0].tolist() == [88, 51, 46, 43, 39]
+    assert position[frame == 0].tolist() == [0, 1, 2, 3, 4]
+    assert tokens[frame == 1].tolist() == [88]  # an empty frame is its STEP_END alone
+
+
+@pytest.mark.parametrize("relative", [False, True], ids=["absolute", "relative terms"])
+@torch.no_grad()
+def test_scoring_frames_at_once_equals_spelling_them_token_by_token(relative: bool) -> None:
+    """Training's flat scoring gives the likelihood the sampler's token steps give."""
+    torch.manual_seed(1)
+    model = PolyModel(PolyModelConfig(hidden_size=16, decoder_size=32, relative=relative))
+    model.eval()
+    rolls = (torch.rand(2, 9, 88) < 0.06).float()
+    rolls[0, 3] = 0  # an empty frame
+    context, _ = model.context(rolls[:, :-1])
+    flat = model.score_frames(
+        context.reshape(-1, 16), rolls[:, :-1].reshape(-1, 88), rolls[:, 1:].reshape(-1, 88)
+    )
+    stepped = []
+    for b, t in itertools.product(range(2), range(8)):
+        keys = rolls[b, t + 1].nonzero().flatten().tolist()
+        prefix, last, total = torch.zeros(1, 1, 88), 88, 0.0
+        for j, token in enumerate(encode_frame(keys)):
+            log_p = model.token_log_probs(
+                context[b, t].view(1, -1), rolls[b, t].view(1, -1), prefix,
+                torch.tensor([[last]]), torch.tensor([[j]]),
+            )[0, 0]  # fmt: skip
+            total += float(log_p[token])
+            if token < 88:
+                prefix[0, 0, token], last = 1.0, token
+        stepped.append(total)
+    assert torch.allclose(flat, torch.tensor(stepped), atol=1e-4)
