@@ -47,7 +47,7 @@ def test_nll_of_a_uniform_decoder_in_closed_form() -> None:
         math.log(89) + math.log(88) + math.log(1),  # [87, 0]
     ]
     assert mean_nll(model, rolls) == pytest.approx(sum(costs) / 4, rel=1e-5)
-    assert mean_nll(model, rolls, batch_size=1) == pytest.approx(sum(costs) / 4, rel=1e-5)
+    assert mean_nll(model, rolls, frames_per_pass=1) == pytest.approx(sum(costs) / 4, rel=1e-5)
 
 
 def test_trivial_model_in_closed_form() -> None:

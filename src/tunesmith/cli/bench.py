@@ -46,7 +46,14 @@ def poly(
     early_stopping: int = typer.Option(
         None, help="Stop after N epochs without a better validation NLL. \\[default: 50]"
     ),
-    batch_size: int = typer.Option(None, help="Sequences per step. \\[default: 8]"),
+    batch_size: int = typer.Option(
+        None, help="Sequences (lanes of windows) per step. \\[default: 8]"
+    ),
+    window_frames: int = typer.Option(
+        None,
+        help="Frames per training window, the frame LSTM's state carried from one to the "
+        "next; 0 = whole pieces. \\[default: 128]",
+    ),
     learning_rate: float = typer.Option(None, "--learning-rate", "--lr", help="\\[default: 0.002]"),
     weight_decay: float = typer.Option(None, help="AdamW decay. \\[default: 0.01]"),
     transpose: int = typer.Option(
@@ -113,6 +120,7 @@ def poly(
                 max_epochs=max_epochs,
                 early_stopping=early_stopping,
                 batch_size=batch_size,
+                window_frames=window_frames,
                 learning_rate=learning_rate,
                 weight_decay=weight_decay,
                 transpose=transpose,

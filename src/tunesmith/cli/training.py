@@ -58,7 +58,9 @@ def train(
     epochs: int = typer.Option(None, help="\\[default: 50]"),
     batch_size: int = typer.Option(None, help="Windows per step. \\[default: 16]"),
     sequence_length: int = typer.Option(
-        None, help="Tokens per training window. \\[default: 64; transformer: its --context]"
+        None,
+        help="Tokens per training window (poly: frames, the frame LSTM's state carried from "
+        "one to the next). \\[default: 64; transformer: its --context; poly: 128]",
     ),
     grad_accum: int = typer.Option(
         None, help="Micro-batches per step in each process (same step, less memory). \\[default: 1]"
@@ -116,15 +118,14 @@ def train(
         if poly:
             _train_chorale_model(
                 data, out, config, overwrite, resume, val_fraction,
-                melody_only={"--model": model, "--sequence-length": sequence_length,
-                             "--form": form, "--chords": chords},
+                melody_only={"--model": model, "--form": form, "--chords": chords},
                 model_options={"frame_embedding": embedding_dim, "hidden_size": hidden_size,
                                "num_layers": num_layers, "dropout": dropout},
                 train_options={"max_epochs": epochs, "batch_size": batch_size,
                                "learning_rate": learning_rate, "grad_clip": grad_clip,
                                "lr_schedule": lr_schedule, "early_stopping": early_stopping,
                                "seed": seed, "time_limit": time_limit, "device": device,
-                               "save_every": save_every},
+                               "save_every": save_every, "window_frames": sequence_length},
             )  # fmt: skip
             return
         if resume:  # the run keeps its options; only --epochs and --time-limit may change

@@ -6,7 +6,9 @@ and ``testdata``, each a row of T x 88 binary piano rolls.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +53,35 @@ def pad(rolls: Sequence[Roll]) -> tuple[torch.Tensor, torch.Tensor]:
     for i, r in enumerate(rolls):
         frames[i, : len(r)] = torch.from_numpy(r).float()
     return frames, lengths
+
+
+@dataclass(frozen=True)
+class Window:
+    """Frames ``start .. start + length`` of a piece (``length`` predicted after the first),
+    and whether it goes on from the lane's previous window, so that it starts from the frame
+    model's state where that window ended (truncated back-propagation through time)."""
+
+    roll: Roll
+    carries: bool
+
+
+def lanes_of_windows(rolls: Sequence[Roll], lanes: int, length: int) -> list[list[Window | None]]:
+    """The pieces cut into windows of ``length`` predicted frames and laid out in ``lanes``
+    side by side: batch b holds each lane's b-th window (None where a lane has run out).
+
+    A piece goes, whole, to the lane with the fewest windows so far (in the given order), so
+    that the lanes end together and a batch is full; a piece's windows follow one another
+    in its lane, each the continuation of the one before.
+    """
+    queue = [(0, lane) for lane in range(lanes)]
+    laid: list[list[Window]] = [[] for _ in range(lanes)]
+    for roll in rolls:
+        count, lane = heapq.heappop(queue)
+        starts = range(0, len(roll) - 1, length)
+        laid[lane] += [Window(roll[s : s + length + 1], s > 0) for s in starts]
+        heapq.heappush(queue, (count + len(starts), lane))
+    steps = max(len(lane) for lane in laid)
+    return [[lane[b] if b < len(lane) else None for lane in laid] for b in range(steps)]
 
 
 def transpose_randomly(rolls: Sequence[Roll], max_shift: int, rng: np.random.Generator):

@@ -51,6 +51,12 @@ class Processes:
         dist.all_reduce(t)
         return t.tolist()
 
+    def sum_tensor(self, t: torch.Tensor) -> torch.Tensor:
+        """``t`` summed over all processes, in place (``t`` itself in a single process)."""
+        if self.distributed:
+            dist.all_reduce(t)
+        return t
+
     def any(self, flag: bool, device: torch.device) -> bool:
         """True on every process when it is true on at least one (a shared decision)."""
         if not self.distributed:

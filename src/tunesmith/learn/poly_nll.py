@@ -21,7 +21,7 @@ def predicted_log_probs(
     model: PolyModel, frames: torch.Tensor, lengths: torch.Tensor
 ) -> torch.Tensor:
     """log p(frame t | frames before it) for every predicted frame of a padded batch, flat."""
-    return model(frames, lengths)
+    return model(frames, lengths)[0]
 
 
 def _predicted(frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -43,12 +43,17 @@ def shift_keys(frames: torch.Tensor, shift: int) -> tuple[torch.Tensor, torch.Te
     return out, lost
 
 
+#: Frames (pieces x shifts x longest piece) scored in one pass: big enough that the frame
+#: LSTM's steps are wide, small enough that a dense set's tokens fit in memory.
+FRAMES_PER_PASS = 1 << 15
+
+
 @torch.no_grad()
 def mean_nll(
     models: PolyModel | Sequence[PolyModel],
     rolls: Sequence[Roll],
-    batch_size: int = 64,
     shifts: Sequence[int] = (0,),
+    frames_per_pass: int = FRAMES_PER_PASS,
 ) -> float:
     """Nats per predicted frame over ``rolls``, exactly as the literature measures it.
 
@@ -57,25 +62,45 @@ def mean_nll(
     the shift, given the past moved likewise. Each term is a distribution over frames, so the
     mean is one too; a frame the shift pushes off the keyboard gets probability 0 from that
     term (which can only cost likelihood, never flatter it).
+
+    Pieces of like length are scored together, every shift of them in the same pass (one
+    wide frame LSTM, one flat batch of tokens), as many as ``frames_per_pass`` allows.
     """
     models = [models] if isinstance(models, PolyModel) else list(models)
     for model in models:
         model.eval()
     device = next(models[0].parameters()).device
     total = 0.0
-    for i in range(0, len(rolls), batch_size):
-        frames, lengths = (t.to(device) for t in pad(rolls[i : i + batch_size]))
-        predicted = _predicted(frames, lengths)
-        terms = []
+    for group in _passes(rolls, len(shifts), frames_per_pass):
+        frames, lengths = (t.to(device) for t in pad(group))
+        lost = []
+        moved = []
         for shift in shifts:
-            moved, lost = shift_keys(frames, shift)
-            lost_target = lost[:, 1:][predicted]
-            for model in models:
-                log_p = predicted_log_probs(model, moved, lengths)
-                terms.append(log_p.masked_fill(lost_target, float("-inf")))
-        mixture = torch.logsumexp(torch.stack(terms), dim=0) - math.log(len(terms))
+            frames_moved, lost_frames = shift_keys(frames, shift)
+            moved.append(frames_moved)
+            lost.append(lost_frames[:, 1:][_predicted(frames, lengths)])
+        stacked, every = torch.cat(moved), lengths.repeat(len(shifts))
+        terms = [
+            predicted_log_probs(model, stacked, every)
+            .view(len(shifts), -1)
+            .masked_fill(torch.stack(lost), float("-inf"))
+            for model in models
+        ]
+        mixture = torch.logsumexp(torch.cat(terms), dim=0) - math.log(len(shifts) * len(models))
         total -= float(mixture.sum())
     return total / sum(len(r) - 1 for r in rolls)
+
+
+def _passes(rolls: Sequence[Roll], shifts: int, frames: int) -> list[list[Roll]]:
+    """``rolls`` by length, in groups whose padded frames over all shifts stay within
+    ``frames`` (a longer piece alone)."""
+    groups: list[list[Roll]] = []
+    for roll in sorted(rolls, key=len):
+        if groups and (len(groups[-1]) + 1) * len(roll) * shifts <= frames:
+            groups[-1].append(roll)
+        else:
+            groups.append([roll])
+    return groups
 
 
 def bernoulli_nll(train: Sequence[Roll], rolls: Sequence[Roll]) -> float:

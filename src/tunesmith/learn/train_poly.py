@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from tunesmith.config import _check, _Config
-from tunesmith.corpus.rolls import Roll, pad, transpose_randomly
+from tunesmith.corpus.rolls import Roll, Window, lanes_of_windows, pad, transpose_randomly
 from tunesmith.errors import ConfigError
 from tunesmith.learn.checkpoint import load_last, save_last
 from tunesmith.learn.distributed import Processes, data_parallel, processes, seed_process
@@ -46,7 +46,10 @@ class PolyTrainConfig(_Config):
     """The optimisation for the chorale model."""
 
     max_epochs: int = 500
-    batch_size: int = 8  # sequences per step
+    batch_size: int = 8  # sequences per step (with window_frames: lanes of windows)
+    # Truncated back-propagation through time: pieces cut into windows of this many frames,
+    # the frame LSTM's state carried from one window to the next (0: whole pieces a step).
+    window_frames: int = 128
     learning_rate: float = 2e-3
     weight_decay: float = 1e-2  # AdamW's decoupled decay
     grad_clip: float = 1.0  # max gradient norm; 0 = off
@@ -65,6 +68,7 @@ class PolyTrainConfig(_Config):
     device: str = "auto"  # auto (CUDA if present, else the CPU), cpu, cuda, cuda:N, mps
 
     def validate(self) -> None:
+        _check(self.window_frames >= 0, "window_frames", self.window_frames, ">= 0")
         for name in ("max_epochs", "batch_size", "early_stopping"):
             value = getattr(self, name)
             _check(isinstance(value, int) and value >= 1, name, value, "a whole number >= 1")
@@ -229,29 +233,66 @@ class _Poly:
     best: list[tuple[float, int, dict[str, torch.Tensor]]] = field(default_factory=list)
     history: list[dict[str, float]] = field(default_factory=list)
     epoch_rng: dict[str, Any] = field(default_factory=dict)  # the rng as this epoch began
+    # windows: the frame LSTM's (h, c) where each lane's last window ended, every lane's
+    carry: tuple[torch.Tensor, torch.Tensor] | None = None
 
-    def batches(self, epoch: int) -> list[Sequence[Roll]]:
+    def batches(self, epoch: int) -> list[Sequence[Roll | Window | None]]:
         self.model.train()
         self.epoch_rng = self.rng.bit_generator.state
         pieces = [self.train[i] for i in self.rng.permutation(len(self.train))]
         if self.config.transpose:
             pieces = transpose_randomly(pieces, self.config.transpose, self.rng)
-        size = self.config.batch_size
+        size, window = self.config.batch_size, self.config.window_frames
+        if window:
+            self.carry = None
+            return lanes_of_windows(pieces, size, window)
         return [pieces[i : i + size] for i in range(0, len(pieces), size)]
 
-    def backward(self, batch: Sequence[Roll], scaler: torch.amp.GradScaler) -> Step:
-        """This process's share of the batch's pieces; its summed NLL divided by the whole
-        batch's frames (times the processes, which DDP's averaging divides out again), so
-        that the gradient is the batch mean per frame, as in one process."""
+    def backward(self, batch: Sequence[Roll | Window | None], scaler: torch.amp.GradScaler) -> Step:
+        """This process's share of the batch (of its pieces, or of its lanes of windows);
+        its summed NLL divided by the whole batch's frames (times the processes, which DDP's
+        averaging divides out again), so that the gradient is the batch mean per frame, as
+        in one process. A process with nothing to do (a lane run out, fewer pieces than
+        processes) takes part with an empty piece of weight 0."""
         procs = self.procs
-        share, weight = list(batch[procs.rank :: procs.world]), 1.0
-        if not share:  # fewer pieces than processes: take part with a zero weight
-            share, weight = list(batch[:1]), 0.0
-        frames, lengths = (t.to(self.device, non_blocking=True) for t in pad(share))
-        n = sum(len(r) - 1 for r in batch)
-        loss = -self.net(frames, lengths).sum() / n * (weight * procs.world)
+        lanes = list(range(len(batch)))[procs.rank :: procs.world]
+        items = [batch[i] for i in lanes] or [None]
+        empty = np.zeros((2, self.model.config.keys), np.uint8)
+        rolls = [empty if x is None else x.roll if isinstance(x, Window) else x for x in items]
+        frames, lengths = (t.to(self.device, non_blocking=True) for t in pad(rolls))
+        windows = self.config.window_frames > 0 and bool(lanes)
+        state = self._carried(batch, lanes) if windows else None
+        log_p, (h, c) = self.net(frames, lengths, state)
+        if windows:
+            self._carry_on(lanes, h.detach(), c.detach())
+        real = torch.tensor([float(x is not None) for x in items])
+        weight = torch.repeat_interleave(real, lengths.cpu() - 1).to(log_p.device)
+        n = sum(len(x.roll if isinstance(x, Window) else x) - 1 for x in batch if x is not None)
+        loss = -(log_p * weight).sum() / n * procs.world
         scaler.scale(loss).backward()
         return Step(procs.sum([loss.item()], self.device)[0] / procs.world, n, n)
+
+    def _carried(
+        self, batch: Sequence[Window | None], lanes: list[int]
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The frame LSTM's starting state for this process's lanes: where the lane's last
+        window ended for a window that continues it, zeros for a piece's first window."""
+        rnn = self.model.rnn
+        if self.carry is None:
+            shape = (rnn.num_layers, len(batch), rnn.hidden_size)
+            self.carry = (torch.zeros(shape, device=self.device),) * 2
+        goes_on = [float(batch[i] is not None and batch[i].carries) for i in lanes]
+        mask = torch.tensor(goes_on, device=self.device).view(1, -1, 1)
+        h, c = (t[:, lanes] * mask for t in self.carry)
+        return h, c
+
+    def _carry_on(self, lanes: list[int], h: torch.Tensor, c: torch.Tensor) -> None:
+        """Keep where this step's windows ended, every process's lanes in every process (a
+        sum of each one's own lanes, zeros elsewhere), so that a checkpoint holds them all."""
+        carried = torch.zeros(2, *self.carry[0].shape, device=self.device)
+        carried[0][:, lanes], carried[1][:, lanes] = h, c
+        self.procs.sum_tensor(carried)
+        self.carry = (carried[0], carried[1])
 
     def validate(self) -> Validated:
         return Validated(mean_nll(self.model, self.valid), {})
@@ -276,7 +317,10 @@ class _Poly:
         """What a checkpoint keeps of this kind: the rng from which the epoch to come (or
         the one under way) draws its order and keys, the history, the best epochs."""
         rng = self.rng.bit_generator.state if at_epoch_start else self.epoch_rng
-        tensors = {
+        carry = {}
+        if self.carry is not None and not at_epoch_start:
+            carry = {f"carry.{i}": t.detach().cpu() for i, t in enumerate(self.carry)}
+        tensors = carry | {
             f"kept.{i}.{name}": value.detach().cpu()
             for i, (_, _, weights) in enumerate(self.best)
             for name, value in weights.items()
@@ -285,6 +329,8 @@ class _Poly:
         return {"rng": rng, "history": self.history, "kept": kept}, tensors
 
     def restore(self, saved: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+        if "carry.0" in tensors:
+            self.carry = (tensors["carry.0"].to(self.device), tensors["carry.1"].to(self.device))
         if "rng" in saved:
             self.rng.bit_generator.state = saved["rng"]
         self.history = list(saved.get("history", []))
