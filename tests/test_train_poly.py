@@ -11,10 +11,11 @@ import pytest
 import scipy.io
 import torch
 
-from tunesmith.corpus.rolls import load_rolls
+from tunesmith.corpus.rolls import lanes_of_windows, load_rolls, pad
 from tunesmith.errors import SourceError
 from tunesmith.learn.models.poly import PolyModel, PolyModelConfig
 from tunesmith.learn.poly_nll import bernoulli_nll, mean_nll
+from tunesmith.learn.loop import TrainingError
 from tunesmith.learn.train_poly import PolyTrainConfig, train_poly
 
 JSB_MAT = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "JSB_Chorales.mat"
@@ -128,7 +129,13 @@ def test_a_poly_run_resumed_after_ctrl_c_ends_as_if_it_never_stopped(tmp_path: P
     train, valid = splits["traindata"][:12], splits["validdata"][:4]
     model_config = PolyModelConfig(frame_embedding=16, hidden_size=16, decoder_size=16)
     config = PolyTrainConfig(
-        max_epochs=4, batch_size=4, keep=2, lr_schedule="plateau", lr_patience=0, save_every=2
+        max_epochs=4,
+        batch_size=4,
+        keep=2,
+        lr_schedule="plateau",
+        lr_patience=0,
+        save_every=2,
+        window_frames=16,
     )
     whole = train_poly(train, valid, model_config, config, run_dir=tmp_path / "whole")
 
@@ -151,3 +158,66 @@ def test_a_poly_run_resumed_after_ctrl_c_ends_as_if_it_never_stopped(tmp_path: P
     for a, b in zip(resumed.kept, whole.kept, strict=True):
         for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
             assert torch.equal(x, y), name
+
+
+@needs_jsb
+def test_windows_with_the_carried_state_score_a_piece_as_a_whole() -> None:
+    """Truncated back-propagation cuts the gradient, not the context: each piece's windows,
+    laid in lanes and each started from where its lane's last window ended, predict every
+    frame of it once, with the probabilities the whole piece gives."""
+    torch.manual_seed(0)
+    pieces = load_rolls(JSB_MAT)["validdata"][:5]
+    model = PolyModel(PolyModelConfig(frame_embedding=16, hidden_size=16, decoder_size=16))
+    model.eval()
+    batches = lanes_of_windows(pieces, lanes=2, length=16)
+    assert all(len(b) == 2 for b in batches) and sum(w is None for w in batches[-1]) <= 1
+    state, scored = None, 0.0
+    with torch.no_grad():
+        for batch in batches:
+            rolls = [w.roll if w else np.zeros((2, 88), np.uint8) for w in batch]
+            frames, lengths = pad(rolls)
+            if state is not None:
+                goes_on = torch.tensor([float(w is not None and w.carries) for w in batch])
+                state = tuple(s * goes_on.view(1, -1, 1) for s in state)
+            log_p, state = model(frames, lengths, state)
+            real = torch.repeat_interleave(
+                torch.tensor([float(w is not None) for w in batch]), lengths - 1
+            )
+            scored += float((log_p * real).sum())
+    predicted = sum(len(w.roll) - 1 for b in batches for w in b if w)
+    assert predicted == sum(len(p) - 1 for p in pieces)
+    assert -scored / predicted == pytest.approx(mean_nll(model, pieces), rel=1e-5)
+
+
+@needs_jsb
+def test_a_run_in_windows_resumed_mid_epoch_ends_as_if_it_never_stopped(tmp_path: Path) -> None:
+    """Ctrl-C in the middle of an epoch keeps where every lane's window ended: the resumed
+    run starts the next windows from that state, as the uninterrupted run did."""
+    splits = load_rolls(JSB_MAT)
+    train, valid = splits["traindata"][:8], splits["validdata"][:3]
+    model_config = PolyModelConfig(frame_embedding=16, hidden_size=16, decoder_size=16)
+    config = PolyTrainConfig(
+        max_epochs=2, batch_size=3, window_frames=16, keep=1, lr_schedule="plateau"
+    )
+    whole = train_poly(train, valid, model_config, config, run_dir=tmp_path / "whole")
+    calls = 0
+
+    def ctrl_c_before_batch_5(module: torch.nn.Module, args: tuple) -> None:
+        nonlocal calls
+        if isinstance(module, PolyModel) and module.training:
+            calls += 1
+            if calls == 5:  # the first epoch has more batches than that
+                raise KeyboardInterrupt
+
+    handle = torch.nn.modules.module.register_module_forward_pre_hook(ctrl_c_before_batch_5)
+    try:
+        with pytest.raises(TrainingError, match="interrupted before its first epoch ended"):
+            train_poly(train, valid, model_config, config, run_dir=tmp_path / "cut")
+    finally:
+        handle.remove()
+    resumed = train_poly(train, valid, model_config, config, run_dir=tmp_path / "cut", resume=True)
+    assert [h["valid_nll"] for h in resumed.history] == [h["valid_nll"] for h in whole.history]
+    for (name, x), y in zip(
+        resumed.model.state_dict().items(), whole.model.state_dict().values(), strict=True
+    ):
+        assert torch.equal(x, y), name

@@ -243,8 +243,7 @@ class _Poly:
         if self.config.transpose:
             pieces = transpose_randomly(pieces, self.config.transpose, self.rng)
         size, window = self.config.batch_size, self.config.window_frames
-        if window:
-            self.carry = None
+        if window:  # (each lane's first window starts a piece: no state carried into it)
             return lanes_of_windows(pieces, size, window)
         return [pieces[i : i + size] for i in range(0, len(pieces), size)]
 
