@@ -13,9 +13,9 @@ import torch
 
 from tunesmith.corpus.rolls import lanes_of_windows, load_rolls, pad
 from tunesmith.errors import SourceError
+from tunesmith.learn.loop import TrainingError
 from tunesmith.learn.models.poly import PolyModel, PolyModelConfig
 from tunesmith.learn.poly_nll import bernoulli_nll, mean_nll
-from tunesmith.learn.loop import TrainingError
 from tunesmith.learn.train_poly import PolyTrainConfig, train_poly
 
 JSB_MAT = Path(__file__).resolve().parents[2] / "shared" / "data" / "jsb" / "JSB_Chorales.mat"
