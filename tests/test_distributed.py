@@ -101,7 +101,8 @@ def test_two_processes_match_one(tiny_corpus: Path, tmp_path: Path) -> None:
 
 def test_the_chorale_model_trains_in_two_processes_as_in_one(tmp_path: Path) -> None:
     """The poly model gets DDP from the one loop: two processes, half of each batch's
-    pieces each, reach what one process reaches on the whole batches."""
+    lanes of windows each (the frame LSTM's state carried from window to window), reach what
+    one process reaches on the whole batches."""
     from tunesmith.cli import app
 
     corpus = tmp_path / "chorales"
@@ -110,7 +111,7 @@ def test_the_chorale_model_trains_in_two_processes_as_in_one(tmp_path: Path) -> 
     )
     assert result.exit_code == 0, result.output
     flags = ["--hidden-size", "16", "--embedding-dim", "16", "--dropout", "0", "--epochs", "2"]
-    flags += ["--batch-size", "4", "--device", "cpu", "--seed", "3"]
+    flags += ["--batch-size", "4", "--sequence-length", "16", "--device", "cpu", "--seed", "3"]
     done = _torchrun(str(corpus), "--out", str(tmp_path / "ddp"), *flags)
     assert done.stdout.count("epoch 2:") == 1  # rank 0 alone reports
     assert done.stdout.count("run folder:") == 1

@@ -169,7 +169,7 @@ def test_harmonize_a_melody(chorale_run: Path, tmp_path: Path) -> None:
         (["prepare", "chorales", "--encoding", "poly", "--melody", "skyline"], "--melody"),
         (["prepare", "chorales", "--encoding", "poly", "--augment-keys"], "--augment-keys"),
         (["train", "chorales", "--encoding", "poly", "--model", "gru"], "--model"),
-        (["train", "chorales", "--encoding", "poly", "--sequence-length", "9"], "--sequence"),
+        (["train", "chorales", "--encoding", "poly", "--no-form"], "--form"),
         (["train", "chorales", "--encoding", "poly", "--device", "cuda:7"], "--device cuda:7"),
     ],
 )

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -100,7 +99,6 @@ def main() -> None:
     run = common.load_script("poly")
     model, train = run._overrides(args.set)
     config = PolyTrainConfig(**{**train, "time_limit": args.time_limit})
-    started = time.perf_counter()
     results = bench_poly(
         mat, PolyModelConfig(**model), config,
         on_epoch=lambda r: common.progress(
@@ -108,9 +106,7 @@ def main() -> None:
             f"valid {r['valid_nll']:.3f}"
         ),
     )  # fmt: skip
-    wall = time.perf_counter() - started
     results["epochs_per_minute"] = results["epochs"] / results["train_seconds"] * 60
-    results["score_seconds"] = wall - results["train_seconds"]
     common.print_table(
         f"{mat.name}: {args.set or 'defaults'}",
         ["epochs/min", "epochs", "valid (mixture)", "test (mixture)", "test (single)", "scoring s"],

@@ -174,4 +174,16 @@ def _print_results(results: dict[str, Any], jsb: bool) -> None:
         f"[bold]{results['valid_nll']:.2f}[/]",
         f"[bold]{results['test_nll']:.2f}[/]",
     )
+    single = results["single"]
+    table.add_row(
+        "  the best epoch alone, untransposed",
+        f"{single['valid_nll']:.2f}",
+        f"{single['test_nll']:.2f}",
+    )
     console.print(table)
+    console.print(
+        f"{results['epochs']} epochs ({results['stopped_by']}), "
+        f"{results['epochs'] / max(results['train_seconds'], 1e-9) * 60:.1f} a minute; "
+        f"scored in {results['score_seconds']:.0f} s",
+        highlight=False,
+    )

@@ -5,6 +5,7 @@ poly run folder for ``tunesmith generate``."""
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -45,6 +46,7 @@ def bench_poly(
     if not result.main:
         return {}
     shifts = range(-config.shifts, config.shifts + 1)
+    scoring = time.perf_counter()
     results = {
         "data": str(path),
         "pieces": {name: len(splits[name]) for name in SPLITS},
@@ -62,6 +64,7 @@ def bench_poly(
         },
         "parameters": sum(p.numel() for p in result.model.parameters()),
         "train_seconds": result.seconds,
+        "score_seconds": time.perf_counter() - scoring,  # the mixtures, the single model
         "epochs": result.epochs,
         "best_epoch": result.best_epoch,
         "stopped_by": result.stopped_by,

@@ -233,7 +233,7 @@ class _Poly:
     best: list[tuple[float, int, dict[str, torch.Tensor]]] = field(default_factory=list)
     history: list[dict[str, float]] = field(default_factory=list)
     epoch_rng: dict[str, Any] = field(default_factory=dict)  # the rng as this epoch began
-    # windows: the frame LSTM's (h, c) where each lane's last window ended, every lane's
+    # windows: the frame LSTM's (h, c) where each lane's last window ended, for every lane
     carry: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def batches(self, epoch: int) -> list[Sequence[Roll | Window | None]]:
@@ -259,11 +259,11 @@ class _Poly:
         empty = np.zeros((2, self.model.config.keys), np.uint8)
         rolls = [empty if x is None else x.roll if isinstance(x, Window) else x for x in items]
         frames, lengths = (t.to(self.device, non_blocking=True) for t in pad(rolls))
-        windows = self.config.window_frames > 0 and bool(lanes)
-        state = self._carried(batch, lanes) if windows else None
+        windows = self.config.window_frames > 0
+        state = self._carried(batch, lanes) if windows and lanes else None
         log_p, (h, c) = self.net(frames, lengths, state)
-        if windows:
-            self._carry_on(lanes, h.detach(), c.detach())
+        if windows:  # (in every process: the lanes' states are summed over them)
+            self._carry_on(len(batch), lanes, h.detach(), c.detach())
         real = torch.tensor([float(x is not None) for x in items])
         weight = torch.repeat_interleave(real, lengths.cpu() - 1).to(log_p.device)
         n = sum(len(x.roll if isinstance(x, Window) else x) - 1 for x in batch if x is not None)
@@ -276,22 +276,25 @@ class _Poly:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The frame LSTM's starting state for this process's lanes: where the lane's last
         window ended for a window that continues it, zeros for a piece's first window."""
-        rnn = self.model.rnn
         if self.carry is None:
-            shape = (rnn.num_layers, len(batch), rnn.hidden_size)
-            self.carry = (torch.zeros(shape, device=self.device),) * 2
+            self.carry = (self._zeros(len(batch)),) * 2
         goes_on = [float(batch[i] is not None and batch[i].carries) for i in lanes]
         mask = torch.tensor(goes_on, device=self.device).view(1, -1, 1)
         h, c = (t[:, lanes] * mask for t in self.carry)
         return h, c
 
-    def _carry_on(self, lanes: list[int], h: torch.Tensor, c: torch.Tensor) -> None:
+    def _carry_on(self, width: int, lanes: list[int], h: torch.Tensor, c: torch.Tensor) -> None:
         """Keep where this step's windows ended, every process's lanes in every process (a
         sum of each one's own lanes, zeros elsewhere), so that a checkpoint holds them all."""
-        carried = torch.zeros(2, *self.carry[0].shape, device=self.device)
-        carried[0][:, lanes], carried[1][:, lanes] = h, c
+        carried = torch.stack([self._zeros(width), self._zeros(width)])
+        if lanes:
+            carried[0][:, lanes], carried[1][:, lanes] = h, c
         self.procs.sum_tensor(carried)
         self.carry = (carried[0], carried[1])
+
+    def _zeros(self, lanes: int) -> torch.Tensor:
+        rnn = self.model.rnn
+        return torch.zeros(rnn.num_layers, lanes, rnn.hidden_size, device=self.device)
 
     def validate(self) -> Validated:
         return Validated(mean_nll(self.model, self.valid), {})
