@@ -5,10 +5,12 @@ One corpus of four bundled styles (``prepare --style irish=oneills --style chine
 the chorales are the small style the epoch mix must not drown) trains the default LSTM with
 the style input (``OMP_NUM_THREADS=2 tunesmith train DATA --time-limit SECONDS``).
 
-The judge is a classifier trained only on real pieces the model never trained on: the
-model's held-out pieces, split in two by piece, one half to fit a multinomial logistic
-regression on each melody's histograms of pitch classes, intervals and note lengths, the
-other half to measure its accuracy on real music. It then names the style of ``--samples``
+The judge is a classifier trained only on real pieces the model never trained on: a
+multinomial logistic regression on each melody's histograms of pitch classes, intervals and
+note lengths (and its range, mean pitch and density), fitted on the model's held-out pieces
+with each style weighted by the inverse of its count; its accuracy on real music is measured
+by 5-fold cross-validation over those pieces (each named by a classifier that did not see
+it). The classifier fitted on them all then names the style of ``--samples``
 melodies generated per style, each from silence (no training opening: the style label and
 the metre are all the model is told), 16 bars in a metre drawn from the style's own training
 pieces (as ``generate --style`` takes one of its openings'; the classifier never sees the
@@ -76,21 +78,35 @@ def features(m: Melody) -> np.ndarray:
 
 
 def fit_classifier(x: np.ndarray, y: np.ndarray, classes: int) -> torch.nn.Linear:
-    """Multinomial logistic regression (L2), fitted with L-BFGS on standardised features."""
+    """Multinomial logistic regression (L2), fitted with L-BFGS on standardised features,
+    each style weighted by the inverse of its pieces (so that a small style is not named
+    less often only for being small: the samples come 200 a style)."""
     torch.manual_seed(0)
     model = torch.nn.Linear(x.shape[1], classes)
     xt, yt = torch.tensor(x, dtype=torch.float32), torch.tensor(y)
+    counts = torch.bincount(yt, minlength=classes).clamp(min=1).float()
+    weight = counts.sum() / (classes * counts)
     opt = torch.optim.LBFGS(model.parameters(), max_iter=500)
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(xt), yt)
+        loss = torch.nn.functional.cross_entropy(model(xt), yt, weight=weight)
         loss = loss + 1e-3 * model.weight.pow(2).sum()
         loss.backward()
         return loss
 
     opt.step(closure)
     return model
+
+
+def cross_validated(x: np.ndarray, y: np.ndarray, classes: int, folds: int = 5) -> np.ndarray:
+    """Each real piece's style as named by a classifier fitted on the other folds."""
+    named = np.empty_like(y)
+    fold = np.arange(len(y)) % folds
+    for k in range(folds):
+        fit = fold != k
+        named[~fit] = predict(fit_classifier(x[fit], y[fit], classes), x[~fit])
+    return named
 
 
 def predict(model: torch.nn.Linear, x: np.ndarray) -> np.ndarray:
@@ -145,19 +161,20 @@ def main() -> None:
     train_idx, val_idx = corpus.split(run.train.val_fraction, run.train.seed)
     held = real_pieces(corpus, val_idx)
     random.Random(0).shuffle(held)
-    fit_half, test_half = held[: len(held) // 2], held[len(held) // 2 :]
-    x = np.stack([features(m) for m, _ in fit_half])
+    x = np.stack([features(m) for m, _ in held])
+    y = np.array([s for _, s in held])
     mean, std = x.mean(0), x.std(0) + 1e-6
-    classifier = fit_classifier((x - mean) / std, np.array([s for _, s in fit_half]), len(labels))
+    x = (x - mean) / std
+    classifier = fit_classifier(x, y, len(labels))
+    real_named = cross_validated(x, y, len(labels))
 
-    def accuracy(melodies: list[Melody], style: int) -> float:
-        feats = (np.stack([features(m) for m in melodies]) - mean) / std
-        return float((predict(classifier, feats) == style).mean())
+    def named(melodies: list[Melody]) -> np.ndarray:
+        return predict(classifier, (np.stack([features(m) for m in melodies]) - mean) / std)
 
     rng = random.Random(0)
     results: dict[str, Any] = {}
     for style, label in enumerate(labels):
-        real = [m for m, s in test_half if s == style]
+        real = real_named[y == style]
         seen = [corpus.pieces[i]["time_signature"] for i in train_idx]
         seen = [
             tuple(m)
@@ -168,9 +185,13 @@ def main() -> None:
         common.progress(f"{label}: {samples} melodies")
         with torch.backends.mkldnn.flags(enabled=False):  # single steps: see make/sample.py
             generated = in_style(run, style + 1, metres, seed=style)
+        names = named(generated)
         results[label] = {
-            "generated_named_right": accuracy(generated, style),
-            "real_named_right": accuracy(real, style) if real else None,
+            "generated_named_right": float((names == style).mean()),
+            "generated_named_as": {
+                other: int((names == k).sum()) for k, other in enumerate(labels)
+            },
+            "real_named_right": float((real == style).mean()) if len(real) else None,
             "real_pieces": len(real),
             "training_pieces": sum(
                 1 for i in train_idx if corpus.pieces[i]["style_id"] == style + 1
