@@ -14,7 +14,6 @@ are masked out, so the token probabilities multiply to a proper distribution ove
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -112,15 +111,35 @@ class PolyModel(nn.Module):
         :param position: (..., J) tokens emitted so far in this frame.
         :return: (..., J, keys + 1) log-probabilities.
         """
+        first = self._first_layer(context, previous, prefix, last, position)
+        return self._decode(first, previous, last)
+
+    def _first_layer(
+        self,
+        context: torch.Tensor,
+        previous: torch.Tensor,
+        prefix: torch.Tensor,
+        last: torch.Tensor,
+        position: torch.Tensor,
+    ) -> torch.Tensor:
+        """The decoder's first layer for every position (..., J, decoder_size): one term per
+        feature, summed."""
         base = self.from_context(context) + self.from_previous(previous)
-        hidden = (
+        return (
             base.unsqueeze(-2)
             + self.from_prefix(prefix)
             + self.from_last(last)
             + self.from_position(position.clamp(max=MAX_POSITION))
             + self.from_relative(self._relative_previous(previous, last))
         )
-        hidden = self.decoder(hidden)
+
+    def _decode(
+        self, first: torch.Tensor, previous: torch.Tensor | None, last: torch.Tensor
+    ) -> torch.Tensor:
+        """The rest of the decoder: from the first layer (..., J, decoder_size) to masked
+        log-probabilities (..., J, keys + 1). ``previous`` (..., keys) is read by the
+        relative terms only."""
+        hidden = self.decoder(first)
         logits = self.head(hidden)
         step_end = self.config.keys
         ids = torch.arange(step_end + 1, device=logits.device)
@@ -182,83 +201,43 @@ class PolyModel(nn.Module):
         :param context: (frames, hidden); ``previous``, ``target``: (frames, keys).
         :return: (frames,).
 
-        The tokens of all frames are scored as one flat batch (a frame of two keys costs
-        three tokens, not as many as the densest frame's), and each token's prefix enters
-        as the sum of the first layer's columns for the keys before it (what the 88-wide
-        matmul of the prefix vector gives, at a fraction of its cost).
+        The first layer is laid out (frames, most tokens), as cheap as a sum can be; the
+        rest of the decoder, where the cost is, sees only real tokens, so that a frame of
+        two keys costs three tokens there whatever the densest frame of the batch holds.
         """
-        spelled = spell_frames(target)
-        frame, tokens, last, position = spelled
-        keys = self.config.keys
-        base = self.from_context(context) + self.from_previous(previous)
-        hidden = (
-            base[frame]
-            + self._prefix_sums(spelled)
-            + self.from_last(last)
-            + self.from_position(position.clamp(max=MAX_POSITION))
-            + self.from_relative(self._relative_previous_flat(previous, frame, last))
-        )
-        hidden = self.decoder(hidden)
-        logits = self.head(hidden)
-        if self.config.relative:
-            one = (hidden.unsqueeze(1), previous[frame], last.unsqueeze(1))
-            logits = logits + F.pad(self._relative_logits(*one).squeeze(1), (0, 1))
-        ids = torch.arange(keys + 1, device=logits.device)
-        allowed = (ids < last.unsqueeze(-1)) | (ids == keys)
-        log_probs = torch.log_softmax(logits.masked_fill(~allowed, float("-inf")), dim=-1)
-        picked = log_probs.gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
-        return torch.zeros(len(target), dtype=picked.dtype, device=picked.device).index_add(
-            0, frame, picked
-        )
-
-    def _prefix_sums(self, spelled: SpelledFrames) -> torch.Tensor:
-        """For each token, the sum of ``from_prefix``'s columns of the keys emitted before it
-        in its frame: a running sum over the flat tokens (in float64, so that a long batch
-        adds no rounding) minus the sum at its frame's start."""
-        _, tokens, _, position = spelled
-        columns = F.pad(self.from_prefix.weight.t(), (0, 0, 0, 1))  # STEP_END adds nothing
-        running = columns[tokens].double().cumsum(0)
-        before = F.pad(running[:-1], (0, 0, 1, 0))  # sum of every earlier token
-        first = torch.arange(len(tokens), device=tokens.device) - position
-        return (before - before[first]).to(columns.dtype)
-
-    def _relative_previous_flat(
-        self, previous: torch.Tensor, frame: torch.Tensor, last: torch.Tensor
-    ) -> torch.Tensor:
-        """:meth:`_relative_previous` for flat tokens, read from their frames' previous
-        frames without copying a previous frame per token. (tokens, 2w + 1)."""
-        w = self.config.window
-        padded = F.pad(previous, (w, w + 1))  # key k at index k + w; room for NO_KEY
-        offsets = torch.arange(2 * w + 1, device=last.device)
-        index = (frame * padded.shape[-1] + last).unsqueeze(-1) + offsets
-        return padded.reshape(-1)[index]
+        tokens, prefix, last, position, valid = spell_frames(target)
+        first = self._first_layer(context, previous, prefix, last, position)
+        frame = valid.nonzero()[:, 0]
+        relative = previous[frame] if self.config.relative else None
+        log_probs = self._decode(first[valid].unsqueeze(1), relative, last[valid].unsqueeze(1))
+        picked = log_probs[:, 0].gather(-1, tokens[valid].unsqueeze(-1)).squeeze(-1)
+        return picked.new_zeros(len(target)).index_add(0, frame, picked)
 
 
-class SpelledFrames(NamedTuple):
-    """Teacher-forcing inputs for spelling frames in the poly encoding, one row per token of
-    every frame (keys high to low, then STEP_END): its frame, its id (STEP_END = keys), the
-    last key emitted before it in its frame (NO_KEY = keys at the start) and its position."""
+def spell_frames(frames: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """Teacher-forcing inputs for spelling each frame in the poly encoding.
 
-    frame: torch.Tensor
-    tokens: torch.Tensor
-    last: torch.Tensor
-    position: torch.Tensor
-
-
-def spell_frames(frames: torch.Tensor) -> SpelledFrames:
-    """The tokens of every frame of ``frames`` ((frames, keys) 0/1 floats), flat, in order."""
-    n, keys = frames.shape
-    device = frames.device
-    sounding = frames.flip(-1).nonzero()  # frame-major, keys high to low
-    key_frame, key = sounding[:, 0], keys - 1 - sounding[:, 1]
+    :param frames: (..., keys) 0/1 floats.
+    :return: ``tokens`` (..., J) target ids (-1 past STEP_END = keys), ``prefix`` (..., J, keys)
+        keys emitted before each token, ``last`` (..., J) last key emitted before it (NO_KEY =
+        keys at the start),
+        ``position`` (..., J) and ``valid`` (..., J) marking real tokens; J = most keys + 1.
+    """
+    step_end = no_key = frames.shape[-1]
     count = frames.sum(-1).long()
-    start = F.pad((count + 1).cumsum(0), (1, 0))[:-1]  # each frame's first token
-    key_start = F.pad(count.cumsum(0), (1, 0))[:-1]
-    within = torch.arange(len(key), device=device) - key_start[key_frame]
-    total = int(count.sum()) + n
-    tokens = torch.full((total,), keys, dtype=torch.long, device=device)
-    tokens[start[key_frame] + within] = key
-    frame = torch.repeat_interleave(torch.arange(n, device=device), count + 1)
-    position = torch.arange(total, device=device) - start[frame]
-    last = torch.where(position > 0, F.pad(tokens[:-1], (1, 0)), keys)
-    return SpelledFrames(frame, tokens, last, position)
+    j = int(count.max()) + 1 if frames.numel() else 1
+    keys = torch.arange(step_end, device=frames.device)
+    # Sounding keys first, highest first: sort by (key + 1) * sounding.
+    order = torch.sort((keys + 1) * frames.long(), dim=-1, descending=True).indices[..., : j - 1]
+    position = torch.arange(j, device=frames.device).expand(*count.shape, j)
+    n = count.unsqueeze(-1)
+    tokens = torch.full_like(position, -1)
+    tokens[..., : j - 1] = torch.where(position[..., : j - 1] < n, order, -1)
+    tokens = torch.where(position == n, step_end, tokens)
+    valid = position <= n
+    last = torch.full_like(position, no_key)
+    last[..., 1:] = torch.where(position[..., 1:] <= n, order, no_key)
+    # rank[k] = sounding keys at or above k: key k is emitted as token rank[k] - 1.
+    rank = frames.flip(-1).cumsum(-1).flip(-1)
+    prefix = frames.unsqueeze(-2) * (rank.unsqueeze(-2) <= position.unsqueeze(-1))
+    return tokens, prefix, last, position, valid
