@@ -46,7 +46,7 @@ def test_teacher_forcing_spells_frames_as_the_encoding_does() -> None:
 @pytest.mark.parametrize("relative", [False, True], ids=["absolute", "relative terms"])
 @torch.no_grad()
 def test_scoring_frames_at_once_equals_spelling_them_token_by_token(relative: bool) -> None:
-    """Training's flat scoring gives the likelihood the sampler's token steps give."""
+    """Training's scoring of whole frames gives the likelihood the sampler's token steps give."""
     torch.manual_seed(1)
     model = PolyModel(PolyModelConfig(hidden_size=16, decoder_size=32, relative=relative))
     model.eval()
