@@ -43,9 +43,9 @@ def shift_keys(frames: torch.Tensor, shift: int) -> tuple[torch.Tensor, torch.Te
     return out, lost
 
 
-#: Frames (pieces x shifts x longest piece) scored in one pass: big enough that the frame
-#: LSTM's steps are wide, small enough that a dense set's tokens fit in memory.
-FRAMES_PER_PASS = 1 << 15
+#: Frames (pieces x shifts x longest piece) scored in one pass: wide frame-LSTM steps, and
+#: a decoder batch that stays in cache (on JSB, 4,096 scores 13 shifts ~35 % faster than 32,768).
+FRAMES_PER_PASS = 1 << 12
 
 
 @torch.no_grad()
