@@ -2,7 +2,8 @@
 and on poly corpora.
 
 Training is the one loop every model kind shares (:mod:`tunesmith.learn.loop`); what is the
-chorale model's own is ``_Poly``: shuffled pieces transposed to random keys, the literature's
+chorale model's own is ``_Poly``: shuffled pieces transposed to random keys (in windows with
+the frame LSTM's state carried from one to the next), the literature's
 NLL per frame on the validation pieces (:mod:`tunesmith.learn.poly_nll`), the best epochs'
 weights kept for the mixture, and their place in a checkpoint. ``train_poly`` gives it AdamW
 and a cosine over the time budget (or a plateau schedule).
@@ -219,7 +220,7 @@ def _train_poly(
 
 @dataclass
 class _Poly:
-    """The chorale model's side of the loop: whole pieces, each epoch in random keys, the
+    """The chorale model's side of the loop: pieces in windows, each epoch in random keys, the
     literature's NLL per frame, and the ``keep`` best epochs' weights kept in memory."""
 
     model: PolyModel
