@@ -73,13 +73,10 @@ def mean_nll(
     total = 0.0
     for group in _passes(rolls, len(shifts), frames_per_pass):
         frames, lengths = (t.to(device) for t in pad(group))
-        lost = []
-        moved = []
-        for shift in shifts:
-            frames_moved, lost_frames = shift_keys(frames, shift)
-            moved.append(frames_moved)
-            lost.append(lost_frames[:, 1:][_predicted(frames, lengths)])
+        predicted = _predicted(frames, lengths)
+        moved, lost = zip(*(shift_keys(frames, shift) for shift in shifts), strict=True)
         stacked, every = torch.cat(moved), lengths.repeat(len(shifts))
+        lost = [frames_lost[:, 1:][predicted] for frames_lost in lost]
         terms = [
             predicted_log_probs(model, stacked, every)
             .view(len(shifts), -1)

@@ -234,8 +234,8 @@ class _Poly:
     best: list[tuple[float, int, dict[str, torch.Tensor]]] = field(default_factory=list)
     history: list[dict[str, float]] = field(default_factory=list)
     epoch_rng: dict[str, Any] = field(default_factory=dict)  # the rng as this epoch began
-    # windows: the frame LSTM's (h, c) where each lane's last window ended, for every lane
-    carry: tuple[torch.Tensor, torch.Tensor] | None = None
+    # windows: the frame LSTM's h and c where each lane's last window ended, for every lane
+    carry: torch.Tensor | None = None
 
     def batches(self, epoch: int) -> list[Sequence[Roll | Window | None]]:
         self.model.train()
@@ -259,14 +259,15 @@ class _Poly:
         items = [batch[i] for i in lanes] or [None]
         empty = np.zeros((2, self.model.config.keys), np.uint8)
         rolls = [empty if x is None else x.roll if isinstance(x, Window) else x for x in items]
-        frames, lengths = (t.to(self.device, non_blocking=True) for t in pad(rolls))
+        frames, lengths = pad(rolls)
+        real = torch.tensor([float(x is not None) for x in items])
+        weight = torch.repeat_interleave(real, lengths - 1).to(self.device)
+        frames, lengths = (t.to(self.device, non_blocking=True) for t in (frames, lengths))
         windows = self.config.window_frames > 0
         state = self._carried(batch, lanes) if windows and lanes else None
-        log_p, (h, c) = self.net(frames, lengths, state)
+        log_p, state = self.net(frames, lengths, state)
         if windows:  # (in every process: the lanes' states are summed over them)
-            self._carry_on(len(batch), lanes, h.detach(), c.detach())
-        real = torch.tensor([float(x is not None) for x in items])
-        weight = torch.repeat_interleave(real, lengths.cpu() - 1).to(log_p.device)
+            self._carry_on(len(batch), lanes, torch.stack(state).detach())
         n = sum(len(x.roll if isinstance(x, Window) else x) - 1 for x in batch if x is not None)
         loss = -(log_p * weight).sum() / n * procs.world
         scaler.scale(loss).backward()
@@ -275,27 +276,27 @@ class _Poly:
     def _carried(
         self, batch: Sequence[Window | None], lanes: list[int]
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The frame LSTM's starting state for this process's lanes: where the lane's last
+        """The frame LSTM's starting (h, c) for this process's lanes: where the lane's last
         window ended for a window that continues it, zeros for a piece's first window."""
         if self.carry is None:
-            self.carry = (self._zeros(len(batch)),) * 2
+            self.carry = self._zeros(len(batch))
         goes_on = [float(batch[i] is not None and batch[i].carries) for i in lanes]
-        mask = torch.tensor(goes_on, device=self.device).view(1, -1, 1)
-        h, c = (t[:, lanes] * mask for t in self.carry)
+        mask = torch.tensor(goes_on, device=self.device).view(1, 1, -1, 1)
+        h, c = self.carry[:, :, lanes] * mask
         return h, c
 
-    def _carry_on(self, width: int, lanes: list[int], h: torch.Tensor, c: torch.Tensor) -> None:
+    def _carry_on(self, width: int, lanes: list[int], state: torch.Tensor) -> None:
         """Keep where this step's windows ended, every process's lanes in every process (a
         sum of each one's own lanes, zeros elsewhere), so that a checkpoint holds them all."""
-        carried = torch.stack([self._zeros(width), self._zeros(width)])
+        carried = self._zeros(width)
         if lanes:
-            carried[0][:, lanes], carried[1][:, lanes] = h, c
-        self.procs.sum_tensor(carried)
-        self.carry = (carried[0], carried[1])
+            carried[:, :, lanes] = state
+        self.carry = self.procs.sum_tensor(carried)
 
     def _zeros(self, lanes: int) -> torch.Tensor:
+        """(h and c, layers, lanes, hidden) zeros."""
         rnn = self.model.rnn
-        return torch.zeros(rnn.num_layers, lanes, rnn.hidden_size, device=self.device)
+        return torch.zeros(2, rnn.num_layers, lanes, rnn.hidden_size, device=self.device)
 
     def validate(self) -> Validated:
         return Validated(mean_nll(self.model, self.valid), {})
@@ -320,9 +321,8 @@ class _Poly:
         """What a checkpoint keeps of this kind: the rng from which the epoch to come (or
         the one under way) draws its order and keys, the history, the best epochs."""
         rng = self.rng.bit_generator.state if at_epoch_start else self.epoch_rng
-        carry = {}
-        if self.carry is not None and not at_epoch_start:
-            carry = {f"carry.{i}": t.detach().cpu() for i, t in enumerate(self.carry)}
+        mid_epoch = self.carry is not None and not at_epoch_start
+        carry = {"carry": self.carry.cpu()} if mid_epoch else {}
         tensors = carry | {
             f"kept.{i}.{name}": value.detach().cpu()
             for i, (_, _, weights) in enumerate(self.best)
@@ -332,8 +332,8 @@ class _Poly:
         return {"rng": rng, "history": self.history, "kept": kept}, tensors
 
     def restore(self, saved: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
-        if "carry.0" in tensors:
-            self.carry = (tensors["carry.0"].to(self.device), tensors["carry.1"].to(self.device))
+        if "carry" in tensors:
+            self.carry = tensors["carry"].to(self.device)
         if "rng" in saved:
             self.rng.bit_generator.state = saved["rng"]
         self.history = list(saved.get("history", []))
