@@ -273,6 +273,30 @@ def test_ctrl_c_saves_and_exits_cleanly(tiny_corpus: Path, tmp_path: Path) -> No
     assert _state(run)["step"] > 0
 
 
+def test_the_loss_plot_is_loaded_before_the_first_batch(
+    tiny_corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Ctrl-C while matplotlib's C extension first initialises (the plot after epoch 1)
+    came out as an ImportError that the plot's guard swallowed: the run went on and CI's
+    Ctrl-C test timed out. The plot's modules are now loaded before training starts."""
+    import sys
+
+    from tunesmith.config import ModelConfig, TrainConfig
+
+    monkeypatch.delitem(sys.modules, "tunesmith.export.plots", raising=False)
+    loaded: list[bool] = []
+
+    def at_batch(kind: str, data: dict) -> None:
+        if kind == "batch" and not loaded:
+            loaded.append("tunesmith.export.plots" in sys.modules)
+
+    train_model(
+        tiny_corpus, tmp_path / "run", ModelConfig(hidden_size=16, embedding_dim=8, num_layers=1),
+        TrainConfig(epochs=1, sequence_length=32), on_event=at_batch,
+    )  # fmt: skip
+    assert loaded == [True]
+
+
 def test_a_diverging_loss_stops_with_a_clear_message(tiny_corpus: Path, tmp_path: Path) -> None:
     from tunesmith.config import ModelConfig, TrainConfig
 

@@ -226,6 +226,8 @@ def _train(
 ) -> TrainResult:
     main = procs.main
     emit = on_event if on_event is not None and main else (lambda kind, data: None)
+    if main:
+        _load_plotting()
     run_dir = Path(run_dir)
     corpus = Corpus.open(data_dir)
 
@@ -398,6 +400,14 @@ def _step(
         scaler.scale(loss).backward()
         total += loss.detach() / procs.world
     return procs.sum([total.item()], device)[0]
+
+
+def _load_plotting() -> None:
+    """Import the loss plot's modules before training starts: a Ctrl-C that lands while
+    matplotlib's C extension initialises comes out as an ImportError, which the plot's guard
+    would swallow, and the run would not stop."""
+    with contextlib.suppress(Exception):  # no plot, still a run: _plot says why
+        import tunesmith.export.plots  # noqa: F401
 
 
 def _plot(rows: list[dict[str, float]], path: Path) -> None:
